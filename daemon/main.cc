@@ -1,0 +1,2 @@
+// plexiproxy's entry point.
+int main() { return 0; }

@@ -1,0 +1,85 @@
+// PostgreSQL authentication exchanges: SCRAM-SHA-256 (both ends) and md5. Pure functions
+// over strings; randomness comes from OpenSSL's RAND_bytes unless a nonce is given.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace plexi::pg {
+
+inline constexpr std::string_view kScramSha256 = "SCRAM-SHA-256";
+
+// What a server stores for a SCRAM-SHA-256 user (pg_authid's rolpassword):
+// "SCRAM-SHA-256$<iterations>:<salt base64>$<StoredKey base64>:<ServerKey base64>".
+struct ScramSecret {
+  int iterations = 4096;
+  std::string salt;  // raw bytes
+  std::array<std::uint8_t, 32> stored_key{};
+  std::array<std::uint8_t, 32> server_key{};
+};
+
+std::optional<ScramSecret> parse_scram_secret(std::string_view text);
+std::string format_scram_secret(const ScramSecret& secret);
+// Derives the secret from a plain password (SASLprep is the identity for ASCII passwords;
+// non-ASCII passwords are used as given, as PostgreSQL does when SASLprep fails).
+ScramSecret make_scram_secret(std::string_view password, std::string_view salt, int iterations);
+
+// The proxy's side when a client authenticates to it. One object per exchange.
+class ScramServer {
+ public:
+  // `server_nonce` empty: 18 random bytes, base64.
+  explicit ScramServer(ScramSecret secret, std::string server_nonce = {});
+
+  // client-first-message → server-first-message. nullopt and `error` set on a malformed
+  // message or one asking for channel binding.
+  std::optional<std::string> handle_client_first(std::string_view message, std::string& error);
+  // client-final-message → server-final-message ("v=..."). nullopt when the proof is wrong
+  // (error "password authentication failed") or the message malformed.
+  std::optional<std::string> handle_client_final(std::string_view message, std::string& error);
+
+ private:
+  ScramSecret secret_;
+  std::string server_nonce_;
+  std::string client_first_bare_;
+  std::string server_first_;
+  std::string combined_nonce_;
+  bool first_done_ = false;
+};
+
+// The proxy's side when it authenticates to a server with a plain password.
+class ScramClient {
+ public:
+  // `client_nonce` empty: 18 random bytes, base64.
+  explicit ScramClient(std::string password, std::string client_nonce = {});
+
+  std::string client_first();  // "n,,n=,r=<nonce>"
+  // server-first-message → client-final-message; nullopt and `error` set when malformed or
+  // when the server's nonce does not extend ours.
+  std::optional<std::string> handle_server_first(std::string_view message, std::string& error);
+  // True when the server proved it knows the secret.
+  bool verify_server_final(std::string_view message) const;
+
+ private:
+  std::string password_;
+  std::string client_nonce_;
+  std::string client_first_bare_;
+  std::array<std::uint8_t, 32> server_signature_{};
+};
+
+// "md5" + hex(md5(password + user)): what pg_authid stores for md5 users.
+std::string md5_password_secret(std::string_view password, std::string_view user);
+// What a client answers to an md5 request: "md5" + hex(md5(hex_part_of_secret + salt)).
+std::string md5_salted_response(std::string_view md5_secret, std::span<const std::byte, 4> salt);
+// True when `text` is an md5 secret ("md5" and 32 hex digits).
+bool is_md5_secret(std::string_view text);
+
+std::string base64_encode(std::span<const std::uint8_t> data);
+std::optional<std::string> base64_decode(std::string_view text);
+// Random bytes from the OS's CSPRNG (OpenSSL).
+void random_bytes(std::span<std::byte> out);
+
+}  // namespace plexi::pg
