@@ -1,2 +1,102 @@
-// plexiproxy's entry point.
-int main() { return 0; }
+// plexiproxy's entry point: command line, configuration, logging, then the daemon.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "daemon/logging.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: plexiproxy [OPTIONS]
+
+A database proxy and router for PostgreSQL, MySQL/MariaDB and Redis clients.
+
+Options:
+  -c, --config FILE   Read the configuration from FILE (YAML). Without it, plexiproxy
+                      serves an embedded SQLite database to loopback clients.
+      --check-config  Validate the configuration and exit: 0 when valid, 1 otherwise.
+  -d, --data DIR      Where the embedded default keeps plexiproxy.db (default: .).
+  -V, --version       Print the version and exit.
+  -h, --help          Print this help and exit.
+
+Environment:
+  PLEXIPROXY_<PATH>   Overrides a configuration key; path segments joined by "__",
+                      e.g. PLEXIPROXY_LISTEN__POSTGRES=127.0.0.1:7432.
+  ${VAR}, ${VAR:-default} in the file expand from the environment.
+
+Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT drain and stop.
+)";
+
+struct CommandLine {
+  plexi::DaemonOptions daemon;
+  bool check_only = false;
+};
+
+int parse(int argc, char** argv, CommandLine& out) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "plexiproxy: %s needs a value\n", name);
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "-V" || arg == "--version") {
+      std::printf("plexiproxy %s\n", PLEXI_VERSION);
+      return 0;
+    }
+    if (arg == "--check-config") {
+      out.check_only = true;
+    } else if (arg == "-c" || arg == "--config") {
+      const char* path = value("--config");
+      if (!path) return 2;
+      out.daemon.config_path = path;
+    } else if (arg.starts_with("--config=")) {
+      out.daemon.config_path = arg.substr(9);
+    } else if (arg == "-d" || arg == "--data") {
+      const char* dir = value("--data");
+      if (!dir) return 2;
+      out.daemon.data_dir = dir;
+    } else if (arg.starts_with("--data=")) {
+      out.daemon.data_dir = arg.substr(7);
+    } else {
+      std::fprintf(stderr, "plexiproxy: unknown option %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine command_line;
+  if (int code = parse(argc, argv, command_line); code >= 0) return code;
+
+  auto environment = plexi::config::process_environment();
+  plexi::config::LoadResult loaded;
+  if (command_line.daemon.config_path) {
+    loaded = plexi::config::load_config_file(*command_line.daemon.config_path, environment);
+  } else {
+    loaded = plexi::config::embedded_default_config(command_line.daemon.data_dir, environment);
+  }
+  if (!loaded.config) {
+    for (const auto& error : loaded.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());
+    return 1;
+  }
+  if (command_line.check_only) {
+    std::printf("%s: configuration is valid\n", loaded.config->source.c_str());
+    return 0;
+  }
+  plexi::configure_logging(loaded.config->log);
+  plexi::Daemon daemon(command_line.daemon, loaded.config);
+  return daemon.run();
+}

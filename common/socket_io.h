@@ -1,0 +1,70 @@
+// Small coroutine helpers over Asio sockets shared by every protocol's sessions and relays.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "common/asio.h"
+#include "common/bytes.h"
+
+namespace plexi {
+
+using error_code = boost::system::error_code;
+
+// Reads whatever is available (at least one byte) into `buffer`. Returns 0 on EOF or error,
+// with `ec` set.
+template <class Stream>
+awaitable<std::size_t> read_some(Stream& stream, ReadBuffer& buffer, error_code& ec,
+                                 std::size_t chunk = 16384) {
+  auto space = buffer.prepare(chunk);
+  std::size_t n = co_await stream.async_read_some(asio::buffer(space.data(), space.size()),
+                                                  asio::redirect_error(use_awaitable, ec));
+  if (!ec) buffer.commit(n);
+  co_return ec ? 0 : n;
+}
+
+template <class Stream>
+awaitable<bool> write_all(Stream& stream, Bytes bytes, error_code& ec) {
+  co_await asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()),
+                             asio::redirect_error(use_awaitable, ec));
+  co_return !ec;
+}
+
+// Closes `socket` if the guard is still alive when `timeout` passes: the timeout for a whole
+// exchange (connect, startup, authentication) without per-operation cancellation.
+class Deadline {
+ public:
+  template <class Socket>
+  Deadline(const asio::any_io_executor& executor, std::chrono::milliseconds timeout,
+           Socket& socket)
+      : timer_(executor) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([&socket, state = state_](const error_code& ec) {
+      // A wait that completed just before cancel() still arrives with success: `armed`
+      // tells it the guard is gone and the socket may belong to someone else by now.
+      if (!ec && state->armed) {
+        state->expired = true;
+        error_code ignored;
+        socket.close(ignored);
+      }
+    });
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  ~Deadline() {
+    state_->armed = false;
+    timer_.cancel();
+  }
+
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    bool armed = true;
+    bool expired = false;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+  asio::steady_timer timer_;
+};
+
+}  // namespace plexi

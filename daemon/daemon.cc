@@ -1,0 +1,176 @@
+// Start-up, signals, reload and the draining shutdown of the daemon.
+#include "daemon/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "common/socket_io.h"
+#include "daemon/logging.h"
+
+#ifdef PLEXI_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+namespace plexi {
+namespace {
+
+void notify_systemd([[maybe_unused]] const char* state) {
+#ifdef PLEXI_HAVE_SYSTEMD
+  sd_notify(0, state);
+#endif
+}
+
+std::size_t worker_threads(const config::Config& config) {
+  if (config.threads > 0) return static_cast<std::size_t>(config.threads);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config)
+    : options_(std::move(options)),
+      io_(static_cast<int>(worker_threads(*config))),
+      config_(std::move(config)),
+      log_(component_logger("daemon")),
+      pools_(io_.get_executor(), std::max<std::size_t>(4, worker_threads(*config_) * 2)),
+      pg_environment_{[this] { return this->config(); },
+                      pools_,
+                      cancels_,
+                      sessions_,
+                      clients_,
+                      shutting_down_,
+                      component_logger("pg")},
+      signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
+
+Daemon::~Daemon() = default;
+
+std::shared_ptr<const config::Config> Daemon::config() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
+bool Daemon::open_listeners() {
+  auto config = this->config();
+  if (!config->listen.postgres) return true;
+  const auto& endpoint = *config->listen.postgres;
+  error_code ec;
+  auto address = asio::ip::make_address(endpoint.host, ec);
+  if (ec) {
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
+    if (ec || results.empty()) {
+      log_->critical("cannot resolve listen address {}: {}", endpoint.to_string(), ec.message());
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  tcp::endpoint local(address, endpoint.port);
+  acceptor->open(local.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(local, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    log_->critical("cannot listen on {} (postgres): {}", endpoint.to_string(), ec.message());
+    return false;
+  }
+  log_->info("listening on {} (postgres)", endpoint.to_string());
+  auto& ref = *acceptor;
+  acceptors_.push_back(std::move(acceptor));
+  asio::co_spawn(io_, pg::accept_clients(ref, pg_environment_), asio::detached);
+  return true;
+}
+
+int Daemon::run() {
+  auto config = this->config();
+  log_->info("plexiproxy {} starting with {} ({} worker threads)", PLEXI_VERSION, config->source,
+             worker_threads(*config));
+  if (!open_listeners()) return 1;
+  asio::co_spawn(io_, handle_signals(), asio::detached);
+  asio::co_spawn(io_, prune_pools(), asio::detached);
+  notify_systemd("READY=1");
+
+  std::vector<std::thread> workers;
+  std::size_t count = worker_threads(*config);
+  for (std::size_t i = 1; i < count; ++i) {
+    workers.emplace_back([this] { io_.run(); });
+  }
+  io_.run();
+  for (auto& worker : workers) worker.join();
+  log_->info("plexiproxy stopped");
+  return exit_code_;
+}
+
+awaitable<void> Daemon::handle_signals() {
+  while (true) {
+    error_code ec;
+    int signal = co_await signals_.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    if (signal == SIGHUP) {
+      reload();
+      continue;
+    }
+    log_->info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    co_await shutdown();
+    co_return;
+  }
+}
+
+void Daemon::reload() {
+  notify_systemd("RELOADING=1");
+  if (!options_.config_path) {
+    log_->info("reload: running on the embedded default, nothing to reload");
+    notify_systemd("READY=1");
+    return;
+  }
+  auto result = config::load_config_file(*options_.config_path, config::process_environment());
+  if (!result.config) {
+    for (const auto& error : result.errors) {
+      log_->error("reload rejected: {}", error.to_string());
+    }
+    log_->error("reload rejected: keeping the configuration loaded before");
+  } else {
+    configure_logging(result.config->log);
+    std::lock_guard lock(config_mutex_);
+    config_ = result.config;
+    log_->info("configuration reloaded from {}", *options_.config_path);
+  }
+  notify_systemd("READY=1");
+}
+
+awaitable<void> Daemon::prune_pools() {
+  asio::steady_timer timer(io_);
+  while (!shutting_down_.load()) {
+    timer.expires_after(std::chrono::seconds(1));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    pools_.prune();
+  }
+}
+
+// Stops accepting, lets open transactions finish up to shutdown_timeout, then stops.
+awaitable<void> Daemon::shutdown() {
+  notify_systemd("STOPPING=1");
+  shutting_down_ = true;
+  for (auto& acceptor : acceptors_) {
+    error_code ignored;
+    acceptor->close(ignored);
+  }
+  sessions_.drain_all();
+  auto deadline = std::chrono::steady_clock::now() + config()->limits.shutdown_timeout;
+  asio::steady_timer timer(io_);
+  while (clients_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(50));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    sessions_.drain_all();
+  }
+  if (clients_.load() > 0) {
+    log_->warn("shutdown timeout: closing {} clients with transactions still open",
+               clients_.load());
+  }
+  io_.stop();
+}
+
+}  // namespace plexi

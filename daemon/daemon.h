@@ -1,0 +1,61 @@
+// The process: one io_context run by the worker threads, the listeners, signals (reload on
+// SIGHUP, draining shutdown on SIGTERM/SIGINT), the current config snapshot and the
+// registries every session shares.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/cancel_registry.h"
+#include "common/drain.h"
+#include "config/config.h"
+#include "pools/registry.h"
+#include "protocol/pg/session.h"
+
+namespace plexi {
+
+struct DaemonOptions {
+  std::optional<std::string> config_path;  // none: the embedded default
+  std::string data_dir = ".";
+};
+
+class Daemon {
+ public:
+  Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config);
+  ~Daemon();
+
+  // Binds the listeners and serves until shutdown. Returns the process exit code.
+  int run();
+
+  std::shared_ptr<const config::Config> config() const;
+
+ private:
+  bool open_listeners();
+  awaitable<void> handle_signals();
+  awaitable<void> prune_pools();
+  awaitable<void> shutdown();
+  void reload();
+
+  DaemonOptions options_;
+  asio::io_context io_;
+  mutable std::mutex config_mutex_;
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  pools::Registry pools_;
+  CancelRegistry cancels_;
+  SessionTracker sessions_;
+  std::atomic<int> clients_{0};
+  std::atomic<bool> shutting_down_{false};
+  pg::SessionEnvironment pg_environment_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  asio::signal_set signals_;
+  int exit_code_ = 0;
+};
+
+}  // namespace plexi

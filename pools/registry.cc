@@ -1,0 +1,48 @@
+// Pool lookup and creation; server connections are opened on the process's I/O executor.
+#include "pools/registry.h"
+
+namespace plexi::pools {
+
+std::shared_ptr<pg::ServerPool> Registry::postgres_pool(const PoolKey& key,
+                                                        const pg::ServerAddress& address,
+                                                        const config::PoolSettings& settings) {
+  std::lock_guard lock(mutex_);
+  auto& pool = postgres_[key];
+  if (!pool) {
+    pool = std::make_shared<pg::ServerPool>(
+        key.to_string(), settings,
+        [address](std::string& error) -> awaitable<std::unique_ptr<pg::ServerConnection>> {
+          co_return co_await pg::ServerConnection::connect(address, error);
+        });
+  } else {
+    pool->update_settings(settings);
+  }
+  return pool;
+}
+
+sqlite::Database* Registry::sqlite_database(const std::string& path, std::string& error) {
+  std::lock_guard lock(mutex_);
+  auto& database = sqlite_[path];
+  if (!database) database = sqlite::Database::open(path, sqlite_threads_, error);
+  if (!database) sqlite_.erase(path);
+  auto it = sqlite_.find(path);
+  return it == sqlite_.end() ? nullptr : it->second.get();
+}
+
+void Registry::prune() {
+  std::vector<std::shared_ptr<pg::ServerPool>> pools;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, pool] : postgres_) pools.push_back(pool);
+  }
+  for (auto& pool : pools) pool->prune();
+}
+
+std::vector<Registry::PoolInfo> Registry::postgres_pools() const {
+  std::lock_guard lock(mutex_);
+  std::vector<PoolInfo> out;
+  for (const auto& [key, pool] : postgres_) out.push_back({key, pool});
+  return out;
+}
+
+}  // namespace plexi::pools

@@ -1,0 +1,56 @@
+// Every pool of the process, found by (cluster, backend, user, database), and the SQLite
+// databases the executor serves. Pools outlive config reloads that keep their backend.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "config/config.h"
+#include "pools/pg/server_connection.h"
+#include "pools/sqlite/executor.h"
+
+namespace plexi::pools {
+
+struct PoolKey {
+  std::string cluster;
+  std::string backend;
+  std::string user;
+  std::string database;
+  auto operator<=>(const PoolKey&) const = default;
+  std::string to_string() const { return cluster + "/" + backend + "/" + user + "/" + database; }
+};
+
+class Registry {
+ public:
+  Registry(asio::any_io_executor executor, std::size_t sqlite_threads)
+      : executor_(std::move(executor)), sqlite_threads_(sqlite_threads) {}
+
+  // The pool for `key`, created on first use; its settings follow the latest config.
+  std::shared_ptr<pg::ServerPool> postgres_pool(const PoolKey& key, const pg::ServerAddress& address,
+                                                const config::PoolSettings& settings);
+
+  // The executor database for `path`, opened on first use; null with `error` on failure.
+  sqlite::Database* sqlite_database(const std::string& path, std::string& error);
+
+  // Closes idle connections past their timeouts; called by the daemon's janitor.
+  void prune();
+
+  struct PoolInfo {
+    PoolKey key;
+    std::shared_ptr<pg::ServerPool> pool;
+  };
+  std::vector<PoolInfo> postgres_pools() const;
+
+ private:
+  asio::any_io_executor executor_;
+  std::size_t sqlite_threads_;
+  mutable std::mutex mutex_;
+  std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;
+  std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
+};
+
+}  // namespace plexi::pools

@@ -1,0 +1,388 @@
+// A client's session on the PostgreSQL listener: startup packet, SSL/GSS refusal, cancel
+// requests, authentication against the config's users, then the cluster's front (relay or
+// SQLite executor).
+#include "protocol/pg/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/socket_io.h"
+#include "protocol/pg/auth.h"
+#include "protocol/pg/decoder.h"
+#include "protocol/pg/encoder.h"
+#include "protocol/pg/session_fronts.h"
+
+namespace plexi::pg {
+namespace {
+
+// Deriving a SCRAM secret costs thousands of HMACs; plain passwords from the config are
+// derived once per process, not once per login.
+ScramSecret secret_for_plain_password(const std::string& user, const std::string& password) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, ScramSecret> cache;
+  std::string key = user + '\0' + password;
+  std::lock_guard lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  std::array<std::byte, 16> salt;
+  random_bytes(salt);
+  auto secret = make_scram_secret(password, as_chars(salt), 4096);
+  cache.emplace(key, secret);
+  return secret;
+}
+
+// Parses the "options" startup parameter: "-c name=value" and "--name=value" pairs.
+void parse_options(std::string_view options,
+                   std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<std::string> words;
+  std::string word;
+  bool escaped = false;
+  for (char c : options) {
+    if (escaped) {
+      word += c;
+      escaped = false;
+    } else if (c == '\\') {
+      escaped = true;
+    } else if (c == ' ') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string_view assignment;
+    if (words[i] == "-c" && i + 1 < words.size()) {
+      assignment = words[++i];
+    } else if (words[i].starts_with("-c")) {
+      assignment = std::string_view(words[i]).substr(2);
+    } else if (words[i].starts_with("--")) {
+      assignment = std::string_view(words[i]).substr(2);
+    } else {
+      continue;
+    }
+    auto eq = assignment.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name(assignment.substr(0, eq));
+    for (auto& c : name) c = (c == '-') ? '_' : static_cast<char>(std::tolower(c));
+    settings.emplace_back(std::move(name), std::string(assignment.substr(eq + 1)));
+  }
+}
+
+}  // namespace
+
+Session::Session(tcp::socket socket, SessionEnvironment& environment)
+    : socket_(std::move(socket)), env_(environment), input_(4096) {}
+
+Session::~Session() {
+  env_.sessions.remove(this);
+  if (cancel_key_) env_.cancels.remove(*cancel_key_);
+  if (counted_) env_.clients.fetch_sub(1);
+}
+
+void Session::cancel() {
+  std::function<void()> action;
+  {
+    std::lock_guard lock(cancel_mutex_);
+    action = cancel_action_;
+  }
+  if (action) action();
+}
+
+void Session::drain() {
+  // Runs on the session's strand, so it sees the phase the coroutine left.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == Phase::kIdle || self->phase_ == Phase::kStartup ||
+        self->phase_ == Phase::kAuthentication) {
+      asio::co_spawn(self->socket_.get_executor(), self->end_for_shutdown(), asio::detached);
+    }
+  });
+}
+
+awaitable<void> Session::end_for_shutdown() {
+  auto self = shared_from_this();
+  if (phase_ == Phase::kClosing) co_return;
+  phase_ = Phase::kClosing;
+  ByteVector out;
+  encode_error(out, "FATAL", "57P01", "terminating connection due to administrator command");
+  error_code ec;
+  co_await write_all(socket_, out, ec);
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+bool Session::is_loopback() const {
+  error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  return !ec && endpoint.address().is_loopback();
+}
+
+void Session::append_error(std::string_view sqlstate, std::string_view message) {
+  encode_error(output_, "ERROR", sqlstate, message);
+}
+
+awaitable<bool> Session::flush() {
+  if (output_.empty()) co_return true;
+  error_code ec;
+  bool ok = co_await write_all(socket_, output_, ec);
+  output_.clear();
+  co_return ok;
+}
+
+awaitable<void> Session::fatal(std::string_view sqlstate, std::string_view message) {
+  phase_ = Phase::kClosing;
+  encode_error(output_, "FATAL", sqlstate, message);
+  co_await flush();
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+awaitable<bool> Session::read_message(Frame& frame) {
+  std::size_t limit = config_ ? config_->limits.max_message_size : kDefaultMaxMessage;
+  while (true) {
+    auto decoded = decode_frame(input_.readable(), limit);
+    if (decoded.status == DecodeStatus::kOk) {
+      frame = decoded.message;
+      co_return true;
+    }
+    if (decoded.status == DecodeStatus::kError) {
+      co_await fatal("08P01", "invalid message: " + decoded.error);
+      co_return false;
+    }
+    error_code ec;
+    if (co_await read_some(socket_, input_, ec) == 0) co_return false;
+  }
+}
+
+awaitable<bool> Session::read_startup() {
+  while (true) {
+    auto decoded = decode_startup(input_.readable());
+    if (decoded.status == DecodeStatus::kError) {
+      co_await fatal("08P01", "invalid startup packet: " + decoded.error);
+      co_return false;
+    }
+    if (decoded.status == DecodeStatus::kNeedMore) {
+      error_code ec;
+      if (co_await read_some(socket_, input_, ec, 1024) == 0) co_return false;
+      continue;
+    }
+    input_.consume(decoded.consumed);
+    StartupPacket& packet = decoded.message;
+    switch (packet.kind) {
+      case StartupPacket::Kind::kSslRequest:
+      case StartupPacket::Kind::kGssEncRequest: {
+        // No TLS or GSSAPI encryption on this listener: 'N', and the client goes on in clear.
+        output_.push_back(std::byte{'N'});
+        if (!co_await flush()) co_return false;
+        continue;
+      }
+      case StartupPacket::Kind::kCancelRequest:
+        env_.cancels.cancel({packet.cancel_pid, packet.cancel_secret});
+        co_return false;
+      case StartupPacket::Kind::kStartup:
+        break;
+    }
+    if (packet.protocol != kProtocolVersion3) {
+      // A newer 3.x minor version: say which one we speak and which options we ignored.
+      MessageWriter message(output_, backend::kNegotiateProtocolVersion);
+      message.i32(0);
+      std::vector<std::string_view> unknown;
+      for (const auto& [key, value] : packet.parameters) {
+        if (key.starts_with("_pq_.")) unknown.push_back(key);
+      }
+      message.i32(static_cast<std::int32_t>(unknown.size()));
+      for (auto name : unknown) message.cstr(name);
+    }
+    for (auto& [key, value] : packet.parameters) {
+      if (key == "user") {
+        user_ = value;
+      } else if (key == "database") {
+        database_ = value;
+      } else if (key == "replication") {
+        if (value != "false" && value != "off" && value != "0") {
+          co_await fatal("08P01", "replication connections are not supported by plexiproxy");
+          co_return false;
+        }
+      } else if (key == "options") {
+        parse_options(value, startup_settings_);
+      } else if (!key.starts_with("_pq_.")) {
+        startup_settings_.emplace_back(key, value);
+      }
+    }
+    if (user_.empty()) {
+      co_await fatal("28000", "no PostgreSQL user name specified in startup packet");
+      co_return false;
+    }
+    if (database_.empty()) database_ = user_;
+    co_return true;
+  }
+}
+
+awaitable<bool> Session::authenticate() {
+  phase_ = Phase::kAuthentication;
+  if (!config_->users_configured) {
+    if (!is_loopback()) {
+      co_await fatal("28000", "no users are configured: only loopback clients are trusted");
+      co_return false;
+    }
+    encode_authentication_ok(output_);
+    co_return true;
+  }
+  config_user_ = config_->find_user(user_);
+  if (!config_user_) {
+    // An unknown user goes through the same exchange as a known one with a wrong password,
+    // so the answer does not tell which user names exist.
+    std::array<std::byte, 16> noise;
+    random_bytes(noise);
+    co_return co_await authenticate_scram(
+        format_scram_secret(make_scram_secret(as_chars(noise), "plexiproxy", 4096)));
+  }
+  const std::string& password = config_user_->password;
+  if (is_md5_secret(password)) co_return co_await authenticate_md5(password);
+  if (password.starts_with("SCRAM-SHA-256$")) co_return co_await authenticate_scram(password);
+  client_password_ = password;
+  co_return co_await authenticate_scram(
+      format_scram_secret(secret_for_plain_password(user_, password)));
+}
+
+awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
+  auto failed = [this]() -> awaitable<bool> {
+    co_await fatal("28P01", "password authentication failed for user \"" + user_ + "\"");
+    co_return false;
+  };
+  auto secret = parse_scram_secret(secret_text);
+  if (!secret) {
+    env_.log->error("user {}: the configured SCRAM secret is malformed", user_);
+    co_return co_await failed();
+  }
+  std::array<std::string_view, 1> mechanisms{kScramSha256};
+  encode_authentication_sasl(output_, mechanisms);
+  if (!co_await flush()) co_return false;
+
+  ScramServer scram(*secret);
+  Frame frame;
+  if (!co_await read_message(frame)) co_return false;
+  if (frame.type != frontend::kPassword) {
+    co_await fatal("08P01", "expected SASL response");
+    co_return false;
+  }
+  auto initial = parse_sasl_initial_response(frame.body);
+  if (!initial || initial->first != kScramSha256) {
+    input_.consume(frame.size);
+    co_await fatal("08P01", "client selected an invalid SASL authentication mechanism");
+    co_return false;
+  }
+  std::string error;
+  auto server_first = scram.handle_client_first(as_chars(initial->second), error);
+  input_.consume(frame.size);
+  if (!server_first) {
+    co_await fatal("08P01", "malformed SCRAM message: " + error);
+    co_return false;
+  }
+  encode_authentication_sasl_continue(output_, *server_first);
+  if (!co_await flush()) co_return false;
+
+  if (!co_await read_message(frame)) co_return false;
+  if (frame.type != frontend::kPassword) {
+    co_await fatal("08P01", "expected SASL response");
+    co_return false;
+  }
+  auto server_final = scram.handle_client_final(as_chars(frame.body), error);
+  input_.consume(frame.size);
+  if (!server_final) co_return co_await failed();
+  encode_authentication_sasl_final(output_, *server_final);
+  encode_authentication_ok(output_);
+  co_return true;
+}
+
+awaitable<bool> Session::authenticate_md5(const std::string& secret) {
+  std::array<std::byte, 4> salt;
+  random_bytes(salt);
+  encode_authentication_md5(output_, salt);
+  if (!co_await flush()) co_return false;
+  Frame frame;
+  if (!co_await read_message(frame)) co_return false;
+  auto answer = frame.type == frontend::kPassword ? parse_password(frame.body) : std::nullopt;
+  bool ok = answer && *answer == md5_salted_response(secret, salt);
+  input_.consume(frame.size);
+  if (!ok) {
+    co_await fatal("28P01", "password authentication failed for user \"" + user_ + "\"");
+    co_return false;
+  }
+  encode_authentication_ok(output_);
+  co_return true;
+}
+
+awaitable<void> Session::run() {
+  env_.clients.fetch_add(1);
+  counted_ = true;
+  config_ = env_.config();
+  {
+    auto executor = co_await asio::this_coro::executor;
+    // Slow or silent clients may not hold a connection slot for ever before logging in.
+    Deadline deadline(executor, config_->limits.startup_timeout, socket_);
+    if (!co_await read_startup()) co_return;
+    if (env_.shutting_down.load()) {
+      co_await fatal("57P03", "the database system is shutting down");
+      co_return;
+    }
+    if (env_.clients.load() > config_->limits.max_client_conn) {
+      co_await fatal("53300", "sorry, too many clients already");
+      co_return;
+    }
+    cluster_ = config_->find_cluster(database_);
+    if (!cluster_ && !config_->fallback_cluster.empty()) {
+      cluster_ = config_->find_cluster(config_->fallback_cluster);
+    }
+    if (!cluster_ || cluster_->protocol != config::Protocol::kPostgres) {
+      co_await fatal("3D000", "database \"" + database_ + "\" does not exist");
+      co_return;
+    }
+    if (!co_await authenticate()) co_return;
+    if (deadline.expired()) co_return;
+  }
+  cancel_key_ = env_.cancels.add(weak_from_this());
+  env_.sessions.add(this, weak_from_this());
+  env_.log->debug("client {}@{} connected", user_, database_);
+  if (cluster_->is_sqlite()) {
+    co_await run_sqlite_front(*this);
+  } else {
+    co_await run_relay(*this);
+  }
+  phase_ = Phase::kClosing;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {
+  while (true) {
+    error_code ec;
+    auto strand = asio::make_strand(acceptor.get_executor());
+    tcp::socket socket(strand);
+    co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      environment.log->warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(std::move(socket), environment);
+    asio::co_spawn(
+        strand, [session]() { return session->run(); },
+        [log = environment.log](std::exception_ptr error) {
+          if (!error) return;
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            log->error("session ended by an unexpected error: {}", e.what());
+          }
+        });
+  }
+}
+
+}  // namespace plexi::pg

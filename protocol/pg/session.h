@@ -1,0 +1,106 @@
+// The frontend session: one client of the PostgreSQL listener, from its first packet to its
+// last, as one coroutine — startup, authentication, then relay to a server pool or answers
+// from the SQLite executor.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/asio.h"
+#include "common/bytes.h"
+#include "common/cancel_registry.h"
+#include "common/drain.h"
+#include "config/config.h"
+#include "pools/registry.h"
+#include "protocol/pg/messages.h"
+#include "protocol/pg/session_fronts.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace plexi::pg {
+
+// What a session needs from the process around it.
+struct SessionEnvironment {
+  std::function<std::shared_ptr<const config::Config>()> config;
+  pools::Registry& pools;
+  CancelRegistry& cancels;
+  SessionTracker& sessions;
+  std::atomic<int>& clients;             // connected clients, for max_client_conn
+  const std::atomic<bool>& shutting_down;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+// Where a session is; shown by the admin console.
+enum class Phase { kStartup, kAuthentication, kIdle, kActive, kClosing };
+
+class Session : public Cancellable,
+                public Drainable,
+                public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, SessionEnvironment& environment);
+  ~Session() override;
+
+  awaitable<void> run();
+  void cancel() override;
+  void drain() override;
+
+  Phase phase() const { return phase_; }
+
+ private:
+  friend class Relay;
+  friend class SqliteFront;
+  friend awaitable<void> run_relay(Session&);
+  friend awaitable<void> run_sqlite_front(Session&);
+
+  // --- startup and authentication (session.cc) ---
+  awaitable<bool> read_startup();
+  awaitable<bool> authenticate();
+  awaitable<bool> authenticate_scram(const std::string& secret);
+  awaitable<bool> authenticate_md5(const std::string& secret);
+  // Reads one typed message from the client into `frame`; false on EOF or a protocol error
+  // (which has then been reported to the client).
+  awaitable<bool> read_message(Frame& frame);
+  awaitable<bool> flush();
+  // Sends a FATAL error and ends the session.
+  awaitable<void> fatal(std::string_view sqlstate, std::string_view message);
+  void append_error(std::string_view sqlstate, std::string_view message);
+
+  bool is_loopback() const;
+
+  tcp::socket socket_;
+  SessionEnvironment& env_;
+  std::shared_ptr<const config::Config> config_;
+  ReadBuffer input_;
+  ByteVector output_;
+  // True once shutdown began: the session ends at its next idle point.
+  bool draining() const { return env_.shutting_down.load(); }
+  // Sends the shutdown error and closes the client socket (the session's reads then end).
+  awaitable<void> end_for_shutdown();
+
+  Phase phase_ = Phase::kStartup;
+  bool counted_ = false;
+
+  std::string user_;
+  std::string database_;
+  const config::Cluster* cluster_ = nullptr;
+  const config::User* config_user_ = nullptr;  // null when trusted without a users section
+  std::string client_password_;                // plain text, when the client sent one
+  std::vector<std::pair<std::string, std::string>> startup_settings_;
+  std::optional<CancelRegistry::Key> cancel_key_;
+
+  // The target of a cancel request, guarded because cancel() runs on another thread.
+  std::mutex cancel_mutex_;
+  std::function<void()> cancel_action_;
+};
+
+// Accepts on `acceptor` until it is closed, running a Session for each client.
+awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);
+
+}  // namespace plexi::pg

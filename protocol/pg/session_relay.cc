@@ -1,0 +1,828 @@
+// The relay front: a client's messages forwarded to a pooled server connection and the
+// answers forwarded back, parsing only what pooling needs. In transaction mode the server
+// goes back to the pool at every idle ReadyForQuery; named prepared statements, session
+// settings and cancel keys are carried over to whichever server the client gets next.
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <unordered_map>
+
+#include "common/socket_io.h"
+#include "pools/pg/server_connection.h"
+#include "protocol/pg/decoder.h"
+#include "protocol/pg/encoder.h"
+#include "protocol/pg/session.h"
+#include "protocol/pg/statement.h"
+
+namespace plexi::pg {
+namespace {
+
+// What the relay expects back for each request it forwarded, in order.
+struct Pending {
+  enum class Kind {
+    kQuery,          // simple Query or FunctionCall: everything up to ReadyForQuery
+    kSync,           // up to ReadyForQuery
+    kParse,          // ParseComplete
+    kInternalParse,  // ParseComplete of a Parse the proxy added: not shown to the client
+    kBind,           // BindComplete
+    kDescribe,       // ParameterDescription, then RowDescription or NoData
+    kExecute,        // rows, then CommandComplete, EmptyQueryResponse or PortalSuspended
+    kClose,          // CloseComplete
+    kSynthetic,      // an answer the proxy gives itself, sent when its turn comes
+    kReplay,         // settings replayed on a new server: swallowed up to ReadyForQuery
+  };
+  Kind kind;
+  ByteVector synthetic;
+  std::string prepared_name;             // kParse, kInternalParse: forget it on failure
+  std::vector<SettingChange> settings;   // kQuery, kExecute: applied when they succeed
+  bool discards_prepared = false;
+};
+
+bool ends_at_ready_for_query(Pending::Kind kind) {
+  return kind == Pending::Kind::kQuery || kind == Pending::Kind::kSync ||
+         kind == Pending::Kind::kReplay;
+}
+
+std::string quote_literal(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+// The SQL that gives a server one of the client's settings.
+std::string set_statement(const std::string& name, const std::string& value_sql) {
+  return "SET " + quote_identifier(name) + " TO " + value_sql;
+}
+std::string startup_statement(const std::string& name, const std::string& value) {
+  return "SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) +
+         ", false)";
+}
+
+// A statement name that is the same on every server for the same text and types, so a
+// server that already has it need not prepare it again.
+std::string proxy_statement_name(std::string_view query, const std::vector<std::uint32_t>& types) {
+  std::uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&hash](unsigned char c) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  };
+  for (char c : query) mix(static_cast<unsigned char>(c));
+  for (auto type : types) {
+    for (int shift = 0; shift < 32; shift += 8) mix(static_cast<unsigned char>(type >> shift));
+  }
+  char name[32];
+  std::snprintf(name, sizeof(name), "plexi_%016llx", static_cast<unsigned long long>(hash));
+  return name;
+}
+
+}  // namespace
+
+class Relay {
+ public:
+  explicit Relay(Session& session)
+      : s_(session), log_(*session.env_.log), pump_done_(session.socket_.get_executor()) {}
+
+  awaitable<void> run();
+
+ private:
+  struct Statement {
+    std::string proxy_name;
+    std::string query;
+    std::vector<std::uint32_t> types;
+    std::vector<SettingChange> settings;
+  };
+
+  // --- the server and its pool ---
+  bool choose_backend();
+  awaitable<bool> attach(bool at_login);
+  void release();
+  bool releasable() const {
+    return server_ && pending_.empty() && server_->tx_status() == TxStatus::kIdle &&
+           pin_ == PinReason::kNone && mode_ != config::PoolMode::kSession;
+  }
+  std::string replay_sql();
+  void queue_replay();
+  awaitable<bool> run_internal(const std::string& sql);
+
+  // --- client → server ---
+  awaitable<bool> forward_client_messages();
+  bool handle_client_message(const Frame& frame);
+  bool answer_without_server(const Frame& frame);
+  bool ensure_prepared(Statement& statement);
+  void set_pin(PinReason reason);
+
+  // --- server → client ---
+  void start_pump();
+  awaitable<void> pump();
+  bool handle_server_message(const Frame& frame, ByteVector& out);
+  void emit_synthetic(ByteVector& out);
+  void drop_until_sync();
+  void finish_cycle(TxStatus status);
+  void apply(const std::vector<SettingChange>& changes, std::map<std::string, std::string>& to);
+
+  awaitable<void> stop_pump();
+  awaitable<void> teardown();
+
+  Session& s_;
+  spdlog::logger& log_;
+  config::PoolMode mode_ = config::PoolMode::kTransaction;
+  const config::Backend* backend_ = nullptr;
+  std::shared_ptr<ServerPool> pool_;
+  ServerAddress address_;
+  ServerPool::Lease server_;
+
+  std::deque<Pending> pending_;
+  ByteVector to_server_;
+  bool pump_running_ = false;
+  bool writing_to_server_ = false;
+  bool stopping_ = false;
+  bool server_failed_ = false;
+  asio::steady_timer pump_done_;
+
+  PinReason pin_ = PinReason::kNone;
+  std::map<std::string, std::string> settings_;          // name → SQL that sets it
+  std::map<std::string, std::string> startup_settings_;  // what RESET returns to
+  std::vector<SettingChange> tx_settings_;  // applied in the open transaction
+  bool cycle_failed_ = false;               // an error since the last ReadyForQuery
+  bool saw_rollback_ = false;
+  bool tx_failed_ = false;
+
+  std::unordered_map<std::string, Statement> statements_;
+  std::vector<SettingChange> unnamed_statement_settings_;
+  std::unordered_map<std::string, std::vector<SettingChange>> portal_settings_;
+};
+
+bool Relay::choose_backend() {
+  const config::Cluster& cluster = *s_.cluster_;
+  for (const auto& backend : cluster.backends) {
+    if (backend.role == config::Role::kPrimary) {
+      backend_ = &backend;
+      break;
+    }
+  }
+  if (!backend_) backend_ = &cluster.backends.front();
+  address_.host = backend_->host;
+  address_.port = backend_->port;
+  address_.database = backend_->database.empty() ? cluster.name : backend_->database;
+  address_.connect_timeout = backend_->pool.connect_timeout;
+  if (!backend_->username.empty()) {
+    address_.user = backend_->username;
+    address_.password = backend_->password;
+  } else {
+    address_.user = s_.user_;
+    address_.password = s_.client_password_;
+  }
+  mode_ = cluster.pool_mode;
+  if (s_.config_user_ && s_.config_user_->pool_mode) mode_ = *s_.config_user_->pool_mode;
+  pool_ = s_.env_.pools.postgres_pool({cluster.name, backend_->name, address_.user, address_.database},
+                                      address_, backend_->pool);
+  return true;
+}
+
+awaitable<bool> Relay::attach(bool at_login) {
+  std::string error;
+  server_ = co_await pool_->acquire(error);
+  if (!server_) {
+    if (error == "query_wait_timeout") {
+      co_await s_.fatal("53300", "query_wait_timeout: no server connection became free in time");
+    } else {
+      log_.warn("cannot connect to backend {} ({}:{}): {}", backend_->name, address_.host,
+                address_.port, error);
+      co_await s_.fatal(at_login ? "08006" : "08006",
+                        "plexiproxy: cannot connect to server: " + error);
+    }
+    co_return false;
+  }
+  server_->set_busy(true);
+  {
+    std::lock_guard lock(s_.cancel_mutex_);
+    s_.cancel_action_ = [executor = s_.socket_.get_executor(), endpoint = server_->endpoint(),
+                         pid = server_->backend_pid(), secret = server_->backend_secret()] {
+      asio::co_spawn(executor, send_cancel(endpoint, pid, secret), asio::detached);
+    };
+  }
+  if (!at_login) queue_replay();
+  co_return true;
+}
+
+void Relay::release() {
+  {
+    std::lock_guard lock(s_.cancel_mutex_);
+    s_.cancel_action_ = nullptr;
+  }
+  server_->set_busy(false);
+  server_.reset();
+  s_.phase_ = Phase::kIdle;
+}
+
+// SQL that makes the attached server's settings the client's (empty when they match);
+// the server is recorded as having them.
+std::string Relay::replay_sql() {
+  auto& server_settings = server_->settings();
+  if (server_settings == settings_) return {};
+  std::string sql;
+  for (const auto& [name, statement] : server_settings) {
+    if (!settings_.count(name)) sql += "RESET " + quote_identifier(name) + ";";
+  }
+  for (const auto& [name, statement] : settings_) {
+    auto it = server_settings.find(name);
+    if (it == server_settings.end() || it->second != statement) sql += statement + ";";
+  }
+  server_settings = settings_;
+  return sql;
+}
+
+// Replays settings ahead of the client's own requests, in the same write.
+void Relay::queue_replay() {
+  std::string sql = replay_sql();
+  if (sql.empty()) return;
+  encode_query(to_server_, sql);
+  pending_.push_back({Pending::Kind::kReplay, {}, {}, {}, false});
+}
+
+// A request of the proxy's own on an attached server with no pump running.
+awaitable<bool> Relay::run_internal(const std::string& sql) {
+  ByteVector out;
+  encode_query(out, sql);
+  error_code ec;
+  if (!co_await write_all(server_->socket(), out, ec)) co_return false;
+  bool ok = true;
+  while (true) {
+    auto decoded = decode_frame(server_->input().readable());
+    if (decoded.status == DecodeStatus::kError) co_return false;
+    if (decoded.status == DecodeStatus::kNeedMore) {
+      if (co_await read_some(server_->socket(), server_->input(), ec) == 0) co_return false;
+      continue;
+    }
+    const Frame& frame = decoded.message;
+    if (frame.type == backend::kParameterStatus) {
+      if (auto status = parse_parameter_status(frame.body)) {
+        server_->reported()[std::string(status->first)] = std::string(status->second);
+      }
+    } else if (frame.type == backend::kErrorResponse) {
+      auto fields = parse_error_fields(frame.body);
+      log_.warn("backend {}: \"{}\" failed: {}", backend_->name, sql,
+                fields ? fields->message : "?");
+      ok = false;
+    } else if (frame.type == backend::kReadyForQuery) {
+      if (auto status = parse_ready_for_query(frame.body)) server_->set_tx_status(*status);
+      server_->input().consume(decoded.consumed);
+      co_return ok;
+    }
+    server_->input().consume(decoded.consumed);
+  }
+}
+
+awaitable<void> Relay::run() {
+  choose_backend();
+  // The client's startup parameters become settings replayed on every server it uses.
+  for (const auto& [name, value] : s_.startup_settings_) {
+    startup_settings_[name] = startup_statement(name, value);
+  }
+  settings_ = startup_settings_;
+
+  // Log in on a real server so the client sees that server's parameters, as normalised by
+  // PostgreSQL after its own settings were applied.
+  if (!co_await attach(true)) co_return;
+  if (std::string sql = replay_sql(); !sql.empty() && !co_await run_internal(sql)) {
+    server_->settings().clear();
+    co_await s_.fatal("22023", "invalid value in startup parameters");
+    server_.discard();
+    co_return;
+  }
+  for (const auto& [name, value] : server_->reported()) {
+    encode_parameter_status(s_.output_, name, value);
+  }
+  encode_backend_key_data(s_.output_, s_.cancel_key_->pid, s_.cancel_key_->secret);
+  encode_ready_for_query(s_.output_, TxStatus::kIdle);
+  if (mode_ != config::PoolMode::kSession) release();
+  s_.phase_ = Phase::kIdle;
+  if (!co_await s_.flush()) co_return co_await teardown();
+
+  while (!stopping_) {
+    if (!co_await forward_client_messages()) break;
+  }
+  co_await teardown();
+}
+
+// Reads what the client sent, forwards every complete message in one write, and makes sure
+// the pump is reading the answers.
+awaitable<bool> Relay::forward_client_messages() {
+  error_code ec;
+  if (co_await read_some(s_.socket_, s_.input_, ec) == 0) co_return false;
+  std::size_t limit = s_.config_->limits.max_message_size;
+  while (true) {
+    auto decoded = decode_frame(s_.input_.readable(), limit);
+    if (decoded.status == DecodeStatus::kNeedMore) break;
+    if (decoded.status == DecodeStatus::kError) {
+      co_await stop_pump();
+      if (server_) server_.discard();
+      co_await s_.fatal("08P01", "invalid message: " + decoded.error);
+      co_return false;
+    }
+    const Frame& frame = decoded.message;
+    if (frame.type == frontend::kTerminate) {
+      s_.input_.consume(decoded.consumed);
+      co_return false;
+    }
+    if (!server_ && answer_without_server(frame)) {
+      s_.input_.consume(decoded.consumed);
+      continue;
+    }
+    if (!server_) {
+      if (!co_await attach(false)) co_return false;
+      s_.phase_ = Phase::kActive;
+      if (!s_.output_.empty()) {
+        // Answers already given without a server go out before the server's.
+        Pending earlier{Pending::Kind::kSynthetic, {}, {}, {}, false};
+        earlier.synthetic.swap(s_.output_);
+        pending_.push_front(std::move(earlier));
+      }
+    }
+    if (!handle_client_message(frame)) {
+      s_.input_.consume(decoded.consumed);
+      co_await stop_pump();
+      if (server_) server_.discard();
+      co_await s_.fatal("08P01", std::string("unexpected message type '") + frame.type + "'");
+      co_return false;
+    }
+    s_.input_.consume(decoded.consumed);
+  }
+  if (to_server_.empty()) {
+    if (!server_ && !co_await s_.flush()) co_return false;
+    co_return true;
+  }
+
+  ByteVector batch;
+  batch.swap(to_server_);
+  writing_to_server_ = true;
+  bool ok = co_await write_all(server_->socket(), batch, ec);
+  writing_to_server_ = false;
+  if (!ok) {
+    server_->mark_broken();
+    co_await stop_pump();
+    co_await s_.fatal("08006", "server connection lost");
+    co_return false;
+  }
+  if (releasable()) {
+    release();
+    if (s_.draining()) co_await s_.end_for_shutdown();
+  } else if (!pump_running_) {
+    start_pump();
+  }
+  s_.input_.shrink_if_idle(16384);
+  co_return true;
+}
+
+bool Relay::handle_client_message(const Frame& frame) {
+  auto forward = [&] {
+    to_server_.push_back(std::byte(frame.type));
+    append_u32be(to_server_, static_cast<std::uint32_t>(frame.body.size() + 4));
+    append_bytes(to_server_, frame.body);
+  };
+  auto expect = [&](Pending::Kind kind) { pending_.push_back({kind, {}, {}, {}, false}); };
+
+  switch (frame.type) {
+    case frontend::kQuery: {
+      auto sql = parse_query(frame.body);
+      if (!sql) return false;
+      auto effects = analyze_statements(*sql);
+      if (effects.pin != PinReason::kNone) set_pin(effects.pin);
+      pending_.push_back({Pending::Kind::kQuery, {}, {}, std::move(effects.settings),
+                          effects.discards_prepared});
+      forward();
+      return true;
+    }
+    case frontend::kFunctionCall:
+      expect(Pending::Kind::kQuery);
+      forward();
+      return true;
+    case frontend::kParse: {
+      auto parse = parse_parse(frame.body);
+      if (!parse) return false;
+      auto effects = analyze_statements(parse->query);
+      if (effects.pin != PinReason::kNone) set_pin(effects.pin);
+      if (parse->statement.empty()) {
+        unnamed_statement_settings_ = std::move(effects.settings);
+        expect(Pending::Kind::kParse);
+        forward();
+        return true;
+      }
+      Statement statement{proxy_statement_name(parse->query, parse->parameter_types),
+                          std::string(parse->query), parse->parameter_types,
+                          std::move(effects.settings)};
+      if (server_->prepared().count(statement.proxy_name)) {
+        Pending done{Pending::Kind::kSynthetic, {}, {}, {}, false};
+        encode_parse_complete(done.synthetic);
+        pending_.push_back(std::move(done));
+      } else {
+        encode_parse(to_server_, statement.proxy_name, statement.query, statement.types);
+        server_->prepared().insert(statement.proxy_name);
+        pending_.push_back({Pending::Kind::kParse, {}, statement.proxy_name, {}, false});
+      }
+      statements_[std::string(parse->statement)] = std::move(statement);
+      return true;
+    }
+    case frontend::kBind: {
+      auto bind = parse_bind_names(frame.body);
+      if (!bind) return false;
+      std::vector<SettingChange> settings;
+      if (bind->statement.empty()) {
+        settings = unnamed_statement_settings_;
+        forward();
+      } else if (auto it = statements_.find(std::string(bind->statement)); it != statements_.end()) {
+        ensure_prepared(it->second);
+        settings = it->second.settings;
+        encode_bind_renamed(to_server_, bind->portal, it->second.proxy_name, bind->rest);
+      } else {
+        forward();  // the server answers that the statement does not exist
+      }
+      if (settings.empty()) {
+        portal_settings_.erase(std::string(bind->portal));
+      } else {
+        portal_settings_[std::string(bind->portal)] = std::move(settings);
+      }
+      expect(Pending::Kind::kBind);
+      return true;
+    }
+    case frontend::kDescribe: {
+      auto describe = parse_describe(frame.body);
+      if (!describe) return false;
+      auto it = describe->kind == 'S' && !describe->name.empty()
+                    ? statements_.find(std::string(describe->name))
+                    : statements_.end();
+      if (it != statements_.end()) {
+        ensure_prepared(it->second);
+        encode_describe(to_server_, 'S', it->second.proxy_name);
+      } else {
+        forward();
+      }
+      expect(Pending::Kind::kDescribe);
+      return true;
+    }
+    case frontend::kExecute: {
+      auto execute = parse_execute(frame.body);
+      if (!execute) return false;
+      Pending pending{Pending::Kind::kExecute, {}, {}, {}, false};
+      if (auto it = portal_settings_.find(std::string(execute->portal)); it != portal_settings_.end()) {
+        pending.settings = it->second;
+      }
+      pending_.push_back(std::move(pending));
+      forward();
+      return true;
+    }
+    case frontend::kClose: {
+      auto close = parse_close(frame.body);
+      if (!close) return false;
+      if (close->kind == 'S' && !close->name.empty()) {
+        // Server-side statements are shared by content; the client's name just goes away.
+        statements_.erase(std::string(close->name));
+        Pending done{Pending::Kind::kSynthetic, {}, {}, {}, false};
+        encode_close_complete(done.synthetic);
+        pending_.push_back(std::move(done));
+        return true;
+      }
+      if (close->kind == 'P') portal_settings_.erase(std::string(close->name));
+      expect(Pending::Kind::kClose);
+      forward();
+      return true;
+    }
+    case frontend::kSync:
+      expect(Pending::Kind::kSync);
+      forward();
+      return true;
+    case frontend::kFlush:
+    case frontend::kCopyData:
+    case frontend::kCopyDone:
+    case frontend::kCopyFail:
+      forward();
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Preparing a named statement, closing one and a bare Sync need no server: the statement
+// is prepared on whichever server first executes it. Besides saving a round trip, this keeps
+// clients that prepare synchronously (pgbench -M prepared) from waiting for a server while
+// holding none, which with more clients than servers would stall them all.
+bool Relay::answer_without_server(const Frame& frame) {
+  switch (frame.type) {
+    case frontend::kParse: {
+      auto parse = parse_parse(frame.body);
+      if (!parse || parse->statement.empty()) return false;
+      auto effects = analyze_statements(parse->query);
+      if (effects.pin != PinReason::kNone) return false;
+      statements_[std::string(parse->statement)] =
+          Statement{proxy_statement_name(parse->query, parse->parameter_types),
+                    std::string(parse->query), parse->parameter_types,
+                    std::move(effects.settings)};
+      encode_parse_complete(s_.output_);
+      return true;
+    }
+    case frontend::kClose: {
+      auto close = parse_close(frame.body);
+      if (!close || close->kind != 'S' || close->name.empty()) return false;
+      statements_.erase(std::string(close->name));
+      encode_close_complete(s_.output_);
+      return true;
+    }
+    case frontend::kSync:
+      encode_ready_for_query(s_.output_, TxStatus::kIdle);
+      return true;
+    case frontend::kFlush:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool Relay::ensure_prepared(Statement& statement) {
+  if (server_->prepared().count(statement.proxy_name)) return true;
+  encode_parse(to_server_, statement.proxy_name, statement.query, statement.types);
+  server_->prepared().insert(statement.proxy_name);
+  pending_.push_back({Pending::Kind::kInternalParse, {}, statement.proxy_name, {}, false});
+  return true;
+}
+
+void Relay::set_pin(PinReason reason) {
+  if (pin_ != PinReason::kNone || mode_ == config::PoolMode::kSession) return;
+  pin_ = reason;
+  log_.info("client {}@{} pinned to its server connection ({})", s_.user_, s_.database_,
+            to_string(reason));
+}
+
+void Relay::start_pump() {
+  pump_running_ = true;
+  pump_done_.expires_at(asio::steady_timer::time_point::max());
+  asio::co_spawn(s_.socket_.get_executor(), pump(), asio::detached);
+}
+
+// Reads the server's answers and forwards them to the client, until the server can go back
+// to the pool (or, for a pinned or session-mode client, until the session ends).
+awaitable<void> Relay::pump() {
+  ByteVector out;
+  while (server_ && !stopping_) {
+    if (releasable()) {
+      if (!writing_to_server_) {
+        release();
+        if (s_.draining()) co_await s_.end_for_shutdown();
+      }
+      break;
+    }
+    error_code ec;
+    if (co_await read_some(server_->socket(), server_->input(), ec, 65536) == 0) {
+      if (stopping_) break;
+      server_failed_ = true;
+      server_->mark_broken();
+      log_.warn("backend {}: server connection lost: {}", backend_->name, ec.message());
+      encode_error(out, "FATAL", "08006", "server connection lost");
+      error_code ignored;
+      co_await write_all(s_.socket_, out, ignored);
+      s_.socket_.close(ignored);
+      break;
+    }
+    bool keep_going = true;
+    while (keep_going) {
+      auto decoded = decode_frame(server_->input().readable());
+      if (decoded.status == DecodeStatus::kNeedMore) break;
+      if (decoded.status == DecodeStatus::kError) {
+        server_->mark_broken();
+        server_failed_ = true;
+        encode_error(out, "FATAL", "08P01", "invalid message from server");
+        keep_going = false;
+        break;
+      }
+      keep_going = handle_server_message(decoded.message, out);
+      server_->input().consume(decoded.consumed);
+    }
+    if (!out.empty()) {
+      error_code write_error;
+      bool ok = co_await write_all(s_.socket_, out, write_error);
+      out.clear();
+      if (!ok) {
+        stopping_ = true;
+        break;
+      }
+    }
+    if (server_failed_) {
+      error_code ignored;
+      s_.socket_.close(ignored);
+      break;
+    }
+  }
+  if (server_) server_->input().shrink_if_idle(16384);
+  pump_running_ = false;
+  pump_done_.cancel();
+}
+
+void Relay::emit_synthetic(ByteVector& out) {
+  while (!pending_.empty() && pending_.front().kind == Pending::Kind::kSynthetic) {
+    append_bytes(out, pending_.front().synthetic);
+    pending_.pop_front();
+  }
+}
+
+// After an error in an extended-protocol batch the server skips everything up to Sync.
+void Relay::drop_until_sync() {
+  while (!pending_.empty() && !ends_at_ready_for_query(pending_.front().kind)) {
+    const auto& entry = pending_.front();
+    if (!entry.prepared_name.empty()) server_->prepared().erase(entry.prepared_name);
+    pending_.pop_front();
+  }
+}
+
+bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
+  auto forward = [&] {
+    out.push_back(std::byte(frame.type));
+    append_u32be(out, static_cast<std::uint32_t>(frame.body.size() + 4));
+    append_bytes(out, frame.body);
+  };
+  bool replaying = !pending_.empty() && pending_.front().kind == Pending::Kind::kReplay;
+  switch (frame.type) {
+    case backend::kParameterStatus:
+      if (auto status = parse_parameter_status(frame.body)) {
+        server_->reported()[std::string(status->first)] = std::string(status->second);
+      }
+      if (!replaying) forward();
+      return true;
+    case backend::kNoticeResponse:
+    case backend::kNotificationResponse:
+      if (!replaying) forward();
+      return true;
+    default:
+      break;
+  }
+  emit_synthetic(out);
+  if (pending_.empty()) {
+    // Nothing was asked: only a server going away talks unprompted (FATAL on shutdown).
+    forward();
+    if (frame.type == backend::kErrorResponse) {
+      server_->mark_broken();
+      server_failed_ = true;
+      return false;
+    }
+    return true;
+  }
+  Pending& head = pending_.front();
+  switch (frame.type) {
+    case backend::kReadyForQuery: {
+      auto status = parse_ready_for_query(frame.body).value_or(TxStatus::kIdle);
+      server_->set_tx_status(status);
+      // Anything still queued before the Sync was skipped by the server after an error.
+      while (!pending_.empty() && !ends_at_ready_for_query(pending_.front().kind)) {
+        if (pending_.front().kind == Pending::Kind::kSynthetic && !cycle_failed_) {
+          append_bytes(out, pending_.front().synthetic);
+        }
+        pending_.pop_front();
+      }
+      if (pending_.empty()) return true;
+      Pending done = std::move(pending_.front());
+      pending_.pop_front();
+      if (done.kind == Pending::Kind::kReplay) {
+        if (cycle_failed_) server_->settings().clear();  // unknown now: replay all next time
+        cycle_failed_ = false;
+        return true;
+      }
+      if (done.kind == Pending::Kind::kQuery && !cycle_failed_) {
+        tx_settings_.insert(tx_settings_.end(), done.settings.begin(), done.settings.end());
+        if (done.discards_prepared) {
+          server_->prepared().clear();
+          statements_.clear();
+        }
+      }
+      forward();
+      finish_cycle(status);
+      return true;
+    }
+    case backend::kErrorResponse:
+      if (replaying) {
+        auto fields = parse_error_fields(frame.body);
+        log_.warn("backend {}: replaying settings failed: {}", backend_->name,
+                  fields ? fields->message : "?");
+        cycle_failed_ = true;
+        return true;
+      }
+      cycle_failed_ = true;
+      if (head.kind != Pending::Kind::kQuery) {
+        if (!head.prepared_name.empty()) server_->prepared().erase(head.prepared_name);
+        drop_until_sync();
+      }
+      forward();
+      return true;
+    case backend::kParseComplete:
+      if (head.kind == Pending::Kind::kParse || head.kind == Pending::Kind::kInternalParse) {
+        if (head.kind == Pending::Kind::kParse) forward();
+        pending_.pop_front();
+        return true;
+      }
+      break;
+    case backend::kBindComplete:
+      if (head.kind == Pending::Kind::kBind) pending_.pop_front();
+      break;
+    case backend::kCloseComplete:
+      if (head.kind == Pending::Kind::kClose) pending_.pop_front();
+      break;
+    case backend::kRowDescription:
+    case backend::kNoData:
+      if (head.kind == Pending::Kind::kDescribe) pending_.pop_front();
+      break;
+    case backend::kCommandComplete:
+      if (auto tag = parse_command_complete(frame.body); tag && *tag == "ROLLBACK") {
+        saw_rollback_ = true;
+      }
+      if (head.kind == Pending::Kind::kExecute) {
+        tx_settings_.insert(tx_settings_.end(), head.settings.begin(), head.settings.end());
+        pending_.pop_front();
+      }
+      break;
+    case backend::kEmptyQueryResponse:
+    case backend::kPortalSuspended:
+      if (head.kind == Pending::Kind::kExecute) pending_.pop_front();
+      break;
+    default:
+      break;
+  }
+  if (!replaying) forward();
+  return true;
+}
+
+// A ReadyForQuery closes a request cycle: settings made in a committed transaction become
+// the client's, those of a failed or rolled back one are forgotten.
+void Relay::finish_cycle(TxStatus status) {
+  if (status == TxStatus::kFailed) tx_failed_ = true;
+  if (status == TxStatus::kIdle) {
+    if (!tx_failed_ && !cycle_failed_ && !saw_rollback_ && !tx_settings_.empty()) {
+      apply(tx_settings_, settings_);
+      server_->settings() = settings_;
+    }
+    tx_settings_.clear();
+    tx_failed_ = false;
+    saw_rollback_ = false;
+  }
+  cycle_failed_ = false;
+}
+
+void Relay::apply(const std::vector<SettingChange>& changes,
+                  std::map<std::string, std::string>& to) {
+  for (const auto& change : changes) {
+    switch (change.kind) {
+      case SettingChange::Kind::kSet:
+        to[change.name] = set_statement(change.name, change.value);
+        break;
+      case SettingChange::Kind::kReset:
+        if (auto it = startup_settings_.find(change.name); it != startup_settings_.end()) {
+          to[change.name] = it->second;
+        } else {
+          to.erase(change.name);
+        }
+        break;
+      case SettingChange::Kind::kResetAll:
+        to = startup_settings_;
+        break;
+    }
+  }
+}
+
+awaitable<void> Relay::stop_pump() {
+  if (!pump_running_) co_return;
+  stopping_ = true;
+  if (server_) {
+    error_code ignored;
+    server_->socket().cancel(ignored);
+  }
+  while (pump_running_) {
+    error_code ignored;
+    co_await pump_done_.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
+}
+
+awaitable<void> Relay::teardown() {
+  co_await stop_pump();
+  if (!server_) co_return;
+  bool clean = !server_failed_ && pending_.empty() && server_->tx_status() == TxStatus::kIdle &&
+               server_->input().empty();
+  if (clean && (mode_ == config::PoolMode::kSession || pin_ != PinReason::kNone)) {
+    // The next client must not inherit this one's session state.
+    const std::string& reset = backend_->pool.reset_query;
+    clean = reset.empty() || co_await run_internal(reset);
+    server_->settings().clear();
+    server_->prepared().clear();
+  }
+  if (clean) {
+    release();
+  } else {
+    server_.discard();
+  }
+}
+
+awaitable<void> run_relay(Session& session) {
+  Relay relay(session);
+  co_await relay.run();
+}
+
+}  // namespace plexi::pg
