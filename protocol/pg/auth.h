@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -26,7 +27,25 @@ std::optional<ScramSecret> parse_scram_secret(std::string_view text);
 std::string format_scram_secret(const ScramSecret& secret);
 // Derives the secret from a plain password (SASLprep is the identity for ASCII passwords;
 // non-ASCII passwords are used as given, as PostgreSQL does when SASLprep fails).
+// `iterations` must be at least 1 (std::invalid_argument otherwise): it comes from
+// configuration, never from the wire.
 ScramSecret make_scram_secret(std::string_view password, std::string_view salt, int iterations);
+
+// The client's proof and the signature it expects from the server for one AuthMessage
+// (RFC 5802 section 3). ScramClient uses it; it is public so the RFC 7677 test vector,
+// whose client names a user where PostgreSQL clients send "n=", can be checked directly.
+struct ScramProof {
+  std::array<std::uint8_t, 32> client_proof{};
+  std::array<std::uint8_t, 32> server_signature{};
+};
+std::optional<ScramProof> scram_client_proof(std::string_view password, std::string_view salt,
+                                             int iterations, std::string_view auth_message);
+
+// What the proxy, as a client, accepts as a server's iteration count: enough for any real
+// server, and a bound on the PBKDF2 work a hostile server can make the proxy do.
+inline constexpr int kMaxClientIterations = 1'000'000;
+// Longest SCRAM message either class parses; real ones are about 100 bytes.
+inline constexpr std::size_t kMaxScramMessage = 8192;
 
 // The proxy's side when a client authenticates to it. One object per exchange.
 class ScramServer {
@@ -47,7 +66,9 @@ class ScramServer {
   std::string client_first_bare_;
   std::string server_first_;
   std::string combined_nonce_;
+  char cbind_flag_ = 'n';  // 'n' or 'y': what client-final's c= must encode
   bool first_done_ = false;
+  bool final_done_ = false;  // one exchange per object: a second final is refused
 };
 
 // The proxy's side when it authenticates to a server with a plain password.
@@ -60,7 +81,8 @@ class ScramClient {
   // server-first-message → client-final-message; nullopt and `error` set when malformed or
   // when the server's nonce does not extend ours.
   std::optional<std::string> handle_server_first(std::string_view message, std::string& error);
-  // True when the server proved it knows the secret.
+  // True when the server proved it knows the secret. False before a successful
+  // handle_server_first, so an all-zero signature never passes.
   bool verify_server_final(std::string_view message) const;
 
  private:
@@ -68,14 +90,19 @@ class ScramClient {
   std::string client_nonce_;
   std::string client_first_bare_;
   std::array<std::uint8_t, 32> server_signature_{};
+  bool have_signature_ = false;
 };
 
 // "md5" + hex(md5(password + user)): what pg_authid stores for md5 users.
 std::string md5_password_secret(std::string_view password, std::string_view user);
 // What a client answers to an md5 request: "md5" + hex(md5(hex_part_of_secret + salt)).
 std::string md5_salted_response(std::string_view md5_secret, std::span<const std::byte, 4> salt);
-// True when `text` is an md5 secret ("md5" and 32 hex digits).
+// True when `text` is an md5 secret ("md5" and 32 lowercase hex digits, as PostgreSQL
+// writes them).
 bool is_md5_secret(std::string_view text);
+// The proxy's check of a client's md5 answer, in constant time.
+bool md5_response_matches(std::string_view md5_secret, std::span<const std::byte, 4> salt,
+                          std::string_view response);
 
 std::string base64_encode(std::span<const std::uint8_t> data);
 std::optional<std::string> base64_decode(std::string_view text);

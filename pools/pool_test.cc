@@ -1,0 +1,196 @@
+// Tests for the connection pool with in-memory connections: reuse, limits, FIFO waiting,
+// wait timeouts, discards and pruning.
+#include "pools/pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+namespace plexi::pools {
+namespace {
+
+struct FakeConnection {
+  int id = 0;
+  bool healthy = true;
+  bool clean = true;
+  bool closed = false;
+  Clock::time_point created = Clock::now();
+  Clock::time_point used = created;
+
+  bool alive() { return healthy; }
+  bool reusable() const { return clean && !closed; }
+  Clock::time_point created_at() const { return created; }
+  Clock::time_point last_used_at() const { return used; }
+  void touch() { used = Clock::now(); }
+  void close() { closed = true; }
+};
+
+using FakePool = Pool<FakeConnection>;
+
+struct Fixture : ::testing::Test {
+  asio::io_context io;
+  std::atomic<int> opened{0};
+  bool fail_opens = false;
+
+  std::shared_ptr<FakePool> make_pool(int size, int overflow = 0,
+                                      std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    config::PoolSettings settings;
+    settings.pool_size = size;
+    settings.max_overflow = overflow;
+    settings.query_wait_timeout = wait;
+    return std::make_shared<FakePool>(
+        "test", settings, [this](std::string& error) -> awaitable<std::unique_ptr<FakeConnection>> {
+          if (fail_opens) {
+            error = "refused";
+            co_return nullptr;
+          }
+          auto connection = std::make_unique<FakeConnection>();
+          connection->id = ++opened;
+          co_return connection;
+        });
+  }
+
+  template <class F>
+  void run(F body) {
+    asio::co_spawn(io, body(), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+    io.run();
+    io.restart();
+  }
+};
+
+TEST_F(Fixture, ReusesIdleConnections) {
+  auto pool = make_pool(2);
+  run([&]() -> awaitable<void> {
+    std::string error;
+    int first_id;
+    {
+      auto lease = co_await pool->acquire(error);
+      EXPECT_TRUE(lease);
+      first_id = lease->id;
+    }
+    auto lease = co_await pool->acquire(error);
+    EXPECT_EQ(lease->id, first_id);
+  });
+  EXPECT_EQ(opened, 1);
+}
+
+TEST_F(Fixture, OpensUpToPoolSizePlusOverflowThenQueues) {
+  auto pool = make_pool(2, 1, std::chrono::milliseconds(100));
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto a = co_await pool->acquire(error);
+    auto b = co_await pool->acquire(error);
+    auto c = co_await pool->acquire(error);
+    EXPECT_TRUE(a && b && c);
+    EXPECT_EQ(pool->stats().active, 3);
+    auto d = co_await pool->acquire(error);
+    EXPECT_FALSE(d);
+    EXPECT_EQ(error, "query_wait_timeout");
+    EXPECT_EQ(pool->stats().timeouts, 1u);
+  });
+  EXPECT_EQ(opened, 3);
+}
+
+TEST_F(Fixture, WaitersAreServedInOrderByReleasedConnections) {
+  auto pool = make_pool(1);
+  std::vector<int> order;
+  auto strand = asio::make_strand(io);
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto held = co_await pool->acquire(error);
+    for (int waiter = 0; waiter < 3; ++waiter) {
+      asio::co_spawn(strand, [&, waiter]() -> awaitable<void> {
+        std::string wait_error;
+        auto lease = co_await pool->acquire(wait_error);
+        EXPECT_TRUE(lease) << wait_error;
+        order.push_back(waiter);
+      }, asio::detached);
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(use_awaitable);
+    EXPECT_EQ(pool->stats().waiting, 3);
+    held.reset();
+  });
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(opened, 1);
+}
+
+TEST_F(Fixture, DiscardedConnectionsFreeTheirSlot) {
+  auto pool = make_pool(1);
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto lease = co_await pool->acquire(error);
+    lease->clean = false;  // e.g. the client left mid-transaction
+    lease.reset();
+    EXPECT_EQ(pool->stats().idle, 0);
+    EXPECT_EQ(pool->stats().active, 0);
+    auto next = co_await pool->acquire(error);
+    EXPECT_TRUE(next);
+    EXPECT_EQ(next->id, 2);
+  });
+}
+
+TEST_F(Fixture, DeadIdleConnectionsAreReplaced) {
+  auto pool = make_pool(1);
+  run([&]() -> awaitable<void> {
+    std::string error;
+    FakeConnection* first;
+    {
+      auto lease = co_await pool->acquire(error);
+      first = lease.get();
+    }
+    first->healthy = false;  // the server went away while it sat idle
+    auto lease = co_await pool->acquire(error);
+    EXPECT_TRUE(lease);
+    EXPECT_EQ(lease->id, 2);
+  });
+}
+
+TEST_F(Fixture, FailedOpenReportsAndFreesTheSlot) {
+  auto pool = make_pool(1);
+  fail_opens = true;
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto lease = co_await pool->acquire(error);
+    EXPECT_FALSE(lease);
+    EXPECT_EQ(error, "refused");
+    fail_opens = false;
+    auto retry = co_await pool->acquire(error);
+    EXPECT_TRUE(retry);
+  });
+}
+
+TEST_F(Fixture, PruneClosesConnectionsIdleTooLong) {
+  config::PoolSettings settings;
+  settings.pool_size = 4;
+  settings.idle_timeout = std::chrono::milliseconds(10);
+  settings.min_idle = 1;
+  auto pool = std::make_shared<FakePool>(
+      "prune", settings, [this](std::string&) -> awaitable<std::unique_ptr<FakeConnection>> {
+        auto connection = std::make_unique<FakeConnection>();
+        connection->id = ++opened;
+        co_return connection;
+      });
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto a = co_await pool->acquire(error);
+    auto b = co_await pool->acquire(error);
+    auto c = co_await pool->acquire(error);
+    a.reset();
+    b.reset();
+    c.reset();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(30));
+    co_await timer.async_wait(use_awaitable);
+  });
+  EXPECT_EQ(pool->stats().idle, 3);
+  pool->prune();
+  EXPECT_EQ(pool->stats().idle, 1);  // min_idle stays
+}
+
+}  // namespace
+}  // namespace plexi::pools
