@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace plexi::config {
@@ -27,12 +29,17 @@ std::string_view to_string(Protocol value);
 std::string_view to_string(BackendType value);
 std::string_view to_string(Role value);
 std::string_view to_string(PoolMode value);
+std::string_view to_string(ClientTls value);
+std::string_view to_string(LogFormat value);
 
 struct Endpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  std::string to_string() const;
+  std::string to_string() const;  // "host:port", "[v6]:port"
 };
+
+// Parses a listen address: "host:port", "[::1]:6432", or a bare port meaning 127.0.0.1.
+std::optional<Endpoint> parse_endpoint(std::string_view text);
 
 // Pool knobs. Defaults live in the top-level `pool:` section; a cluster may override any of
 // them and a backend pool_size, max_overflow and min_idle. The loader resolves them so
@@ -128,6 +135,8 @@ struct Config {
   Listen listen;
   int threads = 0;  // 0: one per core
   ClientTls client_tls = ClientTls::kDisable;
+  std::string tls_cert_file;  // required when client_tls is not kDisable
+  std::string tls_key_file;
   // Empty with users_configured false: clients are trusted from loopback only.
   std::vector<User> users;
   bool users_configured = false;
@@ -159,22 +168,72 @@ struct LoadResult {
   std::vector<ConfigError> errors;
 };
 
-// Looks up an environment variable; tests pass their own.
-using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+// Where ${VAR} values and PLEXIPROXY_* overrides come from; tests pass their own.
+// It looks variables up (for ${VAR}) and lists them by prefix (overrides cannot be looked up
+// by name: PLEXIPROXY_CLUSTERS__NEWDB__... may name a cluster the file does not have, and a
+// misspelt override must be reported, not ignored). Any callable taking a name converts to
+// an Environment, so a lambda still serves; it lists nothing, so it expands ${VAR} but
+// applies no overrides. from_map() and process_environment() do both.
+class Environment {
+ public:
+  using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
+  using Variables = std::vector<std::pair<std::string, std::string>>;  // (name, value)
+  using List = std::function<Variables(std::string_view prefix)>;
+
+  Environment() = default;  // holds no variables
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, Environment> &&
+             std::is_invocable_r_v<std::optional<std::string>, const F&, std::string_view>)
+  Environment(F lookup) : lookup_(std::move(lookup)) {}
+  Environment(Lookup lookup, List list) : lookup_(std::move(lookup)), list_(std::move(list)) {}
+
+  // An environment holding exactly these variables.
+  static Environment from_map(std::map<std::string, std::string> variables);
+
+  std::optional<std::string> operator()(std::string_view name) const {
+    return lookup_ ? lookup_(name) : std::nullopt;
+  }
+  // The variables whose names start with `prefix`, sorted by name.
+  Variables list(std::string_view prefix) const { return list_ ? list_(prefix) : Variables{}; }
+
+ private:
+  Lookup lookup_;
+  List list_;
+};
+
+// The real process environment, both looked up and listed.
 Environment process_environment();
 
 // Reads YAML, expands ${VAR} and ${VAR:-default} in scalars, applies PLEXIPROXY_* overrides
 // (PLEXIPROXY_LISTEN__POSTGRES=..., path segments joined by "__"), validates everything and
 // collects every error rather than stopping at the first.
+// Overrides: every variable env.list("PLEXIPROXY_") gives, its name after the prefix split
+// at "__" into lower-cased path segments (a numeric segment indexes a list; an index equal
+// to the list's length appends; a segment matches an existing key case-insensitively with
+// "_" standing for "-"). Its value replaces the key's, taken literally (no ${VAR}
+// expansion), and is validated like the file's. Errors it causes name the file
+// "<environment>" and the variable.
+// Listeners: when the file has no listen: section, each protocol its clusters use gets its
+// default (postgres 6432, mysql 6033, redis 6380, on 127.0.0.1; an SQLite cluster counts as
+// postgres and mysql) and admin 127.0.0.1:9930 is always on; an override sets one listener
+// without turning the others' defaults off. With a listen: section, exactly what it says.
 LoadResult load_config_file(const std::string& path, const Environment& env);
 LoadResult load_config_text(std::string_view yaml, const std::string& source_name,
                             const Environment& env);
 
 // No file: PostgreSQL and MySQL listeners on an SQLite file in `data_dir`, trust for
 // loopback clients, the admin listener on. Every cluster name maps to that one database.
+// It has one cluster "sqlite" (backend "sqlite", path <data_dir>/plexiproxy.db, or
+// plexiproxy.db in the working directory when data_dir is empty), which is also the
+// fallback cluster, and listeners postgres 127.0.0.1:6432, mysql 127.0.0.1:6033 and admin
+// 127.0.0.1:9930. This form applies no overrides and cannot fail.
 std::shared_ptr<const Config> embedded_default_config(const std::string& data_dir);
+// The same with the environment's PLEXIPROXY_* overrides applied (PLEXIPROXY_LISTEN__POSTGRES=
+// 0.0.0.0:6432 in a container); errors only when an override is invalid.
+LoadResult embedded_default_config(const std::string& data_dir, const Environment& env);
 
-// Parses "500ms", "1s", "5m", "1h", or a bare number of seconds.
+// Parses "500ms", "1s", "5m", "1h", or a bare number of seconds. Also days ("2d"),
+// fractions ("1.5s", "0.5") and sums of units ("1h30m"); nothing negative.
 std::optional<Duration> parse_duration(std::string_view text);
 
 }  // namespace plexi::config

@@ -1,0 +1,309 @@
+// Reads the `clusters:` section: each cluster's settings, its backends with their pool knobs
+// resolved, its query rules, and the checks that span a whole cluster.
+#include <regex>
+#include <set>
+
+#include "config/loader.h"
+
+namespace plexi::config::detail {
+namespace {
+
+const Choices<Protocol> kProtocols = {
+    {"postgres", Protocol::kPostgres}, {"mysql", Protocol::kMysql}, {"redis", Protocol::kRedis}};
+const Choices<BackendType> kBackendTypes = {{"postgres", BackendType::kPostgres},
+                                            {"mysql", BackendType::kMysql},
+                                            {"redis", BackendType::kRedis},
+                                            {"sqlite", BackendType::kSqlite}};
+const Choices<Role> kRoles = {{"primary", Role::kPrimary},
+                              {"replica", Role::kReplica},
+                              {"analytics", Role::kAnalytics},
+                              {"cache", Role::kCache}};
+const Choices<PoolMode> kPoolModes = {{"session", PoolMode::kSession},
+                                      {"transaction", PoolMode::kTransaction},
+                                      {"statement", PoolMode::kStatement}};
+
+std::uint16_t default_port(BackendType type) {
+  switch (type) {
+    case BackendType::kPostgres:
+      return 5432;
+    case BackendType::kMysql:
+      return 3306;
+    case BackendType::kRedis:
+      return 6379;
+    case BackendType::kSqlite:
+      return 0;
+  }
+  return 0;
+}
+
+bool has_value(const YAML::Node& map, std::string_view key) {
+  if (!map.IsMap()) return false;
+  const YAML::Node value = map[std::string(key)];
+  return value.IsDefined() && !value.IsNull();
+}
+
+struct ClusterDraft {
+  Cluster cluster;
+  PoolSettings pool;  // the top-level pool with this cluster's knobs applied
+  bool protocol_given = false;
+  YAML::Node listen_node;
+  std::vector<YAML::Node> backend_nodes;
+  std::vector<std::string> backend_paths;
+};
+
+const Fields<Backend>& backend_fields() {
+  static const Fields<Backend> fields = [] {
+    Fields<Backend> f = {
+        field("name", &Backend::name, as_name()),
+        // Before port: a backend's type chooses its default port.
+        {"type",
+         [](Reader& r, const YAML::Node& n, const std::string& path, Backend& b) {
+           if (auto type = as_choice(kBackendTypes)(r, n, path)) {
+             b.type = *type;
+             b.port = default_port(*type);
+           }
+         }},
+        field("role", &Backend::role, as_choice(kRoles)),
+        field("host", &Backend::host, as_name()),
+        field("port", &Backend::port, as_port()),
+        field("database", &Backend::database, as_string()),
+        field("username", &Backend::username, as_string()),
+        field("password", &Backend::password, as_string()),
+        field("path", &Backend::path, as_name()),
+        field("tls", &Backend::tls,
+              as_word({"disable", "prefer", "require", "verify-ca", "verify-full"})),
+        field("weight", &Backend::weight, as_int<int>(0, 1000)),
+        field("zone", &Backend::zone, as_string()),
+    };
+    // A backend may size its own pool; timeouts stay per cluster.
+    Fields<PoolSettings> sizes;
+    for (const auto& knob : pool_fields()) {
+      if (knob.key == "pool_size" || knob.key == "max_overflow" || knob.key == "min_idle") {
+        sizes.push_back(knob);
+      }
+    }
+    for (auto& knob : lift(&Backend::pool, sizes)) f.push_back(std::move(knob));
+    return f;
+  }();
+  return fields;
+}
+
+void read_backends(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
+  if (node.IsNull()) return;  // reported as a cluster without backends
+  if (!node.IsSequence()) {
+    r.error(node, path, "expected a list of backends (lines starting with '- name:')");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string item_path = index_path(path, i);
+    Backend backend;
+    backend.name = d.cluster.name + "-" + std::to_string(i + 1);
+    backend.pool = d.pool;
+    if (!read_map(r, item, item_path, backend_fields(), backend)) continue;
+    backend.line = item.Mark().is_null() ? 0 : item.Mark().line + 1;
+
+    if (backend.type == BackendType::kSqlite) {
+      if (!has_value(item, "path")) r.error(item, item_path, "a sqlite backend needs a path:");
+    } else if (!has_value(item, "host")) {
+      r.error(item, item_path,
+              "a " + std::string(to_string(backend.type)) + " backend needs a host:");
+    }
+    if (has_value(item, "pool_size") || has_value(item, "min_idle")) {
+      check_pool(r, item, item_path, backend.pool);
+    }
+    if (backend.type == BackendType::kRedis) {
+      // A Redis database is a number, so the cluster's name is no default; empty: no SELECT.
+      const auto& db = backend.database;
+      if (!db.empty() && db.find_first_not_of("0123456789") != std::string::npos) {
+        r.error(item["database"], child_path(item_path, "database"),
+                "a Redis database is a number, got '" + db + "'");
+      }
+    } else if (backend.database.empty()) {
+      backend.database = d.cluster.name;
+    }
+    d.cluster.backends.push_back(std::move(backend));
+    d.backend_nodes.push_back(item);
+    d.backend_paths.push_back(item_path);
+  }
+}
+
+const Fields<Rule>& rule_fields() {
+  static const Fields<Rule> fields = {
+      field("match", &Rule::match, as_name()),
+      field("role", &Rule::role, as_choice(kRoles)),
+      field("cache_ttl", &Rule::cache_ttl, as_duration(true)),
+      field("block", &Rule::block, as_bool()),
+  };
+  return fields;
+}
+
+void read_rules(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    r.error(node, path, "expected a list of rules (lines starting with '- match:')");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string item_path = index_path(path, i);
+    Rule rule;
+    if (!read_map(r, item, item_path, rule_fields(), rule)) continue;
+    rule.line = item.Mark().is_null() ? 0 : item.Mark().line + 1;
+    if (!has_value(item, "match")) {
+      r.error(item, item_path, "a rule needs a match: regular expression");
+    } else if (!rule.match.empty()) {
+      try {
+        std::regex compiled(rule.match, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        r.error(item[std::string("match")], child_path(item_path, "match"),
+                "not a valid regular expression: " + std::string(e.what()));
+      }
+    }
+    if (!rule.role && !rule.cache_ttl && !rule.block && has_value(item, "match")) {
+      r.error(item, item_path, "a rule does nothing without role:, cache_ttl: or block: true");
+    }
+    d.cluster.rules.push_back(std::move(rule));
+  }
+}
+
+const Fields<ClusterDraft>& cluster_fields() {
+  static const Fields<ClusterDraft> fields = [] {
+    Fields<ClusterDraft> f = {
+        {"protocol",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto protocol = as_choice(kProtocols)(r, n, path)) {
+             d.cluster.protocol = *protocol;
+             d.protocol_given = true;
+           }
+         }},
+        {"pool_mode",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto mode = as_choice(kPoolModes)(r, n, path)) d.cluster.pool_mode = *mode;
+         }},
+        {"read_your_writes",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_word({"lsn", "window", "off"})(r, n, path)) {
+             d.cluster.read_your_writes = *value;
+           }
+         }},
+        {"listen",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           d.cluster.listen = as_endpoint()(r, n, path);
+           d.listen_node = n;
+         }},
+    };
+    // Pool knobs come before backends so each backend starts from the cluster's settings.
+    for (auto& knob : lift(&ClusterDraft::pool, pool_fields())) f.push_back(std::move(knob));
+    f.push_back({"backends", read_backends});
+    f.push_back({"rules", read_rules});
+    return f;
+  }();
+  return fields;
+}
+
+// Whether a backend of `type` and `role` can serve a cluster speaking `protocol`.
+bool compatible(Protocol protocol, const Backend& backend) {
+  switch (backend.type) {
+    case BackendType::kPostgres:
+      return protocol == Protocol::kPostgres;
+    case BackendType::kMysql:
+      return protocol == Protocol::kMysql;
+    // The result cache of a SQL cluster lives on a Redis backend.
+    case BackendType::kRedis:
+      return protocol == Protocol::kRedis || backend.role == Role::kCache;
+    case BackendType::kSqlite:
+      return protocol != Protocol::kRedis;
+  }
+  return false;
+}
+
+void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
+  auto& cluster = d.cluster;
+  const YAML::Node backends = node.IsMap() ? node["backends"] : YAML::Node();
+  if (backends.IsDefined() && !backends.IsNull() && !backends.IsSequence()) return;  // reported
+  if (cluster.backends.empty()) {
+    r.error(node, child_path(path, "backends"), "a cluster needs at least one backend");
+    return;
+  }
+  if (!d.protocol_given) {
+    const auto type = cluster.backends.front().type;
+    cluster.protocol = type == BackendType::kMysql   ? Protocol::kMysql
+                       : type == BackendType::kRedis ? Protocol::kRedis
+                                                     : Protocol::kPostgres;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < cluster.backends.size(); ++i) {
+    const auto& backend = cluster.backends[i];
+    const auto& at = d.backend_nodes[i];
+    if (!names.insert(backend.name).second) {
+      r.error(at, child_path(d.backend_paths[i], "name"),
+              "backend name '" + backend.name + "' is used twice in this cluster");
+    }
+    if (!compatible(cluster.protocol, backend)) {
+      r.error(at, child_path(d.backend_paths[i], "type"),
+              "a " + std::string(to_string(cluster.protocol)) + " cluster cannot use a " +
+                  std::string(to_string(backend.type)) + " backend" +
+                  (backend.type == BackendType::kRedis ? " except with role: cache" : ""));
+    }
+    if (backend.role == Role::kCache && backend.type != BackendType::kRedis) {
+      r.error(at, child_path(d.backend_paths[i], "role"), "the cache role needs a redis backend");
+    }
+  }
+  const bool sizes_here = has_value(node, "pool_size") || has_value(node, "min_idle");
+  if (sizes_here) check_pool(r, node, path, d.pool);
+}
+
+}  // namespace
+
+void read_clusters(Reader& r, const YAML::Node& node, const std::string& path, Draft& draft) {
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    r.error(node, path, "expected a section of clusters, each under its name");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar() || entry.first.Scalar().empty()) {
+      r.error(entry.first, path, "a cluster needs a plain, non-empty name");
+      continue;
+    }
+    const std::string& name = entry.first.Scalar();
+    const std::string cluster_path = child_path(path, name);
+    r.note_empty_value(entry.second, entry.first);
+    if (!seen.insert(name).second) {
+      r.error(entry.first, cluster_path, "cluster defined twice");
+      continue;
+    }
+    if (name == "plexiproxy") {
+      r.error(entry.first, cluster_path, "the name plexiproxy is the admin console's database");
+      continue;
+    }
+    ClusterDraft d;
+    d.cluster.name = name;
+    d.pool = draft.config.pool;
+    if (!read_map(r, entry.second, cluster_path, cluster_fields(), d)) continue;
+    check_cluster(r, entry.second, cluster_path, d);
+    if (d.cluster.listen) {
+      draft.bound.push_back({child_path(cluster_path, "listen"), *d.cluster.listen, d.listen_node});
+    }
+    draft.cluster_nodes[name] = entry.second;
+    draft.config.clusters.emplace(name, std::move(d.cluster));
+  }
+
+  // A Redis client names no database, so the shared redis listener can serve only one
+  // cluster; the others need their own address.
+  std::string shared_by;
+  for (const auto& [name, cluster] : draft.config.clusters) {
+    if (cluster.protocol != Protocol::kRedis || cluster.listen) continue;
+    if (shared_by.empty()) {
+      shared_by = name;
+      continue;
+    }
+    r.error(draft.cluster_nodes[name], child_path(child_path(path, name), "listen"),
+            "Redis clients name no database, so only one Redis cluster (here '" + shared_by +
+                "') can use the shared redis listener; give this one its own listen: address");
+  }
+}
+
+}  // namespace plexi::config::detail

@@ -1,0 +1,41 @@
+// Internal to config/: the state shared by the files that turn a YAML tree into a Config.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/reader.h"
+
+namespace plexi::config::detail {
+
+// A listen address given in the file (or a default, with no node), for the check that no
+// two listeners share one.
+struct Bound {
+  std::string key;
+  Endpoint endpoint;
+  YAML::Node node;
+  bool is_default = false;
+};
+
+// The Config being built, with what the checks after reading need to know.
+struct Draft {
+  Config config;
+  bool listen_given = false;  // the file has a listen: section (overrides do not count)
+  std::vector<Bound> bound;
+  std::map<std::string, YAML::Node> cluster_nodes;  // name → its section, for later errors
+};
+
+// The pool knobs, shared by the top-level `pool:` section, clusters and backends.
+const Fields<PoolSettings>& pool_fields();
+
+// Reports min_idle above pool_size, under `path` (the section that set either).
+void check_pool(Reader& r, const YAML::Node& at, const std::string& path, const PoolSettings& pool);
+
+// Reads `clusters:`; the top-level pool must already be in draft.config.pool.
+void read_clusters(Reader& r, const YAML::Node& node, const std::string& path, Draft& draft);
+
+// Applies overrides, reads and validates; the tree comes from a file or is built in code.
+LoadResult build_config(YAML::Node root, const std::string& source, const Environment& env);
+
+}  // namespace plexi::config::detail

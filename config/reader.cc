@@ -1,0 +1,152 @@
+// Error collection and the generic parts of reading sections: key paths, unknown and
+// repeated keys, scalar text with ${VAR} expansion.
+#include "config/reader.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace plexi::config::detail {
+
+std::string child_path(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string index_path(const std::string& path, std::size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+void Reader::error(const YAML::Node& at, const std::string& key, std::string message) {
+  ConfigError error{file_, 0, key, std::move(message)};
+  if (const auto it = overridden_.find(key); it != overridden_.end()) {
+    // The file's line would point at the value the variable replaced.
+    error.file = std::string(kEnvironmentSource);
+    error.message += " (set by " + it->second + ")";
+  } else if (!at.IsDefined() || at.Mark().is_null()) {
+    // Only nodes an override created have no place in the file.
+    error.file = std::string(kEnvironmentSource);
+  } else {
+    error.line = at.Mark().line + 1;
+    if (at.IsNull()) {
+      for (const auto& [value, line] : empty_value_lines_) {
+        if (value.is(at)) error.line = line;
+      }
+    }
+  }
+  errors_.push_back(std::move(error));
+}
+
+void Reader::note_empty_value(const YAML::Node& value, const YAML::Node& key) {
+  if (value.IsNull() && !key.Mark().is_null()) {
+    empty_value_lines_.emplace_back(value, key.Mark().line + 1);
+  }
+}
+
+void Reader::file_error(int line, const std::string& key, std::string message) {
+  errors_.push_back({file_, line, key, std::move(message)});
+}
+
+std::vector<ConfigError> Reader::take_errors() {
+  // File order reads best; errors without a line (the environment's) come last.
+  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+    const bool a_unplaced = a.line == 0, b_unplaced = b.line == 0;
+    if (a_unplaced != b_unplaced) return b_unplaced;
+    return a.line < b.line;
+  });
+  return std::move(errors_);
+}
+
+std::optional<std::string> Reader::text(const YAML::Node& node, const std::string& key) {
+  if (!node.IsDefined() || node.IsNull()) return std::nullopt;
+  if (!node.IsScalar()) {
+    error(node, key,
+          node.IsMap() ? "expected a single value, not a section"
+                       : "expected a single value, not a list");
+    return std::nullopt;
+  }
+  auto expanded = expand_variables(node.Scalar(), env_);
+  if (!expanded.error.empty()) {
+    error(node, key, std::move(expanded.error));
+    return std::nullopt;
+  }
+  return std::move(expanded.text);
+}
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_key_message(std::string_view key, const std::vector<std::string_view>& known) {
+  std::string_view best;
+  std::size_t best_distance = std::max<std::size_t>(2, key.size() / 4) + 1;
+  for (const auto candidate : known) {
+    const auto distance = edit_distance(key, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  std::string message = "unknown key";
+  if (!best.empty()) {
+    message += "; did you mean '" + std::string(best) + "'?";
+  } else if (!known.empty()) {
+    message += "; expected " + describe_choices(known);
+  }
+  return message;
+}
+
+}  // namespace
+
+std::map<std::string, YAML::Node, std::less<>> scan_map(
+    Reader& r, const YAML::Node& map, const std::string& path,
+    const std::vector<std::string_view>& known) {
+  std::map<std::string, YAML::Node, std::less<>> entries;
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) {
+      r.error(entry.first, path, "keys must be plain names");
+      continue;
+    }
+    const std::string& key = entry.first.Scalar();
+    const std::string key_path = child_path(path, key);
+    r.note_empty_value(entry.second, entry.first);
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      r.error(entry.first, key_path, unknown_key_message(key, known));
+    } else if (!entries.emplace(key, entry.second).second) {
+      // yaml-cpp keeps both; silently using one would hide an edit that has no effect.
+      r.error(entry.first, key_path, "repeated key");
+    }
+  }
+  return entries;
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "true" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "no" || lower == "off") return false;
+  return std::nullopt;
+}
+
+std::string describe_choices(const std::vector<std::string_view>& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += " | ";
+    text += names[i];
+  }
+  return text;
+}
+
+}  // namespace plexi::config::detail
