@@ -71,7 +71,8 @@ inline void put_u32be(std::byte* p, std::uint32_t v) {
 // buffer stays at the size of its largest message in flight.
 class ReadBuffer {
  public:
-  explicit ReadBuffer(std::size_t initial = 8192) : storage_(initial) {}
+  // Storage is allocated on the first prepare(), so an idle connection costs nothing here.
+  ReadBuffer() = default;
 
   Bytes readable() const { return {storage_.data() + begin_, end_ - begin_}; }
   std::size_t size() const { return end_ - begin_; }
@@ -101,6 +102,10 @@ class ReadBuffer {
       storage_.resize(keep);
       storage_.shrink_to_fit();
     }
+  }
+  // Frees all storage when nothing is buffered (a client going idle).
+  void release_if_empty() {
+    if (empty()) ByteVector().swap(storage_);
   }
 
  private:

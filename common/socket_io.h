@@ -1,6 +1,7 @@
 // Small coroutine helpers over Asio sockets shared by every protocol's sessions and relays.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 
@@ -21,6 +22,21 @@ awaitable<std::size_t> read_some(Stream& stream, ReadBuffer& buffer, error_code&
                                                   asio::redirect_error(use_awaitable, ec));
   if (!ec) buffer.commit(n);
   co_return ec ? 0 : n;
+}
+
+// Waits until `socket` has bytes (or EOF) without holding a buffer, then reads what is
+// there: an idle client costs no buffer memory while it is silent.
+template <class Socket>
+awaitable<std::size_t> read_when_ready(Socket& socket, ReadBuffer& buffer, error_code& ec) {
+  if (buffer.empty()) {
+    buffer.release_if_empty();
+    co_await socket.async_wait(Socket::wait_read, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return 0;
+  }
+  std::size_t available = socket.available(ec);
+  if (ec) co_return 0;
+  co_return co_await read_some(socket, buffer, ec,
+                               std::clamp<std::size_t>(available, 1024, 262144));
 }
 
 template <class Stream>

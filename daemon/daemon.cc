@@ -30,10 +30,10 @@ std::size_t worker_threads(const config::Config& config) {
 
 Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config)
     : options_(std::move(options)),
-      io_(static_cast<int>(worker_threads(*config))),
+      io_(std::make_unique<asio::io_context>(static_cast<int>(worker_threads(*config)))),
       config_(std::move(config)),
       log_(component_logger("daemon")),
-      pools_(io_.get_executor(), std::max<std::size_t>(4, worker_threads(*config_) * 2)),
+      pools_(std::max<std::size_t>(4, worker_threads(*config_) * 2)),
       pg_environment_{[this] { return this->config(); },
                       pools_,
                       cancels_,
@@ -41,9 +41,16 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       clients_,
                       shutting_down_,
                       component_logger("pg")},
-      signals_(io_, SIGINT, SIGTERM, SIGHUP) {}
+      signals_(std::in_place, *io_, SIGINT, SIGTERM, SIGHUP) {}
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+  signals_.reset();
+  acceptors_.clear();
+  pools_.close_all();
+  // Sessions cut off at the shutdown deadline are still suspended in the I/O context; they
+  // are destroyed here, giving their server connections back to pools that close them.
+  io_.reset();
+}
 
 std::shared_ptr<const config::Config> Daemon::config() const {
   std::lock_guard lock(config_mutex_);
@@ -57,7 +64,7 @@ bool Daemon::open_listeners() {
   error_code ec;
   auto address = asio::ip::make_address(endpoint.host, ec);
   if (ec) {
-    tcp::resolver resolver(io_);
+    tcp::resolver resolver(*io_);
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec || results.empty()) {
       log_->critical("cannot resolve listen address {}: {}", endpoint.to_string(), ec.message());
@@ -65,7 +72,7 @@ bool Daemon::open_listeners() {
     }
     address = results.begin()->endpoint().address();
   }
-  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  auto acceptor = std::make_unique<tcp::acceptor>(*io_);
   tcp::endpoint local(address, endpoint.port);
   acceptor->open(local.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -78,7 +85,7 @@ bool Daemon::open_listeners() {
   log_->info("listening on {} (postgres)", endpoint.to_string());
   auto& ref = *acceptor;
   acceptors_.push_back(std::move(acceptor));
-  asio::co_spawn(io_, pg::accept_clients(ref, pg_environment_), asio::detached);
+  asio::co_spawn(*io_, pg::accept_clients(ref, pg_environment_), asio::detached);
   return true;
 }
 
@@ -87,16 +94,16 @@ int Daemon::run() {
   log_->info("plexiproxy {} starting with {} ({} worker threads)", PLEXI_VERSION, config->source,
              worker_threads(*config));
   if (!open_listeners()) return 1;
-  asio::co_spawn(io_, handle_signals(), asio::detached);
-  asio::co_spawn(io_, prune_pools(), asio::detached);
+  asio::co_spawn(*io_, handle_signals(), asio::detached);
+  asio::co_spawn(*io_, prune_pools(), asio::detached);
   notify_systemd("READY=1");
 
   std::vector<std::thread> workers;
   std::size_t count = worker_threads(*config);
   for (std::size_t i = 1; i < count; ++i) {
-    workers.emplace_back([this] { io_.run(); });
+    workers.emplace_back([this] { io_->run(); });
   }
-  io_.run();
+  io_->run();
   for (auto& worker : workers) worker.join();
   log_->info("plexiproxy stopped");
   return exit_code_;
@@ -105,7 +112,7 @@ int Daemon::run() {
 awaitable<void> Daemon::handle_signals() {
   while (true) {
     error_code ec;
-    int signal = co_await signals_.async_wait(asio::redirect_error(use_awaitable, ec));
+    int signal = co_await signals_->async_wait(asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     if (signal == SIGHUP) {
       reload();
@@ -140,7 +147,7 @@ void Daemon::reload() {
 }
 
 awaitable<void> Daemon::prune_pools() {
-  asio::steady_timer timer(io_);
+  asio::steady_timer timer(*io_);
   while (!shutting_down_.load()) {
     timer.expires_after(std::chrono::seconds(1));
     error_code ec;
@@ -159,7 +166,7 @@ awaitable<void> Daemon::shutdown() {
   }
   sessions_.drain_all();
   auto deadline = std::chrono::steady_clock::now() + config()->limits.shutdown_timeout;
-  asio::steady_timer timer(io_);
+  asio::steady_timer timer(*io_);
   while (clients_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(50));
     error_code ec;
@@ -170,7 +177,7 @@ awaitable<void> Daemon::shutdown() {
     log_->warn("shutdown timeout: closing {} clients with transactions still open",
                clients_.load());
   }
-  io_.stop();
+  io_->stop();
 }
 
 }  // namespace plexi

@@ -42,7 +42,8 @@ class Daemon {
   void reload();
 
   DaemonOptions options_;
-  asio::io_context io_;
+  // Destroyed first (in ~Daemon), while everything its suspended sessions refer to lives.
+  std::unique_ptr<asio::io_context> io_;
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -54,7 +55,7 @@ class Daemon {
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
-  asio::signal_set signals_;
+  std::optional<asio::signal_set> signals_;
   int exit_code_ = 0;
 };
 

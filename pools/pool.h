@@ -141,6 +141,16 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     for (auto& connection : doomed) connection->close();
   }
 
+  // Closes every idle connection and every one given back from now on: the process is
+  // stopping and no socket may outlive the I/O context it belongs to.
+  void close_all() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    close_idle();
+  }
+
   // Closes every idle connection (the backend went down, or the config dropped it).
   void close_idle() {
     std::deque<std::unique_ptr<Connection>> doomed;
@@ -214,7 +224,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
   void give_back(std::unique_ptr<Connection> connection) {
     bool reusable = connection->reusable();
     std::unique_lock lock(mutex_);
-    if (reusable && total_ <= capacity()) {
+    if (reusable && !closed_ && total_ <= capacity()) {
       connection->touch();
       if (!waiters_.empty()) {
         auto waiter = std::move(waiters_.front());
@@ -254,6 +264,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
   std::deque<std::unique_ptr<Connection>> idle_;
   std::deque<std::shared_ptr<Waiter>> waiters_;
   int total_ = 0;  // idle + handed out + being opened
+  bool closed_ = false;
   std::uint64_t opened_ = 0;
   std::uint64_t timeouts_ = 0;
 };

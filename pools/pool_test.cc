@@ -28,7 +28,7 @@ struct FakeConnection {
 
 using FakePool = Pool<FakeConnection>;
 
-struct Fixture : ::testing::Test {
+struct PoolTest : ::testing::Test {
   asio::io_context io;
   std::atomic<int> opened{0};
   bool fail_opens = false;
@@ -61,7 +61,7 @@ struct Fixture : ::testing::Test {
   }
 };
 
-TEST_F(Fixture, ReusesIdleConnections) {
+TEST_F(PoolTest, ReusesIdleConnections) {
   auto pool = make_pool(2);
   run([&]() -> awaitable<void> {
     std::string error;
@@ -77,7 +77,7 @@ TEST_F(Fixture, ReusesIdleConnections) {
   EXPECT_EQ(opened, 1);
 }
 
-TEST_F(Fixture, OpensUpToPoolSizePlusOverflowThenQueues) {
+TEST_F(PoolTest, OpensUpToPoolSizePlusOverflowThenQueues) {
   auto pool = make_pool(2, 1, std::chrono::milliseconds(100));
   run([&]() -> awaitable<void> {
     std::string error;
@@ -94,7 +94,7 @@ TEST_F(Fixture, OpensUpToPoolSizePlusOverflowThenQueues) {
   EXPECT_EQ(opened, 3);
 }
 
-TEST_F(Fixture, WaitersAreServedInOrderByReleasedConnections) {
+TEST_F(PoolTest, WaitersAreServedInOrderByReleasedConnections) {
   auto pool = make_pool(1);
   std::vector<int> order;
   auto strand = asio::make_strand(io);
@@ -119,7 +119,7 @@ TEST_F(Fixture, WaitersAreServedInOrderByReleasedConnections) {
   EXPECT_EQ(opened, 1);
 }
 
-TEST_F(Fixture, DiscardedConnectionsFreeTheirSlot) {
+TEST_F(PoolTest, DiscardedConnectionsFreeTheirSlot) {
   auto pool = make_pool(1);
   run([&]() -> awaitable<void> {
     std::string error;
@@ -134,7 +134,7 @@ TEST_F(Fixture, DiscardedConnectionsFreeTheirSlot) {
   });
 }
 
-TEST_F(Fixture, DeadIdleConnectionsAreReplaced) {
+TEST_F(PoolTest, DeadIdleConnectionsAreReplaced) {
   auto pool = make_pool(1);
   run([&]() -> awaitable<void> {
     std::string error;
@@ -150,7 +150,7 @@ TEST_F(Fixture, DeadIdleConnectionsAreReplaced) {
   });
 }
 
-TEST_F(Fixture, FailedOpenReportsAndFreesTheSlot) {
+TEST_F(PoolTest, FailedOpenReportsAndFreesTheSlot) {
   auto pool = make_pool(1);
   fail_opens = true;
   run([&]() -> awaitable<void> {
@@ -164,7 +164,7 @@ TEST_F(Fixture, FailedOpenReportsAndFreesTheSlot) {
   });
 }
 
-TEST_F(Fixture, PruneClosesConnectionsIdleTooLong) {
+TEST_F(PoolTest, PruneClosesConnectionsIdleTooLong) {
   config::PoolSettings settings;
   settings.pool_size = 4;
   settings.idle_timeout = std::chrono::milliseconds(10);

@@ -38,6 +38,15 @@ void Registry::prune() {
   for (auto& pool : pools) pool->prune();
 }
 
+void Registry::close_all() {
+  std::vector<std::shared_ptr<pg::ServerPool>> pools;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, pool] : postgres_) pools.push_back(pool);
+  }
+  for (auto& pool : pools) pool->close_all();
+}
+
 std::vector<Registry::PoolInfo> Registry::postgres_pools() const {
   std::lock_guard lock(mutex_);
   std::vector<PoolInfo> out;

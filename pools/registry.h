@@ -26,8 +26,7 @@ struct PoolKey {
 
 class Registry {
  public:
-  Registry(asio::any_io_executor executor, std::size_t sqlite_threads)
-      : executor_(std::move(executor)), sqlite_threads_(sqlite_threads) {}
+  explicit Registry(std::size_t sqlite_threads) : sqlite_threads_(sqlite_threads) {}
 
   // The pool for `key`, created on first use; its settings follow the latest config.
   std::shared_ptr<pg::ServerPool> postgres_pool(const PoolKey& key, const pg::ServerAddress& address,
@@ -38,6 +37,8 @@ class Registry {
 
   // Closes idle connections past their timeouts; called by the daemon's janitor.
   void prune();
+  // Closes every server connection, now and as sessions give them back (shutdown).
+  void close_all();
 
   struct PoolInfo {
     PoolKey key;
@@ -46,7 +47,6 @@ class Registry {
   std::vector<PoolInfo> postgres_pools() const;
 
  private:
-  asio::any_io_executor executor_;
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;

@@ -40,7 +40,8 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(
   socket.set_option(tcp::no_delay(true), ec);
 
   std::unique_ptr<ServerConnection> connection(new ServerConnection(std::move(socket)));
-  if (!co_await connection->startup(address, error, server_error)) {
+  bool started = co_await connection->startup(address, error, server_error);
+  if (!started) {
     if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
@@ -54,7 +55,8 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
       {{"user", address.user}, {"database", address.database}}};
   encode_startup_message(out, params);
   error_code ec;
-  if (!co_await write_all(socket_, out, ec)) {
+  bool sent = co_await write_all(socket_, out, ec);
+  if (!sent) {
     error = ec.message();
     co_return false;
   }
@@ -67,7 +69,8 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
       co_return false;
     }
     if (frame.status == DecodeStatus::kNeedMore) {
-      if (co_await read_some(socket_, input_, ec) == 0) {
+      std::size_t received = co_await read_some(socket_, input_, ec);
+      if (received == 0) {
         error = "server closed the connection during startup";
         if (ec && ec != asio::error::eof) error += ": " + ec.message();
         co_return false;
@@ -197,7 +200,7 @@ awaitable<void> send_cancel(tcp::endpoint endpoint, std::int32_t pid, std::int32
   encode_cancel_request(out, pid, secret);
   co_await write_all(socket, out, ec);
   // The server closes the connection once it has read the request.
-  ReadBuffer scratch(64);
+  ReadBuffer scratch;
   co_await read_some(socket, scratch, ec);
 }
 

@@ -76,7 +76,7 @@ void parse_options(std::string_view options,
 }  // namespace
 
 Session::Session(tcp::socket socket, SessionEnvironment& environment)
-    : socket_(std::move(socket)), env_(environment), input_(4096) {}
+    : socket_(std::move(socket)), env_(environment) {}
 
 Session::~Session() {
   env_.sessions.remove(this);
@@ -129,7 +129,7 @@ awaitable<bool> Session::flush() {
   if (output_.empty()) co_return true;
   error_code ec;
   bool ok = co_await write_all(socket_, output_, ec);
-  output_.clear();
+  ByteVector().swap(output_);  // idle sessions keep no output buffer
   co_return ok;
 }
 
@@ -155,7 +155,8 @@ awaitable<bool> Session::read_message(Frame& frame) {
       co_return false;
     }
     error_code ec;
-    if (co_await read_some(socket_, input_, ec) == 0) co_return false;
+    std::size_t received = co_await read_some(socket_, input_, ec);
+    if (received == 0) co_return false;
   }
 }
 
@@ -168,7 +169,8 @@ awaitable<bool> Session::read_startup() {
     }
     if (decoded.status == DecodeStatus::kNeedMore) {
       error_code ec;
-      if (co_await read_some(socket_, input_, ec, 1024) == 0) co_return false;
+      std::size_t received = co_await read_some(socket_, input_, ec, 1024);
+      if (received == 0) co_return false;
       continue;
     }
     input_.consume(decoded.consumed);
@@ -178,7 +180,8 @@ awaitable<bool> Session::read_startup() {
       case StartupPacket::Kind::kGssEncRequest: {
         // No TLS or GSSAPI encryption on this listener: 'N', and the client goes on in clear.
         output_.push_back(std::byte{'N'});
-        if (!co_await flush()) co_return false;
+        bool sent = co_await flush();
+        if (!sent) co_return false;
         continue;
       }
       case StartupPacket::Kind::kCancelRequest:
@@ -262,11 +265,13 @@ awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
   }
   std::array<std::string_view, 1> mechanisms{kScramSha256};
   encode_authentication_sasl(output_, mechanisms);
-  if (!co_await flush()) co_return false;
+  bool sent = co_await flush();
+  if (!sent) co_return false;
 
   ScramServer scram(*secret);
   Frame frame;
-  if (!co_await read_message(frame)) co_return false;
+  bool got_message = co_await read_message(frame);
+  if (!got_message) co_return false;
   if (frame.type != frontend::kPassword) {
     co_await fatal("08P01", "expected SASL response");
     co_return false;
@@ -285,9 +290,11 @@ awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
     co_return false;
   }
   encode_authentication_sasl_continue(output_, *server_first);
-  if (!co_await flush()) co_return false;
+  bool sent_first = co_await flush();
+  if (!sent_first) co_return false;
 
-  if (!co_await read_message(frame)) co_return false;
+  bool got_final = co_await read_message(frame);
+  if (!got_final) co_return false;
   if (frame.type != frontend::kPassword) {
     co_await fatal("08P01", "expected SASL response");
     co_return false;
@@ -304,9 +311,11 @@ awaitable<bool> Session::authenticate_md5(const std::string& secret) {
   std::array<std::byte, 4> salt;
   random_bytes(salt);
   encode_authentication_md5(output_, salt);
-  if (!co_await flush()) co_return false;
+  bool sent = co_await flush();
+  if (!sent) co_return false;
   Frame frame;
-  if (!co_await read_message(frame)) co_return false;
+  bool got_message = co_await read_message(frame);
+  if (!got_message) co_return false;
   auto answer = frame.type == frontend::kPassword ? parse_password(frame.body) : std::nullopt;
   bool ok = answer && *answer == md5_salted_response(secret, salt);
   input_.consume(frame.size);
@@ -326,7 +335,8 @@ awaitable<void> Session::run() {
     auto executor = co_await asio::this_coro::executor;
     // Slow or silent clients may not hold a connection slot for ever before logging in.
     Deadline deadline(executor, config_->limits.startup_timeout, socket_);
-    if (!co_await read_startup()) co_return;
+    bool started = co_await read_startup();
+    if (!started) co_return;
     if (env_.shutting_down.load()) {
       co_await fatal("57P03", "the database system is shutting down");
       co_return;
@@ -343,7 +353,8 @@ awaitable<void> Session::run() {
       co_await fatal("3D000", "database \"" + database_ + "\" does not exist");
       co_return;
     }
-    if (!co_await authenticate()) co_return;
+    bool authenticated = co_await authenticate();
+    if (!authenticated) co_return;
     if (deadline.expired()) co_return;
   }
   cancel_key_ = env_.cancels.add(weak_from_this());

@@ -116,8 +116,14 @@ class Relay {
   void set_pin(PinReason reason);
 
   // --- server → client ---
+  // A server the client keeps while idle (pinned, session mode) may talk unprompted
+  // (notifications), so a background pump reads it; otherwise answers are read inline.
+  bool needs_background_pump() const {
+    return pin_ != PinReason::kNone || mode_ == config::PoolMode::kSession;
+  }
   void start_pump();
-  awaitable<void> pump();
+  awaitable<void> run_background_pump();
+  awaitable<void> pump(bool background);
   bool handle_server_message(const Frame& frame, ByteVector& out);
   void emit_synthetic(ByteVector& out);
   void drop_until_sync();
@@ -140,6 +146,8 @@ class Relay {
   bool pump_running_ = false;
   bool writing_to_server_ = false;
   bool stopping_ = false;
+  bool copy_in_ = false;  // the server waits for the client's CopyData
+  bool server_flushes_ = false;  // the last message forwarded makes the server answer now
   bool server_failed_ = false;
   asio::steady_timer pump_done_;
 
@@ -249,13 +257,15 @@ awaitable<bool> Relay::run_internal(const std::string& sql) {
   ByteVector out;
   encode_query(out, sql);
   error_code ec;
-  if (!co_await write_all(server_->socket(), out, ec)) co_return false;
+  bool sent = co_await write_all(server_->socket(), out, ec);
+  if (!sent) co_return false;
   bool ok = true;
   while (true) {
     auto decoded = decode_frame(server_->input().readable());
     if (decoded.status == DecodeStatus::kError) co_return false;
     if (decoded.status == DecodeStatus::kNeedMore) {
-      if (co_await read_some(server_->socket(), server_->input(), ec) == 0) co_return false;
+      std::size_t received = co_await read_some(server_->socket(), server_->input(), ec);
+      if (received == 0) co_return false;
       continue;
     }
     const Frame& frame = decoded.message;
@@ -287,7 +297,8 @@ awaitable<void> Relay::run() {
 
   // Log in on a real server so the client sees that server's parameters, as normalised by
   // PostgreSQL after its own settings were applied.
-  if (!co_await attach(true)) co_return;
+  bool attached = co_await attach(true);
+  if (!attached) co_return;
   if (std::string sql = replay_sql(); !sql.empty() && !co_await run_internal(sql)) {
     server_->settings().clear();
     co_await s_.fatal("22023", "invalid value in startup parameters");
@@ -301,10 +312,12 @@ awaitable<void> Relay::run() {
   encode_ready_for_query(s_.output_, TxStatus::kIdle);
   if (mode_ != config::PoolMode::kSession) release();
   s_.phase_ = Phase::kIdle;
-  if (!co_await s_.flush()) co_return co_await teardown();
+  bool sent = co_await s_.flush();
+  if (!sent) co_return co_await teardown();
 
   while (!stopping_) {
-    if (!co_await forward_client_messages()) break;
+    bool more = co_await forward_client_messages();
+    if (!more) break;
   }
   co_await teardown();
 }
@@ -313,7 +326,8 @@ awaitable<void> Relay::run() {
 // the pump is reading the answers.
 awaitable<bool> Relay::forward_client_messages() {
   error_code ec;
-  if (co_await read_some(s_.socket_, s_.input_, ec) == 0) co_return false;
+  std::size_t received = co_await read_when_ready(s_.socket_, s_.input_, ec);
+  if (received == 0) co_return false;
   std::size_t limit = s_.config_->limits.max_message_size;
   while (true) {
     auto decoded = decode_frame(s_.input_.readable(), limit);
@@ -334,7 +348,8 @@ awaitable<bool> Relay::forward_client_messages() {
       continue;
     }
     if (!server_) {
-      if (!co_await attach(false)) co_return false;
+      bool attached = co_await attach(false);
+      if (!attached) co_return false;
       s_.phase_ = Phase::kActive;
       if (!s_.output_.empty()) {
         // Answers already given without a server go out before the server's.
@@ -368,17 +383,37 @@ awaitable<bool> Relay::forward_client_messages() {
     co_await s_.fatal("08006", "server connection lost");
     co_return false;
   }
+  if (needs_background_pump()) {
+    if (!pump_running_) start_pump();
+    co_return true;
+  }
+  // The answers are read here, in this coroutine: no hand-off to another one per request.
+  // A server holds back extended-protocol answers until Sync or Flush, so until one of those
+  // went out there is nothing to wait for: the rest of the client's batch comes first.
+  if (!copy_in_ && server_flushes_) co_await pump(false);
   if (releasable()) {
     release();
     if (s_.draining()) co_await s_.end_for_shutdown();
-  } else if (!pump_running_) {
-    start_pump();
   }
   s_.input_.shrink_if_idle(16384);
   co_return true;
 }
 
 bool Relay::handle_client_message(const Frame& frame) {
+  switch (frame.type) {
+    case frontend::kQuery:
+    case frontend::kSync:
+    case frontend::kFlush:
+    case frontend::kFunctionCall:
+    case frontend::kCopyDone:
+    case frontend::kCopyFail:
+      server_flushes_ = true;
+      break;
+    case frontend::kCopyData:
+      break;
+    default:
+      server_flushes_ = false;
+  }
   auto forward = [&] {
     to_server_.push_back(std::byte(frame.type));
     append_u32be(to_server_, static_cast<std::uint32_t>(frame.body.size() + 4));
@@ -495,10 +530,13 @@ bool Relay::handle_client_message(const Frame& frame) {
       expect(Pending::Kind::kSync);
       forward();
       return true;
-    case frontend::kFlush:
-    case frontend::kCopyData:
     case frontend::kCopyDone:
     case frontend::kCopyFail:
+      copy_in_ = false;
+      forward();
+      return true;
+    case frontend::kFlush:
+    case frontend::kCopyData:
       forward();
       return true;
     default:
@@ -559,15 +597,34 @@ void Relay::set_pin(PinReason reason) {
 void Relay::start_pump() {
   pump_running_ = true;
   pump_done_.expires_at(asio::steady_timer::time_point::max());
-  asio::co_spawn(s_.socket_.get_executor(), pump(), asio::detached);
+  asio::co_spawn(s_.socket_.get_executor(), run_background_pump(), asio::detached);
 }
 
-// Reads the server's answers and forwards them to the client, until the server can go back
-// to the pool (or, for a pinned or session-mode client, until the session ends).
-awaitable<void> Relay::pump() {
+awaitable<void> Relay::run_background_pump() {
+  co_await pump(true);
+  pump_running_ = false;
+  pump_done_.cancel();
+}
+
+// Reads the server's answers and forwards them to the client. Inline, until every pending
+// request is answered or the server waits for COPY data; in the background, until the
+// server can go back to the pool or the session ends.
+awaitable<void> Relay::pump(bool background) {
   ByteVector out;
   while (server_ && !stopping_) {
-    if (releasable()) {
+    emit_synthetic(out);
+    if (!out.empty()) {
+      error_code write_error;
+      bool ok = co_await write_all(s_.socket_, out, write_error);
+      out.clear();
+      if (!ok) {
+        stopping_ = true;
+        break;
+      }
+    }
+    if (!background) {
+      if (pending_.empty() || copy_in_) break;
+    } else if (releasable()) {
       if (!writing_to_server_) {
         release();
         if (s_.draining()) co_await s_.end_for_shutdown();
@@ -575,7 +632,8 @@ awaitable<void> Relay::pump() {
       break;
     }
     error_code ec;
-    if (co_await read_some(server_->socket(), server_->input(), ec, 65536) == 0) {
+    std::size_t received = co_await read_some(server_->socket(), server_->input(), ec, 65536);
+    if (received == 0) {
       if (stopping_) break;
       server_failed_ = true;
       server_->mark_broken();
@@ -616,8 +674,6 @@ awaitable<void> Relay::pump() {
     }
   }
   if (server_) server_->input().shrink_if_idle(16384);
-  pump_running_ = false;
-  pump_done_.cancel();
 }
 
 void Relay::emit_synthetic(ByteVector& out) {
@@ -708,6 +764,7 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         return true;
       }
       cycle_failed_ = true;
+      copy_in_ = false;  // the server drops any CopyData still coming
       if (head.kind != Pending::Kind::kQuery) {
         if (!head.prepared_name.empty()) server_->prepared().erase(head.prepared_name);
         drop_until_sync();
@@ -739,6 +796,10 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         tx_settings_.insert(tx_settings_.end(), head.settings.begin(), head.settings.end());
         pending_.pop_front();
       }
+      break;
+    case backend::kCopyInResponse:
+    case backend::kCopyBothResponse:
+      copy_in_ = true;
       break;
     case backend::kEmptyQueryResponse:
     case backend::kPortalSuspended:
