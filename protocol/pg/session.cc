@@ -327,43 +327,47 @@ awaitable<bool> Session::authenticate_md5(const std::string& secret) {
   co_return true;
 }
 
+// Everything before the client is served, in its own coroutine so its frame (and the
+// deadline's timer) is gone while the session idles.
+awaitable<bool> Session::log_in() {
+  auto executor = co_await asio::this_coro::executor;
+  // Slow or silent clients may not hold a connection slot for ever before logging in.
+  Deadline deadline(executor, config_->limits.startup_timeout, socket_);
+  bool started = co_await read_startup();
+  if (!started) co_return false;
+  if (env_.shutting_down.load()) {
+    co_await fatal("57P03", "the database system is shutting down");
+    co_return false;
+  }
+  if (env_.clients.load() > config_->limits.max_client_conn) {
+    co_await fatal("53300", "sorry, too many clients already");
+    co_return false;
+  }
+  cluster_ = config_->find_cluster(database_);
+  if (!cluster_ && !config_->fallback_cluster.empty()) {
+    cluster_ = config_->find_cluster(config_->fallback_cluster);
+  }
+  if (!cluster_ || cluster_->protocol != config::Protocol::kPostgres) {
+    co_await fatal("3D000", "database \"" + database_ + "\" does not exist");
+    co_return false;
+  }
+  bool authenticated = co_await authenticate();
+  co_return authenticated && !deadline.expired();
+}
+
 awaitable<void> Session::run() {
   env_.clients.fetch_add(1);
   counted_ = true;
   config_ = env_.config();
-  {
-    auto executor = co_await asio::this_coro::executor;
-    // Slow or silent clients may not hold a connection slot for ever before logging in.
-    Deadline deadline(executor, config_->limits.startup_timeout, socket_);
-    bool started = co_await read_startup();
-    if (!started) co_return;
-    if (env_.shutting_down.load()) {
-      co_await fatal("57P03", "the database system is shutting down");
-      co_return;
+  bool logged_in = co_await log_in();
+  if (logged_in) {
+    cancel_key_ = env_.cancels.add(weak_from_this());
+    env_.sessions.add(this, weak_from_this());
+    if (cluster_->is_sqlite()) {
+      co_await run_sqlite_front(*this);
+    } else {
+      co_await run_relay(*this);
     }
-    if (env_.clients.load() > config_->limits.max_client_conn) {
-      co_await fatal("53300", "sorry, too many clients already");
-      co_return;
-    }
-    cluster_ = config_->find_cluster(database_);
-    if (!cluster_ && !config_->fallback_cluster.empty()) {
-      cluster_ = config_->find_cluster(config_->fallback_cluster);
-    }
-    if (!cluster_ || cluster_->protocol != config::Protocol::kPostgres) {
-      co_await fatal("3D000", "database \"" + database_ + "\" does not exist");
-      co_return;
-    }
-    bool authenticated = co_await authenticate();
-    if (!authenticated) co_return;
-    if (deadline.expired()) co_return;
-  }
-  cancel_key_ = env_.cancels.add(weak_from_this());
-  env_.sessions.add(this, weak_from_this());
-  env_.log->debug("client {}@{} connected", user_, database_);
-  if (cluster_->is_sqlite()) {
-    co_await run_sqlite_front(*this);
-  } else {
-    co_await run_relay(*this);
   }
   phase_ = Phase::kClosing;
   error_code ignored;

@@ -60,6 +60,7 @@ class Session : public Cancellable,
   friend awaitable<void> run_sqlite_front(Session&);
 
   // --- startup and authentication (session.cc) ---
+  awaitable<bool> log_in();
   awaitable<bool> read_startup();
   awaitable<bool> authenticate();
   awaitable<bool> authenticate_scram(const std::string& secret);

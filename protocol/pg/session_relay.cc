@@ -4,7 +4,6 @@
 // settings and cancel keys are carried over to whichever server the client gets next.
 #include <spdlog/spdlog.h>
 
-#include <deque>
 #include <unordered_map>
 
 #include "common/socket_io.h"
@@ -36,6 +35,26 @@ struct Pending {
   std::string prepared_name;             // kParse, kInternalParse: forget it on failure
   std::vector<SettingChange> settings;   // kQuery, kExecute: applied when they succeed
   bool discards_prepared = false;
+};
+
+// The answers a server owes, oldest first: a vector read from `head_`, so an idle session
+// holds no allocation (std::deque allocates a block as soon as it exists).
+class PendingQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  Pending& front() { return items_[head_]; }
+  void push_back(Pending pending) { items_.push_back(std::move(pending)); }
+  void push_front(Pending pending) { items_.insert(items_.begin() + head_, std::move(pending)); }
+  void pop_front() {
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<Pending> items_;
+  std::size_t head_ = 0;
 };
 
 bool ends_at_ready_for_query(Pending::Kind kind) {
@@ -89,6 +108,7 @@ class Relay {
   awaitable<void> run();
 
  private:
+  awaitable<bool> log_in();
   struct Statement {
     std::string proxy_name;
     std::string query;
@@ -116,14 +136,12 @@ class Relay {
   void set_pin(PinReason reason);
 
   // --- server → client ---
-  // A server the client keeps while idle (pinned, session mode) may talk unprompted
-  // (notifications), so a background pump reads it; otherwise answers are read inline.
-  bool needs_background_pump() const {
-    return pin_ != PinReason::kNone || mode_ == config::PoolMode::kSession;
-  }
+  // The answers are read by a second coroutine on the session's strand, so the client can
+  // go on sending (COPY data, pipelined requests) and an idle pinned server can deliver
+  // notifications. (Reading them inline in this coroutine measured slower.)
   void start_pump();
-  awaitable<void> run_background_pump();
-  awaitable<void> pump(bool background);
+  awaitable<void> run_pump();
+  awaitable<void> pump();
   bool handle_server_message(const Frame& frame, ByteVector& out);
   void emit_synthetic(ByteVector& out);
   void drop_until_sync();
@@ -141,13 +159,11 @@ class Relay {
   ServerAddress address_;
   ServerPool::Lease server_;
 
-  std::deque<Pending> pending_;
+  PendingQueue pending_;
   ByteVector to_server_;
   bool pump_running_ = false;
   bool writing_to_server_ = false;
   bool stopping_ = false;
-  bool copy_in_ = false;  // the server waits for the client's CopyData
-  bool server_flushes_ = false;  // the last message forwarded makes the server answer now
   bool server_failed_ = false;
   asio::steady_timer pump_done_;
 
@@ -288,6 +304,21 @@ awaitable<bool> Relay::run_internal(const std::string& sql) {
 }
 
 awaitable<void> Relay::run() {
+  bool logged_in = co_await log_in();
+  while (logged_in && !stopping_) {
+    // Only this loop's small frame and the wait below stay alive while the client is idle.
+    error_code ec;
+    std::size_t received = co_await read_when_ready(s_.socket_, s_.input_, ec);
+    if (received == 0) break;
+    bool more = co_await forward_client_messages();
+    if (!more) break;
+  }
+  co_await teardown();
+}
+
+// Logs in on a real server so the client sees that server's parameters, as normalised by
+// PostgreSQL after the client's own settings were applied.
+awaitable<bool> Relay::log_in() {
   choose_backend();
   // The client's startup parameters become settings replayed on every server it uses.
   for (const auto& [name, value] : s_.startup_settings_) {
@@ -295,15 +326,16 @@ awaitable<void> Relay::run() {
   }
   settings_ = startup_settings_;
 
-  // Log in on a real server so the client sees that server's parameters, as normalised by
-  // PostgreSQL after its own settings were applied.
   bool attached = co_await attach(true);
-  if (!attached) co_return;
-  if (std::string sql = replay_sql(); !sql.empty() && !co_await run_internal(sql)) {
-    server_->settings().clear();
-    co_await s_.fatal("22023", "invalid value in startup parameters");
-    server_.discard();
-    co_return;
+  if (!attached) co_return false;
+  if (std::string sql = replay_sql(); !sql.empty()) {
+    bool replayed = co_await run_internal(sql);
+    if (!replayed) {
+      server_->settings().clear();
+      server_.discard();
+      co_await s_.fatal("22023", "invalid value in startup parameters");
+      co_return false;
+    }
   }
   for (const auto& [name, value] : server_->reported()) {
     encode_parameter_status(s_.output_, name, value);
@@ -313,21 +345,13 @@ awaitable<void> Relay::run() {
   if (mode_ != config::PoolMode::kSession) release();
   s_.phase_ = Phase::kIdle;
   bool sent = co_await s_.flush();
-  if (!sent) co_return co_await teardown();
-
-  while (!stopping_) {
-    bool more = co_await forward_client_messages();
-    if (!more) break;
-  }
-  co_await teardown();
+  co_return sent;
 }
 
-// Reads what the client sent, forwards every complete message in one write, and makes sure
-// the pump is reading the answers.
+// Forwards every complete message the client sent in one write and makes sure the pump is
+// reading the answers.
 awaitable<bool> Relay::forward_client_messages() {
   error_code ec;
-  std::size_t received = co_await read_when_ready(s_.socket_, s_.input_, ec);
-  if (received == 0) co_return false;
   std::size_t limit = s_.config_->limits.max_message_size;
   while (true) {
     auto decoded = decode_frame(s_.input_.readable(), limit);
@@ -383,37 +407,18 @@ awaitable<bool> Relay::forward_client_messages() {
     co_await s_.fatal("08006", "server connection lost");
     co_return false;
   }
-  if (needs_background_pump()) {
-    if (!pump_running_) start_pump();
-    co_return true;
-  }
-  // The answers are read here, in this coroutine: no hand-off to another one per request.
-  // A server holds back extended-protocol answers until Sync or Flush, so until one of those
-  // went out there is nothing to wait for: the rest of the client's batch comes first.
-  if (!copy_in_ && server_flushes_) co_await pump(false);
   if (releasable()) {
+    // The pump found the server idle while this write was under way and left it to us.
     release();
     if (s_.draining()) co_await s_.end_for_shutdown();
+  } else if (!pump_running_) {
+    start_pump();
   }
   s_.input_.shrink_if_idle(16384);
   co_return true;
 }
 
 bool Relay::handle_client_message(const Frame& frame) {
-  switch (frame.type) {
-    case frontend::kQuery:
-    case frontend::kSync:
-    case frontend::kFlush:
-    case frontend::kFunctionCall:
-    case frontend::kCopyDone:
-    case frontend::kCopyFail:
-      server_flushes_ = true;
-      break;
-    case frontend::kCopyData:
-      break;
-    default:
-      server_flushes_ = false;
-  }
   auto forward = [&] {
     to_server_.push_back(std::byte(frame.type));
     append_u32be(to_server_, static_cast<std::uint32_t>(frame.body.size() + 4));
@@ -530,13 +535,10 @@ bool Relay::handle_client_message(const Frame& frame) {
       expect(Pending::Kind::kSync);
       forward();
       return true;
-    case frontend::kCopyDone:
-    case frontend::kCopyFail:
-      copy_in_ = false;
-      forward();
-      return true;
     case frontend::kFlush:
     case frontend::kCopyData:
+    case frontend::kCopyDone:
+    case frontend::kCopyFail:
       forward();
       return true;
     default:
@@ -597,19 +599,18 @@ void Relay::set_pin(PinReason reason) {
 void Relay::start_pump() {
   pump_running_ = true;
   pump_done_.expires_at(asio::steady_timer::time_point::max());
-  asio::co_spawn(s_.socket_.get_executor(), run_background_pump(), asio::detached);
+  asio::co_spawn(s_.socket_.get_executor(), run_pump(), asio::detached);
 }
 
-awaitable<void> Relay::run_background_pump() {
-  co_await pump(true);
+awaitable<void> Relay::run_pump() {
+  co_await pump();
   pump_running_ = false;
   pump_done_.cancel();
 }
 
-// Reads the server's answers and forwards them to the client. Inline, until every pending
-// request is answered or the server waits for COPY data; in the background, until the
-// server can go back to the pool or the session ends.
-awaitable<void> Relay::pump(bool background) {
+// Reads the server's answers and forwards them to the client, until the server can go back
+// to the pool (or, for a pinned or session-mode client, until the session ends).
+awaitable<void> Relay::pump() {
   ByteVector out;
   while (server_ && !stopping_) {
     emit_synthetic(out);
@@ -622,9 +623,7 @@ awaitable<void> Relay::pump(bool background) {
         break;
       }
     }
-    if (!background) {
-      if (pending_.empty() || copy_in_) break;
-    } else if (releasable()) {
+    if (releasable()) {
       if (!writing_to_server_) {
         release();
         if (s_.draining()) co_await s_.end_for_shutdown();
@@ -764,7 +763,6 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         return true;
       }
       cycle_failed_ = true;
-      copy_in_ = false;  // the server drops any CopyData still coming
       if (head.kind != Pending::Kind::kQuery) {
         if (!head.prepared_name.empty()) server_->prepared().erase(head.prepared_name);
         drop_until_sync();
@@ -796,10 +794,6 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         tx_settings_.insert(tx_settings_.end(), head.settings.begin(), head.settings.end());
         pending_.pop_front();
       }
-      break;
-    case backend::kCopyInResponse:
-    case backend::kCopyBothResponse:
-      copy_in_ = true;
       break;
     case backend::kEmptyQueryResponse:
     case backend::kPortalSuspended:
@@ -882,8 +876,9 @@ awaitable<void> Relay::teardown() {
 }
 
 awaitable<void> run_relay(Session& session) {
-  Relay relay(session);
-  co_await relay.run();
+  // On the heap rather than in this frame: the frame's size is then independent of it.
+  auto relay = std::make_unique<Relay>(session);
+  co_await relay->run();
 }
 
 }  // namespace plexi::pg
