@@ -2,125 +2,13 @@
 // for pooling, skipping string literals, quoted identifiers, dollar quotes and comments.
 #include "protocol/pg/statement.h"
 
+#include "protocol/pg/sql_lexer.h"
+
 #include <algorithm>
 #include <cctype>
 
 namespace plexi::pg {
 namespace {
-
-struct Token {
-  enum class Kind { kWord, kQuoted, kString, kSymbol, kEnd };
-  Kind kind = Kind::kEnd;
-  std::string_view text;
-};
-
-class Lexer {
- public:
-  explicit Lexer(std::string_view sql) : sql_(sql) {}
-
-  Token next() {
-    skip_space_and_comments();
-    if (pos_ >= sql_.size()) return {Token::Kind::kEnd, {}};
-    std::size_t start = pos_;
-    char c = sql_[pos_];
-    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      while (pos_ < sql_.size() && (std::isalnum(static_cast<unsigned char>(sql_[pos_])) ||
-                                    sql_[pos_] == '_' || sql_[pos_] == '$' || sql_[pos_] == '.')) {
-        ++pos_;
-      }
-      return {Token::Kind::kWord, sql_.substr(start, pos_ - start)};
-    }
-    if (c == '"') {
-      skip_quoted('"');
-      return {Token::Kind::kQuoted, sql_.substr(start, pos_ - start)};
-    }
-    if (c == '\'' || ((c == 'E' || c == 'e') && peek(1) == '\'')) {
-      if (c != '\'') ++pos_;
-      skip_quoted('\'');
-      return {Token::Kind::kString, sql_.substr(start, pos_ - start)};
-    }
-    if (c == '$') {
-      std::size_t tag_end = pos_ + 1;
-      while (tag_end < sql_.size() && (std::isalnum(static_cast<unsigned char>(sql_[tag_end])) ||
-                                       sql_[tag_end] == '_')) {
-        ++tag_end;
-      }
-      if (tag_end < sql_.size() && sql_[tag_end] == '$' &&
-          !std::isdigit(static_cast<unsigned char>(peek(1)))) {
-        std::string_view tag = sql_.substr(pos_, tag_end - pos_ + 1);
-        std::size_t close = sql_.find(tag, tag_end + 1);
-        pos_ = close == std::string_view::npos ? sql_.size() : close + tag.size();
-        return {Token::Kind::kString, sql_.substr(start, pos_ - start)};
-      }
-    }
-    ++pos_;
-    return {Token::Kind::kSymbol, sql_.substr(start, 1)};
-  }
-
-  std::size_t position() const { return pos_; }
-
- private:
-  char peek(std::size_t ahead) const {
-    return pos_ + ahead < sql_.size() ? sql_[pos_ + ahead] : '\0';
-  }
-
-  void skip_quoted(char quote) {
-    ++pos_;
-    while (pos_ < sql_.size()) {
-      if (sql_[pos_] == quote) {
-        if (peek(1) == quote) {
-          pos_ += 2;
-          continue;
-        }
-        ++pos_;
-        return;
-      }
-      if (sql_[pos_] == '\\' && quote == '\'') ++pos_;  // harmless for standard strings
-      ++pos_;
-    }
-  }
-
-  void skip_space_and_comments() {
-    while (pos_ < sql_.size()) {
-      char c = sql_[pos_];
-      if (std::isspace(static_cast<unsigned char>(c))) {
-        ++pos_;
-      } else if (c == '-' && peek(1) == '-') {
-        while (pos_ < sql_.size() && sql_[pos_] != '\n') ++pos_;
-      } else if (c == '/' && peek(1) == '*') {
-        int depth = 0;
-        do {
-          if (sql_[pos_] == '/' && peek(1) == '*') {
-            ++depth;
-            pos_ += 2;
-          } else if (sql_[pos_] == '*' && peek(1) == '/') {
-            --depth;
-            pos_ += 2;
-          } else {
-            ++pos_;
-          }
-        } while (depth > 0 && pos_ < sql_.size());
-      } else {
-        return;
-      }
-    }
-  }
-
-  std::string_view sql_;
-  std::size_t pos_ = 0;
-};
-
-bool is_word(const Token& token, std::string_view word) {
-  if (token.kind != Token::Kind::kWord || token.text.size() != word.size()) return false;
-  for (std::size_t i = 0; i < word.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(token.text[i])) != word[i]) return false;
-  }
-  return true;
-}
-
-bool is_symbol(const Token& token, char c) {
-  return token.kind == Token::Kind::kSymbol && token.text.size() == 1 && token.text[0] == c;
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
