@@ -743,6 +743,15 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         cycle_failed_ = false;
         return true;
       }
+      if (mode_ == config::PoolMode::kStatement && status != TxStatus::kIdle) {
+        // Statement mode hands the server back after every statement, so a transaction
+        // cannot span two; the server's open transaction dies with its connection.
+        encode_error(out, "FATAL", "0A000",
+                     "transaction blocks are not allowed in statement pooling mode");
+        server_->mark_broken();
+        server_failed_ = true;
+        return false;
+      }
       if (done.kind == Pending::Kind::kQuery && !cycle_failed_) {
         tx_settings_.insert(tx_settings_.end(), done.settings.begin(), done.settings.end());
         if (done.discards_prepared) {

@@ -32,6 +32,7 @@ def relay_config(pg: PostgresServer, **extra) -> dict:
             DB: {"pool_mode": "transaction", "backends": [backend(pg, POOL_SIZE)]},
             "small": {"pool_mode": "transaction", "backends": [backend(pg, SMALL_POOL_SIZE)]},
             "sessiondb": {"pool_mode": "session", "backends": [backend(pg, 1)]},
+            "statementdb": {"pool_mode": "statement", "backends": [backend(pg, 1)]},
         },
         **extra,
     }

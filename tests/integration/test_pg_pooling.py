@@ -172,6 +172,20 @@ class TransactionPoolingTest(RelayTestCase):
         self.assertEqual(successor.execute("SHOW search_path").fetchone()[0], DEFAULT_SEARCH_PATH)
 
 
+    def test_statement_mode_refuses_transaction_blocks(self):
+        client = self.connect("statementdb")
+        other = self.connect("statementdb")
+        # One server connection serves both clients, statement by statement.
+        for _ in range(3):
+            self.assertEqual(client.execute("SELECT 1").fetchone(), (1,))
+            self.assertEqual(other.execute("SELECT 2").fetchone(), (2,))
+        with self.assertRaises(psycopg.Error) as raised:
+            client.execute("BEGIN")
+        self.assertIn("statement pooling", str(raised.exception))
+        self.assertTrue(client.closed or client.broken)
+        self.assertEqual(other.execute("SELECT 3").fetchone(), (3,))
+
+
 class ClientLimitTest(RelayTestCase):
     proxy_extra = {"limits": {"max_client_conn": 5}}
 
