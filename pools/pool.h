@@ -94,7 +94,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     std::shared_ptr<Waiter> waiter;
     {
       std::unique_lock lock(mutex_);
-      while (auto connection = take_idle(lock)) {
+      if (auto connection = take_idle(lock)) {
         co_return Lease(this->shared_from_this(), std::move(connection));
       }
       if (total_ < capacity()) {

@@ -29,29 +29,19 @@ sqlite::Database* Registry::sqlite_database(const std::string& path, std::string
   return it == sqlite_.end() ? nullptr : it->second.get();
 }
 
-void Registry::prune() {
+std::vector<std::shared_ptr<pg::ServerPool>> Registry::all_pools() const {
+  std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<pg::ServerPool>> pools;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [key, pool] : postgres_) pools.push_back(pool);
-  }
-  for (auto& pool : pools) pool->prune();
+  for (const auto& [key, pool] : postgres_) pools.push_back(pool);
+  return pools;
+}
+
+void Registry::prune() {
+  for (auto& pool : all_pools()) pool->prune();
 }
 
 void Registry::close_all() {
-  std::vector<std::shared_ptr<pg::ServerPool>> pools;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [key, pool] : postgres_) pools.push_back(pool);
-  }
-  for (auto& pool : pools) pool->close_all();
-}
-
-std::vector<Registry::PoolInfo> Registry::postgres_pools() const {
-  std::lock_guard lock(mutex_);
-  std::vector<PoolInfo> out;
-  for (const auto& [key, pool] : postgres_) out.push_back({key, pool});
-  return out;
+  for (auto& pool : all_pools()) pool->close_all();
 }
 
 }  // namespace plexi::pools

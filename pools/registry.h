@@ -40,13 +40,9 @@ class Registry {
   // Closes every server connection, now and as sessions give them back (shutdown).
   void close_all();
 
-  struct PoolInfo {
-    PoolKey key;
-    std::shared_ptr<pg::ServerPool> pool;
-  };
-  std::vector<PoolInfo> postgres_pools() const;
-
  private:
+  std::vector<std::shared_ptr<pg::ServerPool>> all_pools() const;
+
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;

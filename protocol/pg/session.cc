@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/socket_io.h"
+#include "pools/pg/server_connection.h"
 #include "protocol/pg/auth.h"
 #include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
@@ -85,12 +86,19 @@ Session::~Session() {
 }
 
 void Session::cancel() {
+  std::optional<ServerCancelKey> key;
   std::function<void()> action;
   {
     std::lock_guard lock(cancel_mutex_);
+    key = server_cancel_key_;
     action = cancel_action_;
   }
-  if (action) action();
+  if (key) {
+    asio::co_spawn(socket_.get_executor(), send_cancel(key->endpoint, key->pid, key->secret),
+                   asio::detached);
+  } else if (action) {
+    action();
+  }
 }
 
 void Session::drain() {

@@ -96,8 +96,20 @@ class Session : public Cancellable,
   std::vector<std::pair<std::string, std::string>> startup_settings_;
   std::optional<CancelRegistry::Key> cancel_key_;
 
-  // The target of a cancel request, guarded because cancel() runs on another thread.
+  // Where a cancel request goes, guarded because cancel() runs on another thread: the
+  // server connection the relay is using (set and cleared per transaction, so a plain value
+  // rather than an allocated callback), or the executor front's own action.
+  struct ServerCancelKey {
+    tcp::endpoint endpoint;
+    std::int32_t pid = 0;
+    std::int32_t secret = 0;
+  };
+  void set_server_cancel_key(std::optional<ServerCancelKey> key) {
+    std::lock_guard lock(cancel_mutex_);
+    server_cancel_key_ = std::move(key);
+  }
   std::mutex cancel_mutex_;
+  std::optional<ServerCancelKey> server_cancel_key_;
   std::function<void()> cancel_action_;
 };
 

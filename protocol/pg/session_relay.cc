@@ -117,7 +117,7 @@ class Relay {
   };
 
   // --- the server and its pool ---
-  bool choose_backend();
+  void choose_backend();
   awaitable<bool> attach(bool at_login);
   void release();
   bool releasable() const {
@@ -132,7 +132,9 @@ class Relay {
   awaitable<bool> forward_client_messages();
   bool handle_client_message(const Frame& frame);
   bool answer_without_server(const Frame& frame);
-  bool ensure_prepared(Statement& statement);
+  void ensure_prepared(const Statement& statement);
+  // A client's named statement, recorded under the name every server will know it by.
+  Statement& record_statement(const ParseMessage& parse, std::vector<SettingChange> settings);
   void set_pin(PinReason reason);
 
   // --- server → client ---
@@ -180,7 +182,7 @@ class Relay {
   std::unordered_map<std::string, std::vector<SettingChange>> portal_settings_;
 };
 
-bool Relay::choose_backend() {
+void Relay::choose_backend() {
   const config::Cluster& cluster = *s_.cluster_;
   for (const auto& backend : cluster.backends) {
     if (backend.role == config::Role::kPrimary) {
@@ -204,7 +206,6 @@ bool Relay::choose_backend() {
   if (s_.config_user_ && s_.config_user_->pool_mode) mode_ = *s_.config_user_->pool_mode;
   pool_ = s_.env_.pools.postgres_pool({cluster.name, backend_->name, address_.user, address_.database},
                                       address_, backend_->pool);
-  return true;
 }
 
 awaitable<bool> Relay::attach(bool at_login) {
@@ -216,28 +217,19 @@ awaitable<bool> Relay::attach(bool at_login) {
     } else {
       log_.warn("cannot connect to backend {} ({}:{}): {}", backend_->name, address_.host,
                 address_.port, error);
-      co_await s_.fatal(at_login ? "08006" : "08006",
-                        "plexiproxy: cannot connect to server: " + error);
+      co_await s_.fatal("08006", "plexiproxy: cannot connect to server: " + error);
     }
     co_return false;
   }
   server_->set_busy(true);
-  {
-    std::lock_guard lock(s_.cancel_mutex_);
-    s_.cancel_action_ = [executor = s_.socket_.get_executor(), endpoint = server_->endpoint(),
-                         pid = server_->backend_pid(), secret = server_->backend_secret()] {
-      asio::co_spawn(executor, send_cancel(endpoint, pid, secret), asio::detached);
-    };
-  }
+  s_.set_server_cancel_key(Session::ServerCancelKey{server_->endpoint(), server_->backend_pid(),
+                                                     server_->backend_secret()});
   if (!at_login) queue_replay();
   co_return true;
 }
 
 void Relay::release() {
-  {
-    std::lock_guard lock(s_.cancel_mutex_);
-    s_.cancel_action_ = nullptr;
-  }
+  s_.set_server_cancel_key(std::nullopt);
   server_->set_busy(false);
   server_.reset();
   s_.phase_ = Phase::kIdle;
@@ -452,9 +444,7 @@ bool Relay::handle_client_message(const Frame& frame) {
         forward();
         return true;
       }
-      Statement statement{proxy_statement_name(parse->query, parse->parameter_types),
-                          std::string(parse->query), parse->parameter_types,
-                          std::move(effects.settings)};
+      const Statement& statement = record_statement(*parse, std::move(effects.settings));
       if (server_->prepared().count(statement.proxy_name)) {
         Pending done{Pending::Kind::kSynthetic, {}, {}, {}, false};
         encode_parse_complete(done.synthetic);
@@ -464,7 +454,6 @@ bool Relay::handle_client_message(const Frame& frame) {
         server_->prepared().insert(statement.proxy_name);
         pending_.push_back({Pending::Kind::kParse, {}, statement.proxy_name, {}, false});
       }
-      statements_[std::string(parse->statement)] = std::move(statement);
       return true;
     }
     case frontend::kBind: {
@@ -557,10 +546,7 @@ bool Relay::answer_without_server(const Frame& frame) {
       if (!parse || parse->statement.empty()) return false;
       auto effects = analyze_statements(parse->query);
       if (effects.pin != PinReason::kNone) return false;
-      statements_[std::string(parse->statement)] =
-          Statement{proxy_statement_name(parse->query, parse->parameter_types),
-                    std::string(parse->query), parse->parameter_types,
-                    std::move(effects.settings)};
+      record_statement(*parse, std::move(effects.settings));
       encode_parse_complete(s_.output_);
       return true;
     }
@@ -581,12 +567,19 @@ bool Relay::answer_without_server(const Frame& frame) {
   }
 }
 
-bool Relay::ensure_prepared(Statement& statement) {
-  if (server_->prepared().count(statement.proxy_name)) return true;
+void Relay::ensure_prepared(const Statement& statement) {
+  if (server_->prepared().count(statement.proxy_name)) return;
   encode_parse(to_server_, statement.proxy_name, statement.query, statement.types);
   server_->prepared().insert(statement.proxy_name);
   pending_.push_back({Pending::Kind::kInternalParse, {}, statement.proxy_name, {}, false});
-  return true;
+}
+
+Relay::Statement& Relay::record_statement(const ParseMessage& parse,
+                                          std::vector<SettingChange> settings) {
+  Statement& statement = statements_[std::string(parse.statement)];
+  statement = Statement{proxy_statement_name(parse.query, parse.parameter_types),
+                        std::string(parse.query), parse.parameter_types, std::move(settings)};
+  return statement;
 }
 
 void Relay::set_pin(PinReason reason) {

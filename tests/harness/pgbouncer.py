@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from .ports import free_port
-from .procs import (accepts_tcp, give_to_service_user, log_tail, make_workdir, remove_workdir,
+from .procs import (ManagedProcess, accepts_tcp, give_to_service_user, make_workdir, remove_workdir,
                     service_prefix, stop_process, wait_until)
 
 INI = """\
@@ -27,7 +27,7 @@ server_login_retry = 1
 """
 
 
-class PgBouncer:
+class PgBouncer(ManagedProcess):
     """PgBouncer 1.18. users maps names to plain passwords, used on both sides."""
 
     def __init__(self, server_port: int, users: dict[str, str], pool_mode: str = "transaction",
@@ -75,16 +75,3 @@ class PgBouncer:
         self.stop()
         remove_workdir(self.dir)
         self.dir = None
-
-    def log(self) -> str:
-        return log_tail(self.log_path)
-
-    def __enter__(self) -> "PgBouncer":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()

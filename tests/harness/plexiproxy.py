@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .ports import free_port
-from .procs import (accepts_tcp, log_tail, make_workdir, remove_workdir, service_prefix,
+from .procs import (ManagedProcess, accepts_tcp, make_workdir, remove_workdir, service_prefix,
                     stop_process, wait_until)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def binary() -> str:
     return os.environ.get("PLEXIPROXY_BIN") or str(REPO / "build/test/plexiproxy")
 
 
-class Plexiproxy:
+class Plexiproxy(ManagedProcess):
     """One plexiproxy process. config is a dict (its `listen` filled in with our ports when
     absent) or YAML text (used as written); without one, and unless write_config() is called
     before start(), it runs the embedded default in data_dir."""
@@ -102,18 +102,6 @@ class Plexiproxy:
         stop_process(self.process, signal.SIGTERM, timeout=10)
         remove_workdir(self.dir)
 
-    def log(self) -> str:
-        return log_tail(self.log_path)
-
-    def __enter__(self) -> "Plexiproxy":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def print_log_if_failed(test, *servers) -> None:

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from .ports import free_port
-from .procs import (children_of, give_to_service_user, kill_all, log_tail, make_workdir,
+from .procs import (ManagedProcess, children_of, give_to_service_user, kill_all, make_workdir,
                     remove_workdir, service_prefix, stop_process, wait_until)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -29,7 +29,7 @@ log_min_messages = warning
 """
 
 
-class PostgresServer:
+class PostgresServer(ManagedProcess):
     """One PostgreSQL cluster. auth is the pg_hba method: scram-sha-256, md5 or trust."""
 
     def __init__(self, auth: str = "scram-sha-256", password: str = "postgres-secret",
@@ -143,16 +143,3 @@ class PostgresServer:
         self.stop()
         remove_workdir(self.dir)
         self.dir = None
-
-    def log(self) -> str:
-        return log_tail(self.log_path)
-
-    def __enter__(self) -> "PostgresServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -152,3 +152,23 @@ def kill_all(pids: list[int], sig: int = signal.SIGKILL, timeout: float = 10.0) 
     deadline = time.monotonic() + timeout
     while any(is_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+class ManagedProcess:
+    """What every harness process shares: its log, and start()/close() as a context manager.
+    Subclasses define start(), close() and log_path."""
+
+    log_path: Path
+
+    def log(self) -> str:
+        return log_tail(self.log_path)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.close()
