@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,13 +69,14 @@ inline void put_u32be(std::byte* p, std::uint32_t v) {
 
 // A read buffer for one socket: bytes arrive at the back, complete messages leave from
 // the front. Space is reused by moving the unread tail to the start, so a connection's
-// buffer stays at the size of its largest message in flight.
+// buffer stays at the size of its largest message in flight. Storage is not zeroed: only
+// bytes a socket wrote into it are ever read.
 class ReadBuffer {
  public:
   // Storage is allocated on the first prepare(), so an idle connection costs nothing here.
   ReadBuffer() = default;
 
-  Bytes readable() const { return {storage_.data() + begin_, end_ - begin_}; }
+  Bytes readable() const { return {storage_.get() + begin_, end_ - begin_}; }
   std::size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
   void consume(std::size_t n) {
@@ -84,32 +86,42 @@ class ReadBuffer {
 
   // Room for at least `n` more bytes; returns where to write them.
   std::span<std::byte> prepare(std::size_t n) {
-    if (storage_.size() - end_ < n) {
+    if (capacity_ - end_ < n) {
       if (begin_ > 0) {
-        std::memmove(storage_.data(), storage_.data() + begin_, end_ - begin_);
+        std::memmove(storage_.get(), storage_.get() + begin_, end_ - begin_);
         end_ -= begin_;
         begin_ = 0;
       }
-      if (storage_.size() - end_ < n) storage_.resize(end_ + n);
+      if (capacity_ - end_ < n) reallocate(end_ + n);
     }
-    return {storage_.data() + end_, storage_.size() - end_};
+    return {storage_.get() + end_, capacity_ - end_};
   }
   void commit(std::size_t n) { end_ += n; }
 
   // Gives memory back after a large message, so idle connections stay small.
   void shrink_if_idle(std::size_t keep) {
-    if (empty() && storage_.size() > keep) {
-      storage_.resize(keep);
-      storage_.shrink_to_fit();
-    }
+    if (empty() && capacity_ > keep) reallocate(keep);
   }
   // Frees all storage when nothing is buffered (a client going idle).
   void release_if_empty() {
-    if (empty()) ByteVector().swap(storage_);
+    if (empty()) reallocate(0);
   }
 
  private:
-  ByteVector storage_;
+  void reallocate(std::size_t capacity) {
+    std::unique_ptr<std::byte[]> storage;
+    if (capacity > 0) {
+      storage.reset(new std::byte[capacity]);
+      if (end_ > begin_) std::memcpy(storage.get(), storage_.get() + begin_, end_ - begin_);
+    }
+    end_ -= begin_;
+    begin_ = 0;
+    storage_ = std::move(storage);
+    capacity_ = capacity;
+  }
+
+  std::unique_ptr<std::byte[]> storage_;
+  std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
 };

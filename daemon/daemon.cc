@@ -30,26 +30,26 @@ std::size_t worker_threads(const config::Config& config) {
 
 Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config)
     : options_(std::move(options)),
-      io_(std::make_unique<asio::io_context>(static_cast<int>(worker_threads(*config)))),
+      workers_(worker_threads(*config)),
       config_(std::move(config)),
       log_(component_logger("daemon")),
       pools_(std::max<std::size_t>(4, worker_threads(*config_) * 2)),
       pg_environment_{[this] { return this->config(); },
                       pools_,
-                      cancels_,
-                      sessions_,
+                      client_registry_,
                       clients_,
                       shutting_down_,
+                      [this] { return workers_.next(); },
                       component_logger("pg")},
-      signals_(std::in_place, *io_, SIGINT, SIGTERM, SIGHUP) {}
+      signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP) {}
 
 Daemon::~Daemon() {
   signals_.reset();
   acceptors_.clear();
   pools_.close_all();
-  // Sessions cut off at the shutdown deadline are still suspended in the I/O context; they
-  // are destroyed here, giving their server connections back to pools that close them.
-  io_.reset();
+  // Sessions cut off at the shutdown deadline are still suspended in the workers; they are
+  // destroyed here, giving their server connections back to pools that close them.
+  workers_.destroy();
 }
 
 std::shared_ptr<const config::Config> Daemon::config() const {
@@ -64,7 +64,7 @@ bool Daemon::open_listeners() {
   error_code ec;
   auto address = asio::ip::make_address(endpoint.host, ec);
   if (ec) {
-    tcp::resolver resolver(*io_);
+    tcp::resolver resolver(workers_.main());
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec || results.empty()) {
       log_->critical("cannot resolve listen address {}: {}", endpoint.to_string(), ec.message());
@@ -72,7 +72,7 @@ bool Daemon::open_listeners() {
     }
     address = results.begin()->endpoint().address();
   }
-  auto acceptor = std::make_unique<tcp::acceptor>(*io_);
+  auto acceptor = std::make_unique<tcp::acceptor>(workers_.main());
   tcp::endpoint local(address, endpoint.port);
   acceptor->open(local.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -85,7 +85,7 @@ bool Daemon::open_listeners() {
   log_->info("listening on {} (postgres)", endpoint.to_string());
   auto& ref = *acceptor;
   acceptors_.push_back(std::move(acceptor));
-  asio::co_spawn(*io_, pg::accept_clients(ref, pg_environment_), asio::detached);
+  asio::co_spawn(workers_.main(), pg::accept_clients(ref, pg_environment_), asio::detached);
   return true;
 }
 
@@ -94,17 +94,10 @@ int Daemon::run() {
   log_->info("plexiproxy {} starting with {} ({} worker threads)", PLEXI_VERSION, config->source,
              worker_threads(*config));
   if (!open_listeners()) return 1;
-  asio::co_spawn(*io_, handle_signals(), asio::detached);
-  asio::co_spawn(*io_, prune_pools(), asio::detached);
+  asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
+  asio::co_spawn(workers_.main(), prune_pools(), asio::detached);
   notify_systemd("READY=1");
-
-  std::vector<std::thread> workers;
-  std::size_t count = worker_threads(*config);
-  for (std::size_t i = 1; i < count; ++i) {
-    workers.emplace_back([this] { io_->run(); });
-  }
-  io_->run();
-  for (auto& worker : workers) worker.join();
+  workers_.run();
   log_->info("plexiproxy stopped");
   return exit_code_;
 }
@@ -147,7 +140,7 @@ void Daemon::reload() {
 }
 
 awaitable<void> Daemon::prune_pools() {
-  asio::steady_timer timer(*io_);
+  asio::steady_timer timer(workers_.main());
   while (!shutting_down_.load()) {
     timer.expires_after(std::chrono::seconds(1));
     error_code ec;
@@ -164,20 +157,20 @@ awaitable<void> Daemon::shutdown() {
     error_code ignored;
     acceptor->close(ignored);
   }
-  sessions_.drain_all();
+  client_registry_.drain_all();
   auto deadline = std::chrono::steady_clock::now() + config()->limits.shutdown_timeout;
-  asio::steady_timer timer(*io_);
+  asio::steady_timer timer(workers_.main());
   while (clients_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(50));
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    sessions_.drain_all();
+    client_registry_.drain_all();
   }
   if (clients_.load() > 0) {
     log_->warn("shutdown timeout: closing {} clients with transactions still open",
                clients_.load());
   }
-  io_->stop();
+  workers_.stop();
 }
 
 }  // namespace plexi

@@ -1,6 +1,6 @@
-// The process: one io_context run by the worker threads, the listeners, signals (reload on
-// SIGHUP, draining shutdown on SIGTERM/SIGINT), the current config snapshot and the
-// registries every session shares.
+// The process: the network workers, the listeners, signals (reload on SIGHUP, draining
+// shutdown on SIGTERM/SIGINT), the current config snapshot and the registries every session
+// shares.
 #pragma once
 
 #include <atomic>
@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/asio.h"
-#include "common/cancel_registry.h"
-#include "common/drain.h"
+#include "common/client_registry.h"
 #include "config/config.h"
+#include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
 
@@ -43,14 +43,13 @@ class Daemon {
 
   DaemonOptions options_;
   // Destroyed first (in ~Daemon), while everything its suspended sessions refer to lives.
-  std::unique_ptr<asio::io_context> io_;
+  Workers workers_;
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<spdlog::logger> log_;
 
   pools::Registry pools_;
-  CancelRegistry cancels_;
-  SessionTracker sessions_;
+  ClientRegistry client_registry_;
   std::atomic<int> clients_{0};
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;

@@ -94,7 +94,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     std::shared_ptr<Waiter> waiter;
     {
       std::unique_lock lock(mutex_);
-      if (auto connection = take_idle(lock)) {
+      if (auto connection = take_idle(lock, executor)) {
         co_return Lease(this->shared_from_this(), std::move(connection));
       }
       if (total_ < capacity()) {
@@ -109,7 +109,8 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
       boost::system::error_code ignored;
       co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ignored));
       std::unique_lock lock(mutex_);
-      if (waiter->connection) co_return Lease(this->shared_from_this(), std::move(waiter->connection));
+      if (waiter->connection)
+        co_return Lease(this->shared_from_this(), std::move(waiter->connection));
       if (!waiter->may_open) {
         std::erase(waiters_, waiter);
         ++timeouts_;
@@ -128,7 +129,8 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
       auto now = Clock::now();
       for (auto it = idle_.begin(); it != idle_.end();) {
         bool too_many = static_cast<int>(idle_.size()) > settings_.min_idle;
-        if (expired(**it, now) || (too_many && now - (*it)->last_used_at() > settings_.idle_timeout)) {
+        if (expired(**it, now) ||
+            (too_many && now - (*it)->last_used_at() > settings_.idle_timeout)) {
           doomed.push_back(std::move(*it));
           it = idle_.erase(it);
           --total_;
@@ -179,6 +181,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     asio::steady_timer timer;
     std::unique_ptr<Connection> connection;  // handed over by give_back
     bool may_open = false;                   // a slot freed up: open a new connection
+    int passed_over = 0;                     // younger waiters served first (see above)
   };
 
   int capacity() const { return settings_.pool_size + settings_.max_overflow; }
@@ -188,9 +191,19 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
            now - connection.created_at() > settings_.max_lifetime;
   }
 
-  // Most recently used first: warm connections stay warm, surplus ones age out.
-  std::unique_ptr<Connection> take_idle(std::unique_lock<std::mutex>& lock) {
+  // Most recently used first (warm connections stay warm, surplus ones age out), preferring
+  // one that already runs on the caller's worker: moving a socket to another costs two
+  // epoll_ctl calls.
+  std::unique_ptr<Connection> take_idle(std::unique_lock<std::mutex>& lock,
+                                        const asio::any_io_executor& executor) {
     auto now = Clock::now();
+    if constexpr (requires(Connection & c) { c.executor(); }) {
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if ((*it)->executor() != executor) continue;
+        if (it != idle_.rbegin()) std::iter_swap(it, idle_.rbegin());
+        break;
+      }
+    }
     while (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
@@ -227,8 +240,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     if (reusable && !closed_ && total_ <= capacity()) {
       connection->touch();
       if (!waiters_.empty()) {
-        auto waiter = std::move(waiters_.front());
-        waiters_.pop_front();
+        auto waiter = take_waiter_for(*connection);
         waiter->connection = std::move(connection);
         wake(waiter);
         return;
@@ -240,6 +252,29 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     wake_one_to_open();
     lock.unlock();
     connection->close();
+  }
+
+  // The oldest waiter, unless a slightly younger one runs on the connection's own worker:
+  // handing it over then needs no thread switch and no socket move. A waiter is passed
+  // over at most twice, so the order bends but nobody starves. Called with the mutex held.
+  std::shared_ptr<Waiter> take_waiter_for(Connection& connection) {
+    auto chosen = waiters_.begin();
+    if constexpr (requires(Connection& c) { c.executor(); }) {
+      constexpr int kMaxPassedOver = 2;
+      constexpr std::size_t kLookAhead = 8;
+      auto executor = connection.executor();
+      auto limit = waiters_.begin() + std::min(waiters_.size(), kLookAhead);
+      auto it = waiters_.begin();
+      while (it != limit && (*it)->timer.get_executor() != executor &&
+             (*it)->passed_over < kMaxPassedOver) {
+        ++it;
+      }
+      if (it != limit) chosen = it;
+      for (auto before = waiters_.begin(); before != chosen; ++before) ++(*before)->passed_over;
+    }
+    auto waiter = std::move(*chosen);
+    waiters_.erase(chosen);
+    return waiter;
   }
 
   // Called with the mutex held when a slot frees up.

@@ -119,6 +119,45 @@ TEST_F(PoolTest, WaitersAreServedInOrderByReleasedConnections) {
   EXPECT_EQ(opened, 1);
 }
 
+// A connection that runs on a particular worker, as server connections do.
+struct AffineConnection : FakeConnection {
+  explicit AffineConnection(asio::any_io_executor home) : home(std::move(home)) {}
+  asio::any_io_executor home;
+  asio::any_io_executor executor() const { return home; }
+};
+
+TEST_F(PoolTest, ReleasedConnectionsPreferWaitersOnTheirWorkerButNobodyStarves) {
+  auto here = asio::make_strand(io);
+  auto elsewhere = asio::make_strand(io);
+  config::PoolSettings settings;
+  settings.pool_size = 1;
+  auto pool = std::make_shared<Pool<AffineConnection>>(
+      "affine", settings, [&](std::string&) -> awaitable<std::unique_ptr<AffineConnection>> {
+        co_return std::make_unique<AffineConnection>(here);
+      });
+  std::vector<int> order;
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto held = co_await pool->acquire(error);
+    // Waiter 0 runs elsewhere; 1, 2 and 3 on the connection's worker.
+    for (int waiter = 0; waiter < 4; ++waiter) {
+      asio::co_spawn(waiter == 0 ? elsewhere : here, [&, waiter]() -> awaitable<void> {
+        std::string wait_error;
+        auto lease = co_await pool->acquire(wait_error);
+        EXPECT_TRUE(lease) << wait_error;
+        order.push_back(waiter);
+      }, asio::detached);
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(use_awaitable);
+    EXPECT_EQ(pool->stats().waiting, 4);
+    held.reset();
+  });
+  // Waiter 0 is passed over twice, then served before the last one.
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 0, 3}));
+}
+
 TEST_F(PoolTest, DiscardedConnectionsFreeTheirSlot) {
   auto pool = make_pool(1);
   run([&]() -> awaitable<void> {

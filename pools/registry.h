@@ -10,7 +10,7 @@
 
 #include "common/asio.h"
 #include "config/config.h"
-#include "pools/pg/server_connection.h"
+#include "pools/pg/server_pool.h"
 #include "pools/sqlite/executor.h"
 
 namespace plexi::pools {

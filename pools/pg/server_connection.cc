@@ -2,6 +2,7 @@
 #include "pools/pg/server_connection.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -20,8 +21,28 @@ ServerConnection::ServerConnection(tcp::socket socket) : socket_(std::move(socke
 
 ServerConnection::~ServerConnection() { close(); }
 
-awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(
-    const ServerAddress& address, std::string& error, ErrorFields* server_error) {
+void ServerConnection::move_to(const asio::any_io_executor& executor) {
+  if (socket_.get_executor() == executor || !socket_.is_open()) return;
+  error_code ec;
+  auto protocol = endpoint_.protocol();
+  int fd = socket_.release(ec);
+  if (ec) {
+    broken_ = true;
+    return;
+  }
+  tcp::socket moved(executor);
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    broken_ = true;
+    return;
+  }
+  socket_ = std::move(moved);
+}
+
+awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const ServerAddress& address,
+                                                                       std::string& error,
+                                                                       ErrorFields* server_error) {
   auto executor = co_await asio::this_coro::executor;
   tcp::socket socket(executor);
   Deadline deadline(executor, address.connect_timeout, socket);

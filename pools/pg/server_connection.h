@@ -37,6 +37,10 @@ class ServerConnection {
   ~ServerConnection();
 
   tcp::socket& socket() { return socket_; }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+  // Re-registers the socket with `executor`'s worker (a no-op when it is already there):
+  // the session using the connection then completes its I/O on its own thread.
+  void move_to(const asio::any_io_executor& executor);
   ReadBuffer& input() { return input_; }
   const tcp::endpoint& endpoint() const { return endpoint_; }
   std::int32_t backend_pid() const { return backend_pid_; }
@@ -84,8 +88,6 @@ class ServerConnection {
   pools::Clock::time_point created_at_ = pools::Clock::now();
   pools::Clock::time_point last_used_at_ = created_at_;
 };
-
-using ServerPool = pools::Pool<ServerConnection>;
 
 // Sends a CancelRequest for the query a server connection is running (a new connection,
 // as the protocol requires).

@@ -80,8 +80,7 @@ Session::Session(tcp::socket socket, SessionEnvironment& environment)
     : socket_(std::move(socket)), env_(environment) {}
 
 Session::~Session() {
-  env_.sessions.remove(this);
-  if (cancel_key_) env_.cancels.remove(*cancel_key_);
+  if (cancel_key_) env_.registry.remove(*cancel_key_);
   if (counted_) env_.clients.fetch_sub(1);
 }
 
@@ -89,7 +88,7 @@ void Session::cancel() {
   std::optional<ServerCancelKey> key;
   std::function<void()> action;
   {
-    std::lock_guard lock(cancel_mutex_);
+    std::lock_guard lock(cancel_lock_);
     key = server_cancel_key_;
     action = cancel_action_;
   }
@@ -102,7 +101,7 @@ void Session::cancel() {
 }
 
 void Session::drain() {
-  // Runs on the session's strand, so it sees the phase the coroutine left.
+  // Runs on the session's worker, so it sees the phase the coroutine left.
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->phase_ == Phase::kIdle || self->phase_ == Phase::kStartup ||
         self->phase_ == Phase::kAuthentication) {
@@ -163,7 +162,10 @@ awaitable<bool> Session::read_message(Frame& frame) {
       co_return false;
     }
     error_code ec;
-    std::size_t received = co_await read_some(socket_, input_, ec);
+    // Authentication messages are small; a login storm must not hold a large buffer per
+    // client while it lasts (the memory stays with the process afterwards).
+    std::size_t chunk = phase_ == Phase::kAuthentication ? 1024 : 16384;
+    std::size_t received = co_await read_some(socket_, input_, ec, chunk);
     if (received == 0) co_return false;
   }
 }
@@ -193,7 +195,7 @@ awaitable<bool> Session::read_startup() {
         continue;
       }
       case StartupPacket::Kind::kCancelRequest:
-        env_.cancels.cancel({packet.cancel_pid, packet.cancel_secret});
+        env_.registry.cancel({packet.cancel_pid, packet.cancel_secret});
         co_return false;
       case StartupPacket::Kind::kStartup:
         break;
@@ -369,12 +371,12 @@ awaitable<void> Session::run() {
   config_ = env_.config();
   bool logged_in = co_await log_in();
   if (logged_in) {
-    cancel_key_ = env_.cancels.add(weak_from_this());
-    env_.sessions.add(this, weak_from_this());
+    cancel_key_ = env_.registry.add(weak_from_this());
     if (cluster_->is_sqlite()) {
       co_await run_sqlite_front(*this);
     } else {
-      co_await run_relay(*this);
+      bool serving = co_await start_relay(*this);
+      if (serving) co_return;
     }
   }
   phase_ = Phase::kClosing;
@@ -385,8 +387,8 @@ awaitable<void> Session::run() {
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {
   while (true) {
     error_code ec;
-    auto strand = asio::make_strand(acceptor.get_executor());
-    tcp::socket socket(strand);
+    auto worker = environment.worker();
+    tcp::socket socket(worker);
     co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -396,7 +398,7 @@ awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& envi
     socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(std::move(socket), environment);
     asio::co_spawn(
-        strand, [session]() { return session->run(); },
+        worker, [session]() { return session->run(); },
         [log = environment.log](std::exception_ptr error) {
           if (!error) return;
           try {

@@ -13,8 +13,8 @@
 
 #include "common/asio.h"
 #include "common/bytes.h"
-#include "common/cancel_registry.h"
-#include "common/drain.h"
+#include "common/client_registry.h"
+#include "common/spin_lock.h"
 #include "config/config.h"
 #include "pools/registry.h"
 #include "protocol/pg/messages.h"
@@ -30,19 +30,23 @@ namespace plexi::pg {
 struct SessionEnvironment {
   std::function<std::shared_ptr<const config::Config>()> config;
   pools::Registry& pools;
-  CancelRegistry& cancels;
-  SessionTracker& sessions;
-  std::atomic<int>& clients;             // connected clients, for max_client_conn
+  ClientRegistry& registry;   // logged-in clients, by cancel key
+  std::atomic<int>& clients;  // connected clients, for max_client_conn
   const std::atomic<bool>& shutting_down;
+  // The network worker a new client is served on.
+  std::function<asio::any_io_executor()> worker;
   std::shared_ptr<spdlog::logger> log;
 };
 
 // Where a session is; shown by the admin console.
 enum class Phase { kStartup, kAuthentication, kIdle, kActive, kClosing };
 
-class Session : public Cancellable,
-                public Drainable,
-                public std::enable_shared_from_this<Session> {
+class Relay;
+struct RelayDeleter {
+  void operator()(Relay* relay) const;
+};
+
+class Session : public Client, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, SessionEnvironment& environment);
   ~Session() override;
@@ -56,7 +60,7 @@ class Session : public Cancellable,
  private:
   friend class Relay;
   friend class SqliteFront;
-  friend awaitable<void> run_relay(Session&);
+  friend awaitable<bool> start_relay(Session&);
   friend awaitable<void> run_sqlite_front(Session&);
 
   // --- startup and authentication (session.cc) ---
@@ -94,7 +98,7 @@ class Session : public Cancellable,
   const config::User* config_user_ = nullptr;  // null when trusted without a users section
   std::string client_password_;                // plain text, when the client sent one
   std::vector<std::pair<std::string, std::string>> startup_settings_;
-  std::optional<CancelRegistry::Key> cancel_key_;
+  std::optional<ClientRegistry::Key> cancel_key_;
 
   // Where a cancel request goes, guarded because cancel() runs on another thread: the
   // server connection the relay is using (set and cleared per transaction, so a plain value
@@ -105,12 +109,16 @@ class Session : public Cancellable,
     std::int32_t secret = 0;
   };
   void set_server_cancel_key(std::optional<ServerCancelKey> key) {
-    std::lock_guard lock(cancel_mutex_);
+    std::lock_guard lock(cancel_lock_);
     server_cancel_key_ = std::move(key);
   }
-  std::mutex cancel_mutex_;
+  SpinLock cancel_lock_;  // held for a few stores, twice per transaction
   std::optional<ServerCancelKey> server_cancel_key_;
   std::function<void()> cancel_action_;
+
+  // The relay front, once logged in: it serves the client from socket readiness callbacks,
+  // so an idle client holds no coroutine.
+  std::unique_ptr<Relay, RelayDeleter> relay_;
 };
 
 // Accepts on `acceptor` until it is closed, running a Session for each client.

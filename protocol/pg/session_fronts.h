@@ -8,7 +8,9 @@ namespace plexi::pg {
 
 class Session;
 
-awaitable<void> run_relay(Session& session);
+// Logs the client in on a server; true when the relay now serves the client on its own
+// (the session's coroutine may end), false when the session is over.
+awaitable<bool> start_relay(Session& session);
 awaitable<void> run_sqlite_front(Session& session);
 
 }  // namespace plexi::pg

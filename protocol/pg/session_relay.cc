@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "common/socket_io.h"
-#include "pools/pg/server_connection.h"
+#include "pools/pg/server_pool.h"
 #include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
 #include "protocol/pg/session.h"
@@ -32,8 +32,8 @@ struct Pending {
   };
   Kind kind;
   ByteVector synthetic;
-  std::string prepared_name;             // kParse, kInternalParse: forget it on failure
-  std::vector<SettingChange> settings;   // kQuery, kExecute: applied when they succeed
+  std::string prepared_name;            // kParse, kInternalParse: forget it on failure
+  std::vector<SettingChange> settings;  // kQuery, kExecute: applied when they succeed
   bool discards_prepared = false;
 };
 
@@ -102,12 +102,16 @@ std::string proxy_statement_name(std::string_view query, const std::vector<std::
 
 class Relay {
  public:
-  explicit Relay(Session& session)
-      : s_(session), log_(*session.env_.log), pump_done_(session.socket_.get_executor()) {}
+  explicit Relay(Session& session) : s_(session), log_(*session.env_.log) {}
 
-  awaitable<void> run();
+  // Logs in on a server; true when the client is now served from readiness callbacks.
+  awaitable<bool> start();
 
  private:
+  // An idle client is a pending wait on its socket and nothing else: no coroutine frame,
+  // no buffer. Readiness starts a coroutine that forwards what arrived and parks again.
+  void wait_for_client();
+  awaitable<void> on_client_readable(error_code ec);
   awaitable<bool> log_in();
   struct Statement {
     std::string proxy_name;
@@ -138,9 +142,9 @@ class Relay {
   void set_pin(PinReason reason);
 
   // --- server → client ---
-  // The answers are read by a second coroutine on the session's strand, so the client can
+  // The answers are read by a second coroutine on the session's worker, so the client can
   // go on sending (COPY data, pipelined requests) and an idle pinned server can deliver
-  // notifications. (Reading them inline in this coroutine measured slower.)
+  // notifications. (Reading them inline in the client's coroutine measured slower.)
   void start_pump();
   awaitable<void> run_pump();
   awaitable<void> pump();
@@ -158,7 +162,6 @@ class Relay {
   config::PoolMode mode_ = config::PoolMode::kTransaction;
   const config::Backend* backend_ = nullptr;
   std::shared_ptr<ServerPool> pool_;
-  ServerAddress address_;
   ServerPool::Lease server_;
 
   PendingQueue pending_;
@@ -167,19 +170,28 @@ class Relay {
   bool writing_to_server_ = false;
   bool stopping_ = false;
   bool server_failed_ = false;
-  asio::steady_timer pump_done_;
+  asio::steady_timer* pump_stopped_ = nullptr;  // set while stop_pump() waits
 
   PinReason pin_ = PinReason::kNone;
   std::map<std::string, std::string> settings_;          // name → SQL that sets it
   std::map<std::string, std::string> startup_settings_;  // what RESET returns to
-  std::vector<SettingChange> tx_settings_;  // applied in the open transaction
-  bool cycle_failed_ = false;               // an error since the last ReadyForQuery
+  std::vector<SettingChange> tx_settings_;               // applied in the open transaction
+  bool cycle_failed_ = false;                            // an error since the last ReadyForQuery
   bool saw_rollback_ = false;
   bool tx_failed_ = false;
 
-  std::unordered_map<std::string, Statement> statements_;
-  std::vector<SettingChange> unnamed_statement_settings_;
-  std::unordered_map<std::string, std::vector<SettingChange>> portal_settings_;
+  // What a client of the extended protocol has named; allocated at its first use, since
+  // an idle client should not carry empty maps.
+  struct Extended {
+    std::unordered_map<std::string, Statement> statements;
+    std::vector<SettingChange> unnamed_statement_settings;
+    std::unordered_map<std::string, std::vector<SettingChange>> portal_settings;
+  };
+  Extended& extended() {
+    if (!extended_) extended_ = std::make_unique<Extended>();
+    return *extended_;
+  }
+  std::unique_ptr<Extended> extended_;
 };
 
 void Relay::choose_backend() {
@@ -191,21 +203,22 @@ void Relay::choose_backend() {
     }
   }
   if (!backend_) backend_ = &cluster.backends.front();
-  address_.host = backend_->host;
-  address_.port = backend_->port;
-  address_.database = backend_->database.empty() ? cluster.name : backend_->database;
-  address_.connect_timeout = backend_->pool.connect_timeout;
+  ServerAddress address;
+  address.host = backend_->host;
+  address.port = backend_->port;
+  address.database = backend_->database.empty() ? cluster.name : backend_->database;
+  address.connect_timeout = backend_->pool.connect_timeout;
   if (!backend_->username.empty()) {
-    address_.user = backend_->username;
-    address_.password = backend_->password;
+    address.user = backend_->username;
+    address.password = backend_->password;
   } else {
-    address_.user = s_.user_;
-    address_.password = s_.client_password_;
+    address.user = s_.user_;
+    address.password = s_.client_password_;
   }
   mode_ = cluster.pool_mode;
   if (s_.config_user_ && s_.config_user_->pool_mode) mode_ = *s_.config_user_->pool_mode;
-  pool_ = s_.env_.pools.postgres_pool({cluster.name, backend_->name, address_.user, address_.database},
-                                      address_, backend_->pool);
+  pool_ = s_.env_.pools.postgres_pool(
+      {cluster.name, backend_->name, address.user, address.database}, address, backend_->pool);
 }
 
 awaitable<bool> Relay::attach(bool at_login) {
@@ -215,15 +228,17 @@ awaitable<bool> Relay::attach(bool at_login) {
     if (error == "query_wait_timeout") {
       co_await s_.fatal("53300", "query_wait_timeout: no server connection became free in time");
     } else {
-      log_.warn("cannot connect to backend {} ({}:{}): {}", backend_->name, address_.host,
-                address_.port, error);
+      log_.warn("cannot connect to backend {} ({}:{}): {}", backend_->name, backend_->host,
+                backend_->port, error);
       co_await s_.fatal("08006", "plexiproxy: cannot connect to server: " + error);
     }
     co_return false;
   }
   server_->set_busy(true);
+  // A connection last used on another worker moves to this one, so its I/O completes here.
+  server_->move_to(s_.socket_.get_executor());
   s_.set_server_cancel_key(Session::ServerCancelKey{server_->endpoint(), server_->backend_pid(),
-                                                     server_->backend_secret()});
+                                                    server_->backend_secret()});
   if (!at_login) queue_replay();
   co_return true;
 }
@@ -295,17 +310,52 @@ awaitable<bool> Relay::run_internal(const std::string& sql) {
   }
 }
 
-awaitable<void> Relay::run() {
+awaitable<bool> Relay::start() {
   bool logged_in = co_await log_in();
-  while (logged_in && !stopping_) {
-    // Only this loop's small frame and the wait below stay alive while the client is idle.
-    error_code ec;
-    std::size_t received = co_await read_when_ready(s_.socket_, s_.input_, ec);
-    if (received == 0) break;
-    bool more = co_await forward_client_messages();
-    if (!more) break;
+  if (!logged_in) {
+    co_await teardown();
+    co_return false;
+  }
+  wait_for_client();
+  co_return true;
+}
+
+void Relay::wait_for_client() {
+  s_.input_.release_if_empty();
+  s_.socket_.async_wait(tcp::socket::wait_read, [session = s_.shared_from_this()](error_code ec) {
+    // The coroutine keeps the session alive, as this handler did while it waited.
+    asio::co_spawn(
+        session->socket_.get_executor(),
+        [session, ec]() { return session->relay_->on_client_readable(ec); },
+        [log = session->env_.log](std::exception_ptr error) {
+          if (!error) return;
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            log->error("session ended by an unexpected error: {}", e.what());
+          }
+        });
+  });
+}
+
+awaitable<void> Relay::on_client_readable(error_code ec) {
+  bool more = !ec && !stopping_;
+  if (more) {
+    std::size_t received = co_await read_some(s_.socket_, s_.input_, ec, 16384);
+    if (received == 0) more = false;
+  }
+  if (more) {
+    bool forwarded = co_await forward_client_messages();
+    more = forwarded;
+  }
+  if (more && !stopping_) {
+    wait_for_client();
+    co_return;
   }
   co_await teardown();
+  s_.phase_ = Phase::kClosing;
+  error_code ignored;
+  s_.socket_.close(ignored);
 }
 
 // Logs in on a real server so the client sees that server's parameters, as normalised by
@@ -313,28 +363,40 @@ awaitable<void> Relay::run() {
 awaitable<bool> Relay::log_in() {
   choose_backend();
   // The client's startup parameters become settings replayed on every server it uses.
+  std::string signature;
   for (const auto& [name, value] : s_.startup_settings_) {
     startup_settings_[name] = startup_statement(name, value);
+    signature.append(name).append(1, '\0').append(value).append(1, '\0');
   }
   settings_ = startup_settings_;
 
-  bool attached = co_await attach(true);
-  if (!attached) co_return false;
-  if (std::string sql = replay_sql(); !sql.empty()) {
-    bool replayed = co_await run_internal(sql);
-    if (!replayed) {
-      server_->settings().clear();
-      server_.discard();
-      co_await s_.fatal("22023", "invalid value in startup parameters");
-      co_return false;
+  // A login with settings the pool has seen lately needs no server: its parameters are
+  // known, and the settings are replayed with the client's first request.
+  auto known = mode_ == config::PoolMode::kSession ? nullptr : pool_->login_parameters(signature);
+  if (known) {
+    for (const auto& [name, value] : *known) encode_parameter_status(s_.output_, name, value);
+  } else {
+    bool attached = co_await attach(true);
+    if (!attached) co_return false;
+    if (std::string sql = replay_sql(); !sql.empty()) {
+      bool replayed = co_await run_internal(sql);
+      if (!replayed) {
+        server_->settings().clear();
+        server_.discard();
+        co_await s_.fatal("22023", "invalid value in startup parameters");
+        co_return false;
+      }
     }
-  }
-  for (const auto& [name, value] : server_->reported()) {
-    encode_parameter_status(s_.output_, name, value);
+    ServerPool::Parameters parameters;
+    for (const auto& [name, value] : server_->reported()) {
+      encode_parameter_status(s_.output_, name, value);
+      parameters.emplace_back(name, value);
+    }
+    pool_->remember_login_parameters(signature, std::move(parameters));
+    if (mode_ != config::PoolMode::kSession) release();
   }
   encode_backend_key_data(s_.output_, s_.cancel_key_->pid, s_.cancel_key_->secret);
   encode_ready_for_query(s_.output_, TxStatus::kIdle);
-  if (mode_ != config::PoolMode::kSession) release();
   s_.phase_ = Phase::kIdle;
   bool sent = co_await s_.flush();
   co_return sent;
@@ -384,7 +446,10 @@ awaitable<bool> Relay::forward_client_messages() {
     s_.input_.consume(decoded.consumed);
   }
   if (to_server_.empty()) {
-    if (!server_ && !co_await s_.flush()) co_return false;
+    if (!server_) {
+      bool flushed = co_await s_.flush();
+      if (!flushed) co_return false;
+    }
     co_return true;
   }
 
@@ -424,8 +489,8 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (!sql) return false;
       auto effects = analyze_statements(*sql);
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
-      pending_.push_back({Pending::Kind::kQuery, {}, {}, std::move(effects.settings),
-                          effects.discards_prepared});
+      pending_.push_back(
+          {Pending::Kind::kQuery, {}, {}, std::move(effects.settings), effects.discards_prepared});
       forward();
       return true;
     }
@@ -439,7 +504,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto effects = analyze_statements(parse->query);
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
       if (parse->statement.empty()) {
-        unnamed_statement_settings_ = std::move(effects.settings);
+        extended().unnamed_statement_settings = std::move(effects.settings);
         expect(Pending::Kind::kParse);
         forward();
         return true;
@@ -461,9 +526,10 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (!bind) return false;
       std::vector<SettingChange> settings;
       if (bind->statement.empty()) {
-        settings = unnamed_statement_settings_;
+        settings = extended().unnamed_statement_settings;
         forward();
-      } else if (auto it = statements_.find(std::string(bind->statement)); it != statements_.end()) {
+      } else if (auto it = extended().statements.find(std::string(bind->statement));
+                 it != extended().statements.end()) {
         ensure_prepared(it->second);
         settings = it->second.settings;
         encode_bind_renamed(to_server_, bind->portal, it->second.proxy_name, bind->rest);
@@ -471,9 +537,9 @@ bool Relay::handle_client_message(const Frame& frame) {
         forward();  // the server answers that the statement does not exist
       }
       if (settings.empty()) {
-        portal_settings_.erase(std::string(bind->portal));
+        extended().portal_settings.erase(std::string(bind->portal));
       } else {
-        portal_settings_[std::string(bind->portal)] = std::move(settings);
+        extended().portal_settings[std::string(bind->portal)] = std::move(settings);
       }
       expect(Pending::Kind::kBind);
       return true;
@@ -482,9 +548,9 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto describe = parse_describe(frame.body);
       if (!describe) return false;
       auto it = describe->kind == 'S' && !describe->name.empty()
-                    ? statements_.find(std::string(describe->name))
-                    : statements_.end();
-      if (it != statements_.end()) {
+                    ? extended().statements.find(std::string(describe->name))
+                    : extended().statements.end();
+      if (it != extended().statements.end()) {
         ensure_prepared(it->second);
         encode_describe(to_server_, 'S', it->second.proxy_name);
       } else {
@@ -497,7 +563,8 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto execute = parse_execute(frame.body);
       if (!execute) return false;
       Pending pending{Pending::Kind::kExecute, {}, {}, {}, false};
-      if (auto it = portal_settings_.find(std::string(execute->portal)); it != portal_settings_.end()) {
+      if (auto it = extended().portal_settings.find(std::string(execute->portal));
+          it != extended().portal_settings.end()) {
         pending.settings = it->second;
       }
       pending_.push_back(std::move(pending));
@@ -509,13 +576,13 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (!close) return false;
       if (close->kind == 'S' && !close->name.empty()) {
         // Server-side statements are shared by content; the client's name just goes away.
-        statements_.erase(std::string(close->name));
+        extended().statements.erase(std::string(close->name));
         Pending done{Pending::Kind::kSynthetic, {}, {}, {}, false};
         encode_close_complete(done.synthetic);
         pending_.push_back(std::move(done));
         return true;
       }
-      if (close->kind == 'P') portal_settings_.erase(std::string(close->name));
+      if (close->kind == 'P') extended().portal_settings.erase(std::string(close->name));
       expect(Pending::Kind::kClose);
       forward();
       return true;
@@ -553,7 +620,7 @@ bool Relay::answer_without_server(const Frame& frame) {
     case frontend::kClose: {
       auto close = parse_close(frame.body);
       if (!close || close->kind != 'S' || close->name.empty()) return false;
-      statements_.erase(std::string(close->name));
+      extended().statements.erase(std::string(close->name));
       encode_close_complete(s_.output_);
       return true;
     }
@@ -576,7 +643,7 @@ void Relay::ensure_prepared(const Statement& statement) {
 
 Relay::Statement& Relay::record_statement(const ParseMessage& parse,
                                           std::vector<SettingChange> settings) {
-  Statement& statement = statements_[std::string(parse.statement)];
+  Statement& statement = extended().statements[std::string(parse.statement)];
   statement = Statement{proxy_statement_name(parse.query, parse.parameter_types),
                         std::string(parse.query), parse.parameter_types, std::move(settings)};
   return statement;
@@ -591,14 +658,15 @@ void Relay::set_pin(PinReason reason) {
 
 void Relay::start_pump() {
   pump_running_ = true;
-  pump_done_.expires_at(asio::steady_timer::time_point::max());
-  asio::co_spawn(s_.socket_.get_executor(), run_pump(), asio::detached);
+  asio::co_spawn(
+      s_.socket_.get_executor(), [session = s_.shared_from_this(), this]() { return run_pump(); },
+      asio::detached);
 }
 
 awaitable<void> Relay::run_pump() {
   co_await pump();
   pump_running_ = false;
-  pump_done_.cancel();
+  if (pump_stopped_) pump_stopped_->cancel();
 }
 
 // Reads the server's answers and forwards them to the client, until the server can go back
@@ -749,7 +817,7 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         tx_settings_.insert(tx_settings_.end(), done.settings.begin(), done.settings.end());
         if (done.discards_prepared) {
           server_->prepared().clear();
-          statements_.clear();
+          if (extended_) extended_->statements.clear();
         }
       }
       forward();
@@ -852,10 +920,13 @@ awaitable<void> Relay::stop_pump() {
     error_code ignored;
     server_->socket().cancel(ignored);
   }
+  asio::steady_timer stopped(s_.socket_.get_executor(), asio::steady_timer::time_point::max());
+  pump_stopped_ = &stopped;
   while (pump_running_) {
     error_code ignored;
-    co_await pump_done_.async_wait(asio::redirect_error(use_awaitable, ignored));
+    co_await stopped.async_wait(asio::redirect_error(use_awaitable, ignored));
   }
+  pump_stopped_ = nullptr;
 }
 
 awaitable<void> Relay::teardown() {
@@ -877,10 +948,12 @@ awaitable<void> Relay::teardown() {
   }
 }
 
-awaitable<void> run_relay(Session& session) {
-  // On the heap rather than in this frame: the frame's size is then independent of it.
-  auto relay = std::make_unique<Relay>(session);
-  co_await relay->run();
+void RelayDeleter::operator()(Relay* relay) const { delete relay; }
+
+awaitable<bool> start_relay(Session& session) {
+  session.relay_.reset(new Relay(session));
+  bool serving = co_await session.relay_->start();
+  co_return serving;
 }
 
 }  // namespace plexi::pg

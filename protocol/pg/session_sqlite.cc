@@ -25,7 +25,7 @@ using embedded::to_value;
 
 SqliteFront::~SqliteFront() {
   {
-    std::lock_guard lock(s_.cancel_mutex_);
+    std::lock_guard lock(s_.cancel_lock_);
     s_.cancel_action_ = nullptr;
   }
   portals_.clear();
@@ -62,7 +62,7 @@ awaitable<bool> SqliteFront::connect() {
     co_return false;
   }
   connection_ = std::move(std::get<std::unique_ptr<sqlite::Connection>>(opened));
-  std::lock_guard lock(s_.cancel_mutex_);
+  std::lock_guard lock(s_.cancel_lock_);
   // Runs on the canceller's thread; the weak pointer keeps it safe once the client is gone.
   s_.cancel_action_ = [weak = std::weak_ptr<sqlite::Connection>(connection_)] {
     if (auto connection = weak.lock()) connection->interrupt();
@@ -74,7 +74,7 @@ awaitable<bool> SqliteFront::connect() {
 // pool, not on a network worker.
 void SqliteFront::release_connection() {
   {
-    std::lock_guard lock(s_.cancel_mutex_);
+    std::lock_guard lock(s_.cancel_lock_);
     s_.cancel_action_ = nullptr;
   }
   portals_.clear();
