@@ -145,7 +145,7 @@ awaitable<void> Daemon::prune_pools() {
     timer.expires_after(std::chrono::seconds(1));
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    pools_.prune();
+    pools_.prune(workers_.next());
   }
 }
 

@@ -143,6 +143,37 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     for (auto& connection : doomed) connection->close();
   }
 
+  // Opens connections in the background until min_idle are idle (counting those being
+  // opened), within the pool's capacity, so the first clients after a quiet spell or a
+  // restart of the server do not wait for a connect. Failures are left to the next call.
+  void replenish(const asio::any_io_executor& executor) {
+    int missing = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      int idle_or_opening = static_cast<int>(idle_.size()) + opening_for_idle_;
+      missing = std::min(settings_.min_idle - idle_or_opening, capacity() - total_);
+      if (missing <= 0) return;
+      total_ += missing;
+      opening_for_idle_ += missing;
+    }
+    for (int i = 0; i < missing; ++i) {
+      asio::co_spawn(
+          executor,
+          [self = this->shared_from_this()]() -> awaitable<void> {
+            std::string error;
+            auto lease = co_await self->open(error);
+            {
+              std::lock_guard lock(self->mutex_);
+              --self->opening_for_idle_;
+            }
+            // Dropping the lease puts the new connection on the idle list (or hands it to
+            // a waiter).
+          },
+          asio::detached);
+    }
+  }
+
   // Closes every idle connection and every one given back from now on: the process is
   // stopping and no socket may outlive the I/O context it belongs to.
   void close_all() {
@@ -259,7 +290,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
   // over at most twice, so the order bends but nobody starves. Called with the mutex held.
   std::shared_ptr<Waiter> take_waiter_for(Connection& connection) {
     auto chosen = waiters_.begin();
-    if constexpr (requires(Connection& c) { c.executor(); }) {
+    if constexpr (requires(Connection & c) { c.executor(); }) {
       constexpr int kMaxPassedOver = 2;
       constexpr std::size_t kLookAhead = 8;
       auto executor = connection.executor();
@@ -298,7 +329,8 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
   Factory factory_;
   std::deque<std::unique_ptr<Connection>> idle_;
   std::deque<std::shared_ptr<Waiter>> waiters_;
-  int total_ = 0;  // idle + handed out + being opened
+  int total_ = 0;             // idle + handed out + being opened
+  int opening_for_idle_ = 0;  // being opened by replenish()
   bool closed_ = false;
   std::uint64_t opened_ = 0;
   std::uint64_t timeouts_ = 0;

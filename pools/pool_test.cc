@@ -102,12 +102,15 @@ TEST_F(PoolTest, WaitersAreServedInOrderByReleasedConnections) {
     std::string error;
     auto held = co_await pool->acquire(error);
     for (int waiter = 0; waiter < 3; ++waiter) {
-      asio::co_spawn(strand, [&, waiter]() -> awaitable<void> {
-        std::string wait_error;
-        auto lease = co_await pool->acquire(wait_error);
-        EXPECT_TRUE(lease) << wait_error;
-        order.push_back(waiter);
-      }, asio::detached);
+      asio::co_spawn(
+          strand,
+          [&, waiter]() -> awaitable<void> {
+            std::string wait_error;
+            auto lease = co_await pool->acquire(wait_error);
+            EXPECT_TRUE(lease) << wait_error;
+            order.push_back(waiter);
+          },
+          asio::detached);
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_after(std::chrono::milliseconds(20));
@@ -141,12 +144,15 @@ TEST_F(PoolTest, ReleasedConnectionsPreferWaitersOnTheirWorkerButNobodyStarves) 
     auto held = co_await pool->acquire(error);
     // Waiter 0 runs elsewhere; 1, 2 and 3 on the connection's worker.
     for (int waiter = 0; waiter < 4; ++waiter) {
-      asio::co_spawn(waiter == 0 ? elsewhere : here, [&, waiter]() -> awaitable<void> {
-        std::string wait_error;
-        auto lease = co_await pool->acquire(wait_error);
-        EXPECT_TRUE(lease) << wait_error;
-        order.push_back(waiter);
-      }, asio::detached);
+      asio::co_spawn(
+          waiter == 0 ? elsewhere : here,
+          [&, waiter]() -> awaitable<void> {
+            std::string wait_error;
+            auto lease = co_await pool->acquire(wait_error);
+            EXPECT_TRUE(lease) << wait_error;
+            order.push_back(waiter);
+          },
+          asio::detached);
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_after(std::chrono::milliseconds(20));
@@ -229,6 +235,58 @@ TEST_F(PoolTest, PruneClosesConnectionsIdleTooLong) {
   EXPECT_EQ(pool->stats().idle, 3);
   pool->prune();
   EXPECT_EQ(pool->stats().idle, 1);  // min_idle stays
+}
+
+}  // namespace
+}  // namespace plexi::pools
+
+namespace plexi::pools {
+namespace {
+
+TEST_F(PoolTest, ReplenishOpensUpToMinIdleWithinCapacity) {
+  config::PoolSettings settings;
+  settings.pool_size = 3;
+  settings.min_idle = 2;
+  auto pool = std::make_shared<FakePool>(
+      "warm", settings, [this](std::string& error) -> awaitable<std::unique_ptr<FakeConnection>> {
+        if (fail_opens) {
+          error = "refused";
+          co_return nullptr;
+        }
+        auto connection = std::make_unique<FakeConnection>();
+        connection->id = ++opened;
+        co_return connection;
+      });
+  pool->replenish(io.get_executor());
+  pool->replenish(io.get_executor());  // those being opened count: no surplus
+  io.run();
+  io.restart();
+  EXPECT_EQ(opened, 2);
+  EXPECT_EQ(pool->stats().idle, 2);
+
+  // Two clients take both; one more slot is left, so only one more opens.
+  std::vector<FakePool::Lease> held;
+  run([&]() -> awaitable<void> {
+    std::string error;
+    held.push_back(co_await pool->acquire(error));
+    held.push_back(co_await pool->acquire(error));
+  });
+  pool->replenish(io.get_executor());
+  io.run();
+  io.restart();
+  EXPECT_EQ(opened, 3);
+  EXPECT_EQ(pool->stats().idle, 1);
+  EXPECT_EQ(pool->stats().active, 2);
+
+  // A failed open gives its slot back.
+  held.clear();
+  pool->close_idle();
+  fail_opens = true;
+  pool->replenish(io.get_executor());
+  io.run();
+  io.restart();
+  EXPECT_EQ(pool->stats().idle, 0);
+  EXPECT_EQ(pool->stats().active, 0);
 }
 
 }  // namespace

@@ -36,8 +36,11 @@ std::vector<std::shared_ptr<pg::ServerPool>> Registry::all_pools() const {
   return pools;
 }
 
-void Registry::prune() {
-  for (auto& pool : all_pools()) pool->prune();
+void Registry::prune(const asio::any_io_executor& executor) {
+  for (auto& pool : all_pools()) {
+    pool->prune();
+    pool->replenish(executor);
+  }
 }
 
 void Registry::close_all() {

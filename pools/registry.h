@@ -29,14 +29,16 @@ class Registry {
   explicit Registry(std::size_t sqlite_threads) : sqlite_threads_(sqlite_threads) {}
 
   // The pool for `key`, created on first use; its settings follow the latest config.
-  std::shared_ptr<pg::ServerPool> postgres_pool(const PoolKey& key, const pg::ServerAddress& address,
+  std::shared_ptr<pg::ServerPool> postgres_pool(const PoolKey& key,
+                                                const pg::ServerAddress& address,
                                                 const config::PoolSettings& settings);
 
   // The executor database for `path`, opened on first use; null with `error` on failure.
   sqlite::Database* sqlite_database(const std::string& path, std::string& error);
 
-  // Closes idle connections past their timeouts; called by the daemon's janitor.
-  void prune();
+  // Closes idle connections past their timeouts and opens connections up to min_idle (on
+  // `executor`); called by the daemon's janitor.
+  void prune(const asio::any_io_executor& executor);
   // Closes every server connection, now and as sessions give them back (shutdown).
   void close_all();
 

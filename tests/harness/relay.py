@@ -15,6 +15,7 @@ USER, PASSWORD, DB = "app", "apppass", "appdb"
 TEST_DEADLINE = 120  # seconds for one test method before the watchdog ends it
 POOL_SIZE = 4        # cluster appdb, transaction mode
 SMALL_POOL_SIZE = 2  # cluster small: the same database, so tests can force server changes
+WARM_DB = "plexi_warm"  # cluster warmdb's database: min_idle 2 of pool_size 3
 
 
 def backend(pg: PostgresServer, pool_size: int, database: str = DB, name: str = "pg1") -> dict:
@@ -33,6 +34,9 @@ def relay_config(pg: PostgresServer, **extra) -> dict:
             "small": {"pool_mode": "transaction", "backends": [backend(pg, SMALL_POOL_SIZE)]},
             "sessiondb": {"pool_mode": "session", "backends": [backend(pg, 1)]},
             "statementdb": {"pool_mode": "statement", "backends": [backend(pg, 1)]},
+            # Its database is created by the test that uses it.
+            "warmdb": {"pool_mode": "transaction", "min_idle": 2,
+                       "backends": [backend(pg, 3, database=WARM_DB)]},
         },
         **extra,
     }

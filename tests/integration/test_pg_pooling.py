@@ -10,8 +10,8 @@ import psycopg
 from psycopg import errors
 
 from harness.clients import pgbench, pgbench_counts
-from harness.relay import (DB, PASSWORD, POOL_SIZE, SMALL_POOL_SIZE, USER, RelayTestCase,
-                           backend_pid)
+from harness.relay import (DB, PASSWORD, POOL_SIZE, SMALL_POOL_SIZE, USER, WARM_DB,
+                           RelayTestCase, backend_pid)
 from harness.wire import login_error
 
 DEFAULT_SEARCH_PATH = '"$user", public'
@@ -46,6 +46,23 @@ class TransactionPoolingTest(RelayTestCase):
     def server_connections(self) -> int:
         return self.pg.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
                                (USER,))[0][0]
+
+    def test_min_idle_connections_are_opened_ahead_of_clients(self):
+        self.pg.create_database(WARM_DB, owner=USER)
+        with self.connect(database="warmdb") as client:
+            client.execute("SELECT 1")
+
+        def warm_connections() -> int:
+            return self.pg.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                                   (WARM_DB,))[0][0]
+
+        # The client used one; the janitor opens the second within a couple of its rounds.
+        deadline = time.monotonic() + 10
+        while warm_connections() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(warm_connections(), 2)
+        time.sleep(1.5)  # and no more than min_idle while nobody uses them
+        self.assertEqual(warm_connections(), 2)
 
     def test_many_clients_over_few_server_connections(self):
         self.connect().execute("CREATE TABLE many_clients (client int, n int)")
