@@ -16,14 +16,15 @@ std::string address_of(const config::Backend& backend) {
          std::to_string(backend.port);
 }
 
-std::chrono::milliseconds replica_lag(const CheckResult& result) {
+std::optional<std::chrono::milliseconds> replica_lag(const CheckResult& result) {
   if (!result.in_recovery) return std::chrono::milliseconds(0);
   // The age of the last replayed transaction grows while the primary is idle; it is lag only
   // while WAL that was received still waits to be replayed.
   if (result.receive_lsn && *result.receive_lsn <= result.wal_lsn) {
     return std::chrono::milliseconds(0);
   }
-  const double seconds = std::max(0.0, result.replay_age_seconds);
+  if (!result.replay_age_seconds) return std::nullopt;
+  const double seconds = std::max(0.0, *result.replay_age_seconds);
   return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
 }
 
@@ -121,7 +122,7 @@ void elect(ClusterHealth& cluster, const config::Health& health) {
       b.actual_primary = b.role == Role::kPrimary;
     }
     const bool lag_ok =
-        health.max_replication_lag.count() == 0 || b.lag <= health.max_replication_lag;
+        health.max_replication_lag.count() == 0 || (b.lag && *b.lag <= health.max_replication_lag);
     b.read_candidate = b.up && takes_part(b.role) && !b.actual_primary && lag_ok;
     if (b.up && takes_part(b.role) && b.actual_primary) claimants.push_back(i);
   }
@@ -130,6 +131,7 @@ void elect(ClusterHealth& cluster, const config::Health& health) {
   if (claimants.size() == 1) {
     cluster.write_target = static_cast<int>(claimants.front());
     cluster.last_write_target = cluster.backends[claimants.front()].name;
+    cluster.had_write_target = true;
   } else if (claimants.empty()) {
     cluster.no_write_target_reason = nobody_reason(cluster);
   } else {
@@ -175,6 +177,14 @@ ClusterTracker::ClusterTracker(const config::Cluster& cluster, const std::vector
   if (before) {
     first.generation = before->generation;
     first.last_write_target = before->last_write_target;
+    first.had_write_target = before->had_write_target;
+  } else {
+    for (const auto& backend : cluster.backends) {
+      if (backend.role == Role::kPrimary) {
+        first.last_write_target = backend.name;
+        break;
+      }
+    }
   }
   publish(std::move(first));
 }

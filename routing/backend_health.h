@@ -27,8 +27,9 @@ struct CheckResult {
   Lsn wal_lsn = 0;
   // Replica: the last WAL position received from its primary; none without streaming.
   std::optional<Lsn> receive_lsn;
-  // Replica: seconds since the last transaction it replayed was committed on the primary.
-  double replay_age_seconds = 0;
+  // Replica: seconds since the last transaction it replayed was committed on the primary;
+  // none when it has replayed no transaction since it started.
+  std::optional<double> replay_age_seconds;
   WallClock::time_point at;
 };
 
@@ -58,8 +59,11 @@ struct BackendHealth {
   // its write on a backend whose replay_lsn >= x.
   Lsn replay_lsn = 0;
   Lsn current_lsn = 0;
-  // How far replay is behind the primary; 0 when everything received is replayed.
-  std::chrono::milliseconds lag{0};
+  // How far replay is behind the primary; 0 when everything received is replayed. None
+  // when WAL waits to be replayed but no transaction was replayed since the replica started,
+  // so there is no commit time to measure from: such a replica counts as over any
+  // max_replication_lag.
+  std::optional<std::chrono::milliseconds> lag{0};
   std::string last_error;              // the most recent failure, kept after recovery
   WallClock::time_point checked_at{};  // the last result, good or bad; epoch: never
   int failures_in_a_row = 0;
@@ -73,8 +77,11 @@ struct ClusterHealth {
   int write_target = -1;                // index into backends; -1: writes are refused
   std::string no_write_target_reason;   // why there is none (empty when there is one)
   // The most recent write target, kept while there is none: the "old" side of a failover.
+  // Until one is found it is the configured primary, so a primary that is slow to answer
+  // at start-up is no failover, and a replica promoted while it was down is one.
   std::string last_write_target;
-  std::uint64_t generation = 0;  // grows by one with every snapshot of this cluster
+  bool had_write_target = false;  // some backend has taken writes since start
+  std::uint64_t generation = 0;   // grows by one with every snapshot of this cluster
 
   const BackendHealth* writer() const {
     return write_target >= 0 ? &backends[static_cast<std::size_t>(write_target)] : nullptr;
@@ -96,7 +103,8 @@ class ClusterTracker {
  public:
   // `checked[i]` false: backend i gets no checks and stays kUnchecked. `previous`, on
   // reload, is the tracker this one replaces: backends with the same name, type, host and
-  // port keep their state, and generation and last_write_target carry on.
+  // port keep their state, and generation, last_write_target and had_write_target carry
+  // on.
   ClusterTracker(const config::Cluster& cluster, const std::vector<bool>& checked,
                  const ClusterTracker* previous = nullptr);
 

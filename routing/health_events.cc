@@ -6,14 +6,17 @@
 namespace plexi::routing {
 namespace {
 
-double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+std::string lag_text(const std::optional<std::chrono::milliseconds>& lag) {
+  if (!lag) return "unknown";
+  return fmt::format("{:.1f}s", static_cast<double>(lag->count()) / 1000.0);
+}
 
 std::string what_it_is(const BackendHealth& b) {
   if (b.role == config::Role::kAnalytics || b.role == config::Role::kCache) {
     return std::string(config::to_string(b.role));
   }
   if (b.actual_primary) return "primary";
-  return fmt::format("replica, lag {:.1f}s", seconds(b.lag));
+  return "replica, lag " + lag_text(b.lag);
 }
 
 const BackendHealth* find(const ClusterHealth& cluster, const std::string& name) {
@@ -42,12 +45,16 @@ void backend_events(const ClusterHealth& cluster, const BackendHealth& was,
   }
   if (was.read_candidate != now.read_candidate && !now.actual_primary) {
     if (now.read_candidate) {
-      out.push_back({false, fmt::format("{} caught up (lag {:.1f}s): it serves reads again", who,
-                                        seconds(now.lag))});
+      out.push_back({false, fmt::format("{} caught up (lag {}): it serves reads again", who,
+                                        lag_text(now.lag))});
+    } else if (now.lag) {
+      out.push_back({true, fmt::format("{} lags {} behind, over max_replication_lag: no reads "
+                                       "until it catches up",
+                                       who, lag_text(now.lag))});
     } else {
-      out.push_back({true, fmt::format("{} lags {:.1f}s behind, over max_replication_lag: no "
-                                       "reads until it catches up",
-                                       who, seconds(now.lag))});
+      out.push_back({true, fmt::format("{} is behind by an unknown time (no transaction "
+                                       "replayed since it started): no reads until it catches up",
+                                       who)});
     }
   }
 }
@@ -70,7 +77,7 @@ std::vector<HealthEvent> describe_changes(const ClusterHealth& before, const Clu
   if (!new_target.empty()) {
     if (new_target == old_target) return out;
     const std::string& last = old_target.empty() ? before.last_write_target : old_target;
-    if (last.empty()) {
+    if (last.empty() || (!before.had_write_target && last == new_target)) {
       out.push_back({false, prefix + "write target is " + new_target});
     } else if (last == new_target) {
       out.push_back({false, prefix + "write target " + new_target + " is back"});

@@ -30,10 +30,11 @@ struct Failover {
   std::string to;
 };
 
-// A failover is a new write target that differs from the last one the cluster had. The
-// first write target found after start is discovery, not failover: when `before` had not
-// heard from every backend yet and had no write target, nothing runs. The same write target
-// coming back after an outage or a split brain is no failover either.
+// A failover is a new write target that differs from the last one the cluster had (before
+// the first is found: its configured primary). The same write target coming back after an
+// outage or a split brain is no failover. With no configured primary and none found yet,
+// the first write target is a failover from nobody ("" as `from`) only once every backend
+// has answered: before that it is discovery at start-up.
 std::optional<Failover> failover_between(const ClusterHealth& before, const ClusterHealth& after);
 
 }  // namespace plexi::routing

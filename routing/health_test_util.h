@@ -40,7 +40,7 @@ inline CheckResult primary_result(Lsn lsn = 0x1000) {
 }
 
 inline CheckResult replica_result(Lsn replay = 0x1000, std::optional<Lsn> receive = 0x1000,
-                                  double age = 0) {
+                                  std::optional<double> age = 0) {
   CheckResult r;
   r.ok = true;
   r.in_recovery = true;
