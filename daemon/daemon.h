@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
+#include "routing/health_monitor.h"
 
 namespace plexi {
 
@@ -56,6 +57,8 @@ class Daemon {
   pg::SessionEnvironment pg_environment_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::optional<asio::signal_set> signals_;
+  // Reset in ~Daemon before io_: its strand must not outlive the io_context.
+  std::unique_ptr<routing::HealthMonitor> health_;
   int exit_code_ = 0;
 };
 
