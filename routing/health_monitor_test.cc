@@ -72,9 +72,9 @@ std::shared_ptr<const ClusterHealth> wait_for(const HealthMonitor& monitor, Pred
 
 class HealthMonitorTest : public ::testing::Test {
  protected:
-  // Keeps the accepted sockets open and silent.
+  // Keeps the accepted sockets open and silent (on a strand: the io_context has two threads).
   void listen_silently() {
-    silent_.emplace(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    silent_.emplace(asio::make_strand(io_), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     accept_next();
   }
   void accept_next() {
@@ -84,14 +84,15 @@ class HealthMonitorTest : public ::testing::Test {
       accept_next();
     });
   }
+  // Two threads, as in the daemon: the monitor's strand must keep its checks apart.
   void run_io() {
-    thread_ = std::thread([this] { io_.run(); });
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
   }
   // stop() must end every check loop: then the io_context runs out of work and returns.
   bool stops(HealthMonitor& monitor) {
     monitor.stop();
     if (silent_) {
-      asio::post(io_, [this] {
+      asio::post(silent_->get_executor(), [this] {
         silent_->close();
         held_.clear();
       });
@@ -99,14 +100,14 @@ class HealthMonitorTest : public ::testing::Test {
     for (int i = 0; i < 200 && !io_.stopped(); ++i) std::this_thread::sleep_for(5ms);
     const bool ended = io_.stopped();
     if (!ended) io_.stop();
-    thread_.join();
+    for (auto& thread : threads_) thread.join();
     return ended;
   }
 
   asio::io_context io_;
   std::optional<tcp::acceptor> silent_;
   std::vector<tcp::socket> held_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 TEST_F(HealthMonitorTest, SnapshotsExistBeforeTheFirstCheck) {
