@@ -21,6 +21,13 @@ const Choices<Role> kRoles = {{"primary", Role::kPrimary},
 const Choices<PoolMode> kPoolModes = {{"session", PoolMode::kSession},
                                       {"transaction", PoolMode::kTransaction},
                                       {"statement", PoolMode::kStatement}};
+const Choices<ReadYourWrites> kReadYourWrites = {{"lsn", ReadYourWrites::kLsn},
+                                                 {"window", ReadYourWrites::kWindow},
+                                                 {"off", ReadYourWrites::kOff}};
+const Choices<LoadBalancing> kLoadBalancing = {
+    {"round_robin", LoadBalancing::kRoundRobin},
+    {"least_outstanding", LoadBalancing::kLeastOutstanding},
+    {"weighted", LoadBalancing::kWeighted}};
 
 std::uint16_t default_port(BackendType type) {
   switch (type) {
@@ -46,6 +53,8 @@ struct ClusterDraft {
   Cluster cluster;
   PoolSettings pool;  // the top-level pool with this cluster's knobs applied
   bool protocol_given = false;
+  bool window_given = false;  // read_your_writes_window, checked against the mode
+  YAML::Node window_node;
   YAML::Node listen_node;
   std::vector<YAML::Node> backend_nodes;
   std::vector<std::string> backend_paths;
@@ -183,9 +192,30 @@ const Fields<ClusterDraft>& cluster_fields() {
          }},
         {"read_your_writes",
          [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
-           if (auto value = as_word({"lsn", "window", "off"})(r, n, path)) {
+           if (auto value = as_choice(kReadYourWrites)(r, n, path)) {
              d.cluster.read_your_writes = *value;
            }
+         }},
+        {"read_your_writes_window",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_duration(true)(r, n, path)) {
+             d.cluster.read_your_writes_window = *value;
+             d.window_given = true;
+             d.window_node = n;
+           }
+         }},
+        {"load_balancing",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_choice(kLoadBalancing)(r, n, path))
+             d.cluster.load_balancing = *value;
+         }},
+        {"on_failover",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_name()(r, n, path)) d.cluster.on_failover = *value;
+         }},
+        {"health",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           read_map(r, n, path, health_fields(), d.cluster.health);
          }},
         {"listen",
          [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
@@ -250,6 +280,11 @@ void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, C
       r.error(at, child_path(d.backend_paths[i], "role"), "the cache role needs a redis backend");
     }
   }
+  if (d.window_given && cluster.read_your_writes != ReadYourWrites::kWindow) {
+    r.error(d.window_node, child_path(path, "read_your_writes_window"),
+            "only used with read_your_writes: window (here " +
+                std::string(to_string(cluster.read_your_writes)) + ")");
+  }
   const bool sizes_here = has_value(node, "pool_size") || has_value(node, "min_idle");
   if (sizes_here) check_pool(r, node, path, d.pool);
 }
@@ -282,6 +317,7 @@ void read_clusters(Reader& r, const YAML::Node& node, const std::string& path, D
     ClusterDraft d;
     d.cluster.name = name;
     d.pool = draft.config.pool;
+    d.cluster.health = draft.config.health;
     if (!read_map(r, entry.second, cluster_path, cluster_fields(), d)) continue;
     check_cluster(r, entry.second, cluster_path, d);
     if (d.cluster.listen) {

@@ -81,6 +81,30 @@ std::string_view to_string(LogFormat value) {
   return "?";
 }
 
+std::string_view to_string(ReadYourWrites value) {
+  switch (value) {
+    case ReadYourWrites::kOff:
+      return "off";
+    case ReadYourWrites::kLsn:
+      return "lsn";
+    case ReadYourWrites::kWindow:
+      return "window";
+  }
+  return "?";
+}
+
+std::string_view to_string(LoadBalancing value) {
+  switch (value) {
+    case LoadBalancing::kRoundRobin:
+      return "round_robin";
+    case LoadBalancing::kLeastOutstanding:
+      return "least_outstanding";
+    case LoadBalancing::kWeighted:
+      return "weighted";
+  }
+  return "?";
+}
+
 std::string Endpoint::to_string() const {
   // An IPv6 address keeps its brackets so the text parses back to the same endpoint.
   const bool v6 = host.find(':') != std::string::npos;

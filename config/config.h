@@ -24,6 +24,11 @@ enum class Role { kPrimary, kReplica, kAnalytics, kCache };
 enum class PoolMode { kSession, kTransaction, kStatement };
 enum class ClientTls { kDisable, kAllow, kRequire };
 enum class LogFormat { kText, kJson };
+// After a client's write, where its reads go: lsn keeps them on the primary until a replica
+// has replayed the write; window keeps them there for read_your_writes_window; off sends them
+// to replicas at once.
+enum class ReadYourWrites { kOff, kLsn, kWindow };
+enum class LoadBalancing { kRoundRobin, kLeastOutstanding, kWeighted };
 
 std::string_view to_string(Protocol value);
 std::string_view to_string(BackendType value);
@@ -31,6 +36,8 @@ std::string_view to_string(Role value);
 std::string_view to_string(PoolMode value);
 std::string_view to_string(ClientTls value);
 std::string_view to_string(LogFormat value);
+std::string_view to_string(ReadYourWrites value);
+std::string_view to_string(LoadBalancing value);
 
 struct Endpoint {
   std::string host = "127.0.0.1";
@@ -88,11 +95,32 @@ struct Rule {
   int line = 0;
 };
 
+// Health checks. The top-level `health:` section sets the defaults; a cluster's own
+// `health:` section overrides any key, and the loader stores the result in Cluster::health.
+struct Health {
+  Duration interval{1000};
+  Duration timeout{1000};
+  int fall = 3;
+  int rise = 2;
+  Duration max_replication_lag{0};  // replicas lagging more get no reads; 0: no limit
+  // Who the checks log in as when a backend has no username of its own; empty database:
+  // the backend's database.
+  std::string user;
+  std::string password;
+  std::string database;
+};
+
 struct Cluster {
   std::string name;
   Protocol protocol = Protocol::kPostgres;
   PoolMode pool_mode = PoolMode::kTransaction;
-  std::string read_your_writes = "off";
+  ReadYourWrites read_your_writes = ReadYourWrites::kWindow;
+  Duration read_your_writes_window{1000};
+  LoadBalancing load_balancing = LoadBalancing::kRoundRobin;
+  Health health;  // the top-level health section with this cluster's overrides applied
+  // Run when the write target changes: the command, then the cluster, the old write target
+  // (empty when there was none) and the new one as arguments.
+  std::string on_failover;
   std::optional<Endpoint> listen;
   std::vector<Backend> backends;
   std::vector<Rule> rules;
@@ -108,13 +136,6 @@ struct Listen {
   std::optional<Endpoint> mysql;
   std::optional<Endpoint> redis;
   std::optional<Endpoint> admin;
-};
-
-struct Health {
-  Duration interval{1000};
-  Duration timeout{1000};
-  int fall = 3;
-  int rise = 2;
 };
 
 struct Limits {

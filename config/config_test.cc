@@ -112,7 +112,7 @@ TEST(ConfigLoad, FullExampleHasTheRightValues) {
   EXPECT_EQ(appdb->name, "appdb");
   EXPECT_EQ(appdb->protocol, Protocol::kPostgres);
   EXPECT_EQ(appdb->pool_mode, PoolMode::kTransaction);
-  EXPECT_EQ(appdb->read_your_writes, "lsn");
+  EXPECT_EQ(appdb->read_your_writes, ReadYourWrites::kLsn);
   EXPECT_FALSE(appdb->listen);
   EXPECT_FALSE(appdb->is_sqlite());
   ASSERT_EQ(appdb->backends.size(), 2u);

@@ -127,12 +127,6 @@ Fields<Draft> section(std::string_view key, T Config::*member, const Fields<T>& 
 }
 
 const Fields<Draft>& top_fields() {
-  static const Fields<Health> health = {
-      field("interval", &Health::interval, as_duration(true)),
-      field("timeout", &Health::timeout, as_duration(true)),
-      field("fall", &Health::fall, as_int<int>(1, 100)),
-      field("rise", &Health::rise, as_int<int>(1, 100)),
-  };
   static const Fields<Limits> limits = {
       field("max_client_conn", &Limits::max_client_conn, as_int<int>(1, 1000000)),
       field("max_message_size", &Limits::max_message_size, as_int<std::size_t>(1024, 1LL << 31)),
@@ -156,7 +150,8 @@ const Fields<Draft>& top_fields() {
            }
          }},
     };
-    for (auto& s : section("health", &Config::health, health)) f.push_back(std::move(s));
+    // Before clusters: their health sections start from this one.
+    for (auto& s : section("health", &Config::health, health_fields())) f.push_back(std::move(s));
     for (auto& s : section("limits", &Config::limits, limits)) f.push_back(std::move(s));
     f.push_back({"log", read_log});
     f.push_back({"clusters", read_clusters});
@@ -236,6 +231,20 @@ const Fields<PoolSettings>& pool_fields() {
       field("max_lifetime", &PoolSettings::max_lifetime, as_duration(false)),
       field("query_wait_timeout", &PoolSettings::query_wait_timeout, as_duration(false)),
       field("reset_query", &PoolSettings::reset_query, as_string()),
+  };
+  return fields;
+}
+
+const Fields<Health>& health_fields() {
+  static const Fields<Health> fields = {
+      field("interval", &Health::interval, as_duration(true)),
+      field("timeout", &Health::timeout, as_duration(true)),
+      field("fall", &Health::fall, as_int<int>(1, 100)),
+      field("rise", &Health::rise, as_int<int>(1, 100)),
+      field("max_replication_lag", &Health::max_replication_lag, as_duration(false)),
+      field("user", &Health::user, as_string()),
+      field("password", &Health::password, as_string()),
+      field("database", &Health::database, as_string()),
   };
   return fields;
 }

@@ -32,6 +32,9 @@ const Fields<PoolSettings>& pool_fields();
 // Reports min_idle above pool_size, under `path` (the section that set either).
 void check_pool(Reader& r, const YAML::Node& at, const std::string& path, const PoolSettings& pool);
 
+// The health check keys, shared by the top-level `health:` section and clusters'.
+const Fields<Health>& health_fields();
+
 // Reads `clusters:`; the top-level pool must already be in draft.config.pool.
 void read_clusters(Reader& r, const YAML::Node& node, const std::string& path, Draft& draft);
 

@@ -41,12 +41,15 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       shutting_down_,
                       [this] { return workers_.next(); },
                       component_logger("pg")},
-      signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP) {}
+      signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
+      health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
+                                                       component_logger("health"))) {}
 
 Daemon::~Daemon() {
   signals_.reset();
   acceptors_.clear();
   pools_.close_all();
+  health_.reset();
   // Sessions cut off at the shutdown deadline are still suspended in the workers; they are
   // destroyed here, giving their server connections back to pools that close them.
   workers_.destroy();
@@ -94,6 +97,7 @@ int Daemon::run() {
   log_->info("plexiproxy {} starting with {} ({} worker threads)", PLEXI_VERSION, config->source,
              worker_threads(*config));
   if (!open_listeners()) return 1;
+  health_->start();
   asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
   asio::co_spawn(workers_.main(), prune_pools(), asio::detached);
   notify_systemd("READY=1");
@@ -135,6 +139,7 @@ void Daemon::reload() {
     std::lock_guard lock(config_mutex_);
     config_ = result.config;
     log_->info("configuration reloaded from {}", *options_.config_path);
+    health_->reconfigure(result.config);
   }
   notify_systemd("READY=1");
 }
@@ -153,6 +158,7 @@ awaitable<void> Daemon::prune_pools() {
 awaitable<void> Daemon::shutdown() {
   notify_systemd("STOPPING=1");
   shutting_down_ = true;
+  health_->stop();
   for (auto& acceptor : acceptors_) {
     error_code ignored;
     acceptor->close(ignored);

@@ -16,6 +16,7 @@
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
+#include "routing/health_monitor.h"
 
 namespace plexi {
 
@@ -55,6 +56,8 @@ class Daemon {
   pg::SessionEnvironment pg_environment_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::optional<asio::signal_set> signals_;
+  // Reset in ~Daemon before the workers: its strand must not outlive their io_contexts.
+  std::unique_ptr<routing::HealthMonitor> health_;
   int exit_code_ = 0;
 };
 

@@ -26,11 +26,19 @@ synchronous_commit = off
 full_page_writes = off
 password_encryption = '{encryption}'
 log_min_messages = warning
+# Any server can be a primary for streaming replicas (harness.replication).
+wal_level = replica
+max_wal_senders = 10
+wal_keep_size = 256MB
+hot_standby = on
+wal_retrieve_retry_interval = 200ms
 """
 
 
 class PostgresServer(ManagedProcess):
     """One PostgreSQL cluster. auth is the pg_hba method: scram-sha-256, md5 or trust."""
+
+    standby = False  # a replica replays its primary's changes and takes no writes
 
     def __init__(self, auth: str = "scram-sha-256", password: str = "postgres-secret",
                  port: int | None = None):
@@ -84,6 +92,9 @@ class PostgresServer(ManagedProcess):
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write(SETTINGS.format(port=self.port, socket_dir=self.dir,
                                        encryption=encryption))
+        # initdb's pg_hba.conf lets 127.0.0.1 replicate already; say so rather than rely on it.
+        with open(self.data_dir / "pg_hba.conf", "a") as hba:
+            hba.write(f"host replication all 127.0.0.1/32 {self.auth}\n")
 
     def _launch(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -91,7 +102,7 @@ class PostgresServer(ManagedProcess):
                 [*service_prefix("SIGINT"), str(PG_BIN / "postgres"), "-D", str(self.data_dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         wait_until(self._accepts_queries, self.process, "postgres", self.log_path)
-        if self.auth == "md5":
+        if self.auth == "md5" and not self.standby:
             # initdb stored the superuser's password as SCRAM; md5 logins need an md5 secret.
             self.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(self.password))
 

@@ -1,0 +1,334 @@
+// The libpq side of a PostgreSQL health check: non-blocking connect and query, with every
+// wait on the socket done by Asio and the whole check bounded by one timer.
+#include "routing/pg_check.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+namespace plexi::routing {
+namespace {
+
+using error_code = boost::system::error_code;
+
+// libpq's messages end in a newline and may span lines; a log line wants one line.
+std::string one_line(const char* text) {
+  std::string out(text ? text : "");
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  for (std::size_t at; (at = out.find('\n')) != std::string::npos;) out.replace(at, 1, "; ");
+  return out.empty() ? "unknown libpq error" : out;
+}
+
+std::optional<std::uint32_t> parse_hex(std::string_view text) {
+  std::uint32_t value = 0;
+  if (text.empty() || text.size() > 8) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+// The CASE keeps a primary from calling the replay function (NULL there) and a replica from
+// calling pg_current_wal_lsn() (an error during recovery).
+const char* const kHealthQuery =
+    "SELECT pg_is_in_recovery(), "
+    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, "
+    "pg_last_wal_receive_lsn(), "
+    "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())";
+
+// Shared by a run() and its timer: the timer may fire after run() has finished, when the
+// owner pointer is already cleared.
+struct PgCheck::Watch {
+  explicit Watch(PgCheck* check) : owner(check) {}
+  PgCheck* owner;
+  bool fired = false;
+};
+
+std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
+                                                 const config::Backend& backend) {
+  PgCheckSettings s;
+  s.host = backend.host;
+  s.port = backend.port;
+  s.sslmode = backend.tls;
+  s.timeout = cluster.health.timeout;
+  if (!backend.username.empty()) {
+    s.user = backend.username;
+    s.password = backend.password;
+  } else {
+    s.user = cluster.health.user;
+    s.password = cluster.health.password;
+  }
+  s.database = cluster.health.database.empty() ? backend.database : cluster.health.database;
+  if (s.user.empty()) return std::nullopt;
+  return s;
+}
+
+std::optional<Lsn> parse_lsn(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto high = parse_hex(text.substr(0, slash));
+  const auto low = parse_hex(text.substr(slash + 1));
+  if (!high || !low) return std::nullopt;
+  return (Lsn{*high} << 32) | *low;
+}
+
+void read_health_row(const PGresult* answer, CheckResult& result) {
+  result.ok = false;
+  if (PQresultStatus(answer) != PGRES_TUPLES_OK) {
+    result.error = one_line(PQresultErrorMessage(answer));
+    return;
+  }
+  if (PQntuples(answer) != 1 || PQnfields(answer) != 4) {
+    result.error = "the health query returned an unexpected shape";
+    return;
+  }
+  auto value = [answer](int column) -> std::optional<std::string_view> {
+    if (PQgetisnull(answer, 0, column)) return std::nullopt;
+    return std::string_view(PQgetvalue(answer, 0, column));
+  };
+  const auto recovery = value(0);
+  if (!recovery || (*recovery != "t" && *recovery != "f")) {
+    result.error = "the health query returned no recovery state";
+    return;
+  }
+  result.in_recovery = *recovery == "t";
+  result.wal_lsn = 0;
+  if (const auto text = value(1)) {
+    const auto lsn = parse_lsn(*text);
+    if (!lsn) {
+      result.error = "unreadable WAL position '" + std::string(*text) + "'";
+      return;
+    }
+    result.wal_lsn = *lsn;
+  }
+  result.receive_lsn.reset();
+  if (const auto text = value(2)) result.receive_lsn = parse_lsn(*text);
+  result.replay_age_seconds.reset();
+  // libpq's values end in a NUL, so the view's data is a C string.
+  if (const auto text = value(3)) result.replay_age_seconds = std::strtod(text->data(), nullptr);
+  result.error.clear();
+  result.ok = true;
+}
+
+PgCheck::PgCheck(asio::any_io_executor executor, PgCheckSettings settings)
+    : executor_(executor), settings_(std::move(settings)), timer_(executor), resolver_(executor) {}
+
+PgCheck::~PgCheck() {
+  if (watch_) watch_->owner = nullptr;
+  socket_.reset();  // our dup first; PQfinish then closes libpq's descriptor
+}
+
+void PgCheck::cancel() {
+  cancelled_ = true;
+  error_code ignored;
+  if (socket_) socket_->cancel(ignored);
+  resolver_.cancel();
+}
+
+void PgCheck::reset() {
+  socket_.reset();
+  conn_.reset();
+}
+
+std::string PgCheck::failure(const Watch& watch, std::string_view doing) const {
+  if (cancelled_) return "check stopped";
+  if (watch.fired) {
+    return "no answer within " + std::to_string(settings_.timeout.count()) + "ms (" +
+           std::string(doing) + ")";
+  }
+  return "interrupted while " + std::string(doing);
+}
+
+awaitable<CheckResult> PgCheck::run() {
+  CheckResult result;
+  if (cancelled_) {
+    result.error = "check stopped";
+    result.at = WallClock::now();
+    co_return result;
+  }
+  auto watch = std::make_shared<Watch>(this);
+  watch_ = watch;
+  timer_.expires_after(settings_.timeout);
+  timer_.async_wait([watch](const error_code& ec) {
+    if (ec || watch->owner == nullptr) return;
+    watch->fired = true;
+    error_code ignored;
+    // Cancelling the one wait in progress is enough: every wait checks `fired` on return.
+    if (watch->owner->socket_) watch->owner->socket_->cancel(ignored);
+    watch->owner->resolver_.cancel();
+  });
+
+  const bool reused = conn_ != nullptr;
+  bool ok = co_await attempt(*watch, result);
+  if (!ok && reused && !watch->fired && !cancelled_) {
+    reset();
+    result = CheckResult{};
+    ok = co_await attempt(*watch, result);
+  }
+  watch->owner = nullptr;
+  watch_.reset();
+  timer_.cancel();
+  if (!ok) reset();
+  result.ok = ok;
+  result.at = WallClock::now();
+  co_return result;
+}
+
+awaitable<bool> PgCheck::attempt(Watch& watch, CheckResult& result) {
+  if (!conn_) {
+    bool connected = co_await connect(watch, result.error);
+    if (!connected) co_return false;
+  }
+  bool answered = co_await query(watch, result);
+  co_return answered;
+}
+
+awaitable<bool> PgCheck::connect(Watch& watch, std::string& error) {
+  error_code ec;
+  std::string hostaddr;
+  const auto address = asio::ip::make_address(settings_.host, ec);
+  if (!ec) {
+    hostaddr = address.to_string();
+  } else if (!settings_.host.starts_with('/')) {
+    // libpq would resolve a name itself and block the worker; Asio's resolver does not.
+    ec.clear();
+    auto found = co_await resolver_.async_resolve(settings_.host, std::to_string(settings_.port),
+                                                  asio::redirect_error(use_awaitable, ec));
+    if (watch.fired || cancelled_) {
+      error = failure(watch, "resolving " + settings_.host);
+      co_return false;
+    }
+    if (ec || found.empty()) {
+      error = "cannot resolve " + settings_.host + ": " + (ec ? ec.message() : "no address");
+      co_return false;
+    }
+    hostaddr = found.begin()->endpoint().address().to_string();
+  }
+
+  const std::string port = std::to_string(settings_.port);
+  // Empty values are ignored by libpq. GSSAPI stays off: its negotiation can block.
+  const char* keys[] = {"host",     "hostaddr", "port",       "dbname",           "user",
+                        "password", "sslmode",  "gssencmode", "application_name", nullptr};
+  const char* values[] = {settings_.host.c_str(),
+                          hostaddr.c_str(),
+                          port.c_str(),
+                          settings_.database.c_str(),
+                          settings_.user.c_str(),
+                          settings_.password.c_str(),
+                          settings_.sslmode.c_str(),
+                          "disable",
+                          "plexiproxy health check",
+                          nullptr};
+  conn_.reset(PQconnectStartParams(keys, values, 0));
+  if (!conn_) {
+    error = "libpq could not allocate a connection";
+    co_return false;
+  }
+  // libpq's rule: before the first PQconnectPoll, act as if it had asked to wait for writing.
+  PostgresPollingStatusType status =
+      PQstatus(conn_.get()) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+  while (status != PGRES_POLLING_OK) {
+    if (status == PGRES_POLLING_FAILED) {
+      error = one_line(PQerrorMessage(conn_.get()));
+      co_return false;
+    }
+    // libpq may change sockets while connecting (another address, SSL refused), so the
+    // descriptor is taken afresh before every wait.
+    bool ready = co_await wait(watch, status == PGRES_POLLING_WRITING, true, error);
+    if (!ready) {
+      if (error.empty()) error = failure(watch, "connecting");
+      co_return false;
+    }
+    status = PQconnectPoll(conn_.get());
+  }
+  if (PQsetnonblocking(conn_.get(), 1) != 0) {
+    error = one_line(PQerrorMessage(conn_.get()));
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> PgCheck::query(Watch& watch, CheckResult& result) {
+  PGconn* conn = conn_.get();
+  if (!PQsendQuery(conn, kHealthQuery)) {
+    result.error = one_line(PQerrorMessage(conn));
+    co_return false;
+  }
+  while (true) {
+    const int flushed = PQflush(conn);
+    if (flushed < 0) {
+      result.error = one_line(PQerrorMessage(conn));
+      co_return false;
+    }
+    if (flushed == 0) break;
+    bool ready = co_await wait(watch, true, false, result.error);
+    if (!ready) {
+      if (result.error.empty()) result.error = failure(watch, "sending the query");
+      co_return false;
+    }
+  }
+  bool answered = false;
+  while (true) {
+    while (PQisBusy(conn)) {
+      bool ready = co_await wait(watch, false, false, result.error);
+      if (!ready) {
+        if (result.error.empty()) result.error = failure(watch, "waiting for the answer");
+        co_return false;
+      }
+      if (!PQconsumeInput(conn)) {
+        result.error = one_line(PQerrorMessage(conn));
+        co_return false;
+      }
+    }
+    PGresult* answer = PQgetResult(conn);
+    if (answer == nullptr) break;
+    if (!answered) {
+      read_health_row(answer, result);
+      answered = true;
+    }
+    PQclear(answer);
+  }
+  if (!answered) result.error = "the health query returned nothing";
+  co_return answered&& result.ok;
+}
+
+awaitable<bool> PgCheck::wait(Watch& watch, bool for_write, bool new_socket, std::string& error) {
+  if (new_socket || !socket_) {
+    socket_.reset();
+    const int fd = PQsocket(conn_.get());
+    if (fd < 0) {
+      error = "libpq has no socket";
+      co_return false;
+    }
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      error = std::string("cannot duplicate libpq's socket: ") + std::strerror(errno);
+      co_return false;
+    }
+    error_code ec;
+    socket_.emplace(executor_);
+    socket_->assign(copy, ec);
+    if (ec) {
+      ::close(copy);
+      socket_.reset();
+      error = "cannot watch libpq's socket: " + ec.message();
+      co_return false;
+    }
+  }
+  error_code ec;
+  co_await socket_->async_wait(for_write ? asio::posix::stream_descriptor::wait_write
+                                         : asio::posix::stream_descriptor::wait_read,
+                               asio::redirect_error(use_awaitable, ec));
+  if (watch.fired || cancelled_) co_return false;  // the caller names the stage
+  if (ec) {
+    error = "waiting on the socket: " + ec.message();
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace plexi::routing
