@@ -1,5 +1,7 @@
 // Reads the `clusters:` section: each cluster's settings, its backends with their pool knobs
 // resolved, its query rules, and the checks that span a whole cluster.
+#include <algorithm>
+#include <cctype>
 #include <regex>
 #include <set>
 
@@ -140,6 +142,7 @@ void read_backends(Reader& r, const YAML::Node& node, const std::string& path, C
 const Fields<Rule>& rule_fields() {
   static const Fields<Rule> fields = {
       field("match", &Rule::match, as_name()),
+      field("match_fingerprint", &Rule::match_fingerprint, as_name()),
       field("role", &Rule::role, as_choice(kRoles)),
       field("cache_ttl", &Rule::cache_ttl, as_duration(true)),
       field("block", &Rule::block, as_bool()),
@@ -159,8 +162,12 @@ void read_rules(Reader& r, const YAML::Node& node, const std::string& path, Clus
     Rule rule;
     if (!read_map(r, item, item_path, rule_fields(), rule)) continue;
     rule.line = item.Mark().is_null() ? 0 : item.Mark().line + 1;
-    if (!has_value(item, "match")) {
-      r.error(item, item_path, "a rule needs a match: regular expression");
+    const bool by_fingerprint = has_value(item, "match_fingerprint");
+    if (has_value(item, "match") && by_fingerprint) {
+      r.error(item, item_path, "a rule matches by match: or by match_fingerprint:, not both");
+    } else if (!has_value(item, "match") && !by_fingerprint) {
+      r.error(item, item_path,
+              "a rule needs a match: regular expression or a match_fingerprint: statement shape");
     } else if (!rule.match.empty()) {
       try {
         std::regex compiled(rule.match, std::regex::ECMAScript);
@@ -169,10 +176,47 @@ void read_rules(Reader& r, const YAML::Node& node, const std::string& path, Clus
                 "not a valid regular expression: " + std::string(e.what()));
       }
     }
-    if (!rule.role && !rule.cache_ttl && !rule.block && has_value(item, "match")) {
+    if (!rule.role && !rule.cache_ttl && !rule.block &&
+        (has_value(item, "match") || by_fingerprint)) {
       r.error(item, item_path, "a rule does nothing without role:, cache_ttl: or block: true");
     }
     d.cluster.rules.push_back(std::move(rule));
+  }
+}
+
+// The grammar routing::VolatileFunctions reads: name or schema.name, then an optional '*'.
+bool function_pattern(std::string_view entry) {
+  if (entry.ends_with('*')) entry.remove_suffix(1);
+  auto identifier = [](std::string_view part) {
+    return !part.empty() && !std::isdigit(static_cast<unsigned char>(part[0])) && part[0] != '$' &&
+           std::all_of(part.begin(), part.end(), [](char c) {
+             return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+           });
+  };
+  const std::size_t dot = entry.find('.');
+  return dot == std::string_view::npos
+             ? identifier(entry)
+             : identifier(entry.substr(0, dot)) && identifier(entry.substr(dot + 1));
+}
+
+void read_volatile_functions(Reader& r, const YAML::Node& node, const std::string& path,
+                             ClusterDraft& d) {
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    r.error(node, path, "expected a list of function names, such as [audit.log_event, lock_*]");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item_path = index_path(path, i);
+    const auto name = r.text(node[i], item_path);
+    if (!name) continue;
+    if (!function_pattern(*name)) {
+      r.error(
+          node[i], item_path,
+          "expected a function name, schema.name, or a prefix ending in *, got '" + *name + "'");
+      continue;
+    }
+    d.cluster.volatile_functions.push_back(*name);
   }
 }
 
@@ -227,6 +271,7 @@ const Fields<ClusterDraft>& cluster_fields() {
     for (auto& knob : lift(&ClusterDraft::pool, pool_fields())) f.push_back(std::move(knob));
     f.push_back({"backends", read_backends});
     f.push_back({"rules", read_rules});
+    f.push_back({"volatile_functions", read_volatile_functions});
     return f;
   }();
   return fields;

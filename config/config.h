@@ -87,8 +87,12 @@ struct Backend {
   int line = 0;  // where it was declared, for messages about it
 };
 
+// A rule matches by exactly one of `match` and `match_fingerprint`.
 struct Rule {
   std::string match;  // regular expression on the statement text
+  // A statement's shape (its text with literals as `?`, as SHOW QUERIES prints it), matched
+  // exactly, or the shape's digest as 16 hexadecimal digits.
+  std::string match_fingerprint;
   std::optional<Role> role;
   std::optional<Duration> cache_ttl;
   bool block = false;
@@ -124,6 +128,9 @@ struct Cluster {
   std::optional<Endpoint> listen;
   std::vector<Backend> backends;
   std::vector<Rule> rules;
+  // Functions whose calls keep a SELECT on the primary, added to the built-in list: names,
+  // schema.name, or prefixes ending in '*'.
+  std::vector<std::string> volatile_functions;
 
   // A cluster whose only backend is sqlite is answered by the executor.
   bool is_sqlite() const {

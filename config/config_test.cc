@@ -252,6 +252,33 @@ TEST(ConfigLoad, RedisClustersWithTheirOwnAddresses) {
   EXPECT_EQ(queues.backends[0].database, "3");
 }
 
+TEST(ConfigLoad, FingerprintRulesAndVolatileFunctions) {
+  const auto result = load(R"(clusters:
+  appdb:
+    backends:
+      - host: db
+    volatile_functions: [audit.log_event, queue_*]
+    rules:
+      - match_fingerprint: SELECT * FROM reports WHERE id = ?
+        role: analytics
+      - match_fingerprint: 0123456789ABCDEF
+        block: true
+)");
+  ASSERT_NE(result.config, nullptr) << describe(result);
+  const Cluster& appdb = result.config->clusters.at("appdb");
+  EXPECT_EQ(appdb.volatile_functions, (std::vector<std::string>{"audit.log_event", "queue_*"}));
+  ASSERT_EQ(appdb.rules.size(), 2u);
+  EXPECT_EQ(appdb.rules[0].match, "");
+  EXPECT_EQ(appdb.rules[0].match_fingerprint, "SELECT * FROM reports WHERE id = ?");
+  EXPECT_EQ(appdb.rules[0].role, Role::kAnalytics);
+  EXPECT_EQ(appdb.rules[1].match_fingerprint, "0123456789ABCDEF");
+  EXPECT_TRUE(appdb.rules[1].block);
+
+  const auto minimal = load("clusters:\n  appdb:\n    backends:\n      - host: db\n");
+  ASSERT_NE(minimal.config, nullptr) << describe(minimal);
+  EXPECT_TRUE(minimal.config->clusters.at("appdb").volatile_functions.empty());
+}
+
 TEST(ConfigLoad, PoolKnobsResolveFromTopToClusterToBackend) {
   const auto result = load(R"(pool:
   pool_size: 30

@@ -239,6 +239,43 @@ clusters:
       - match: ^SELECT
 )",
      6, "clusters.appdb.rules[0]", "a rule does nothing"},
+    {"rule with both matches", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+    rules:
+      - match: ^SELECT
+        match_fingerprint: SELECT ?
+        role: replica
+)",
+     6, "clusters.appdb.rules[0]", "not both"},
+    {"empty fingerprint", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+    rules:
+      - match_fingerprint: ''
+        role: replica
+)",
+     6, "clusters.appdb.rules[0].match_fingerprint", "must not be empty"},
+
+    // Volatile functions.
+    {"volatile functions not a list", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+    volatile_functions: nextval
+)",
+     5, "clusters.appdb.volatile_functions", "expected a list of function names"},
+    {"volatile function that is not a name", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+    volatile_functions:
+      - audit.log_event
+      - log_event()
+)",
+     7, "clusters.appdb.volatile_functions[1]", "got 'log_event()'"},
 
     // Users.
     {"user without a name", VALID_CLUSTER "users:\n  - name: a\n  - password: x\n", 7, "users[1]",

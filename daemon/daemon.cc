@@ -40,6 +40,8 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       clients_,
                       shutting_down_,
                       [this] { return workers_.next(); },
+                      routing_,
+                      [this](std::string_view cluster) { return health_->cluster(cluster); },
                       component_logger("pg")},
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
@@ -97,6 +99,16 @@ int Daemon::run() {
   log_->info("plexiproxy {} starting with {} ({} worker threads)", PLEXI_VERSION, config->source,
              worker_threads(*config));
   if (!open_listeners()) return 1;
+  health_->on_change(
+      [this](const routing::ClusterHealth& before, const routing::ClusterHealth& after) {
+        // Idle connections to a backend that went down are dead or soon will be.
+        for (std::size_t i = 0; i < after.backends.size(); ++i) {
+          const auto& now = after.backends[i];
+          int was = before.index_of(now.name);
+          bool was_up = was >= 0 && before.backends[static_cast<std::size_t>(was)].up;
+          if (was_up && !now.up) pools_.close_idle(after.cluster, now.name);
+        }
+      });
   health_->start();
   asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
   asio::co_spawn(workers_.main(), prune_pools(), asio::detached);

@@ -16,6 +16,7 @@
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
+#include "routing/cluster_routing.h"
 #include "routing/health_monitor.h"
 
 namespace plexi {
@@ -50,6 +51,7 @@ class Daemon {
   std::shared_ptr<spdlog::logger> log_;
 
   pools::Registry pools_;
+  routing::RoutingTable routing_;
   ClientRegistry client_registry_;
   std::atomic<int> clients_{0};
   std::atomic<bool> shutting_down_{false};

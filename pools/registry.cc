@@ -43,6 +43,17 @@ void Registry::prune(const asio::any_io_executor& executor) {
   }
 }
 
+void Registry::close_idle(std::string_view cluster, std::string_view backend) {
+  std::vector<std::shared_ptr<pg::ServerPool>> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, pool] : postgres_) {
+      if (key.cluster == cluster && key.backend == backend) doomed.push_back(pool);
+    }
+  }
+  for (auto& pool : doomed) pool->close_idle();
+}
+
 void Registry::close_all() {
   for (auto& pool : all_pools()) pool->close_all();
 }

@@ -39,6 +39,8 @@ class Registry {
   // Closes idle connections past their timeouts and opens connections up to min_idle (on
   // `executor`); called by the daemon's janitor.
   void prune(const asio::any_io_executor& executor);
+  // Closes the idle connections of every pool of one backend (it went down).
+  void close_idle(std::string_view cluster, std::string_view backend);
   // Closes every server connection, now and as sessions give them back (shutdown).
   void close_all();
 

@@ -6,7 +6,7 @@
 namespace plexi::routing {
 namespace {
 
-bool readable(const BackendState& backend, std::uint64_t min_lsn, const Policy& policy) {
+bool readable(const Candidate& backend, std::uint64_t min_lsn, const Policy& policy) {
   if (!backend.up || backend.write_target || !backend.in_recovery) return false;
   if (backend.role == config::Role::kAnalytics || backend.role == config::Role::kCache) {
     return false;
@@ -17,7 +17,7 @@ bool readable(const BackendState& backend, std::uint64_t min_lsn, const Policy& 
   return min_lsn == 0 || backend.replay_lsn >= min_lsn;
 }
 
-int write_target(std::span<const BackendState> backends) {
+int write_target(std::span<const Candidate> backends) {
   for (std::size_t i = 0; i < backends.size(); ++i) {
     if (backends[i].up && backends[i].write_target) return static_cast<int>(i);
   }
@@ -26,7 +26,7 @@ int write_target(std::span<const BackendState> backends) {
 
 }  // namespace
 
-Choice Router::choose(Want want, std::uint64_t min_lsn, std::span<const BackendState> backends,
+Choice Router::choose(Want want, std::uint64_t min_lsn, std::span<const Candidate> backends,
                       const Policy& policy) {
   Choice choice;
   std::vector<int> candidates;
@@ -59,7 +59,7 @@ Choice Router::choose(Want want, std::uint64_t min_lsn, std::span<const BackendS
   return choice;
 }
 
-int Router::balance(std::span<const int> candidates, std::span<const BackendState> backends,
+int Router::balance(std::span<const int> candidates, std::span<const Candidate> backends,
                     const Policy& policy) {
   std::vector<int> near;
   if (!policy.local_zone.empty()) {

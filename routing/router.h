@@ -23,7 +23,7 @@ enum class Want { kWrite, kRead, kAnalytics };
 enum class Balancing { kRoundRobin, kLeastOutstanding, kWeighted };
 
 // One backend as the router sees it, in the cluster's config order.
-struct BackendState {
+struct Candidate {
   config::Role role = config::Role::kPrimary;
   bool up = true;
   bool write_target = false;     // elected by the health monitor
@@ -50,7 +50,7 @@ struct Choice {
 class Router {
  public:
   // `min_lsn`: for reads, only standbys that replayed at least this far qualify (0: any).
-  Choice choose(Want want, std::uint64_t min_lsn, std::span<const BackendState> backends,
+  Choice choose(Want want, std::uint64_t min_lsn, std::span<const Candidate> backends,
                 const Policy& policy);
 
   // Requests in flight per backend, for least_outstanding; the session that was given a
@@ -73,7 +73,7 @@ class Router {
   std::atomic<int>& counter(int backend) {
     return outstanding_[static_cast<std::size_t>(backend) % kCounters];
   }
-  int balance(std::span<const int> candidates, std::span<const BackendState> backends,
+  int balance(std::span<const int> candidates, std::span<const Candidate> backends,
               const Policy& policy);
 
   std::atomic<std::uint64_t> next_{0};

@@ -13,15 +13,15 @@ namespace {
 using config::Role;
 using std::chrono::milliseconds;
 
-BackendState primary() {
-  BackendState state;
+Candidate primary() {
+  Candidate state;
   state.role = Role::kPrimary;
   state.write_target = true;
   return state;
 }
 
-BackendState replica(std::uint64_t replayed = 100, int weight = 1, std::string_view zone = {}) {
-  BackendState state;
+Candidate replica(std::uint64_t replayed = 100, int weight = 1, std::string_view zone = {}) {
+  Candidate state;
   state.role = Role::kReplica;
   state.in_recovery = true;
   state.replay_lsn = replayed;
@@ -30,13 +30,13 @@ BackendState replica(std::uint64_t replayed = 100, int weight = 1, std::string_v
   return state;
 }
 
-BackendState analytics() {
-  BackendState state = replica();
+Candidate analytics() {
+  Candidate state = replica();
   state.role = Role::kAnalytics;
   return state;
 }
 
-std::map<int, int> spread(Router& router, Want want, const std::vector<BackendState>& backends,
+std::map<int, int> spread(Router& router, Want want, const std::vector<Candidate>& backends,
                           const Policy& policy, int times, std::uint64_t min_lsn = 0) {
   std::map<int, int> counts;
   for (int i = 0; i < times; ++i) ++counts[router.choose(want, min_lsn, backends, policy).backend];
@@ -45,7 +45,7 @@ std::map<int, int> spread(Router& router, Want want, const std::vector<BackendSt
 
 TEST(Router, WritesGoToTheWriteTargetAndReadsToReplicasInTurn) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(), replica()};
+  std::vector<Candidate> backends{primary(), replica(), replica()};
   EXPECT_EQ(router.choose(Want::kWrite, 0, backends, {}).backend, 0);
   auto reads = spread(router, Want::kRead, backends, {}, 10);
   EXPECT_EQ(reads, (std::map<int, int>{{1, 5}, {2, 5}}));
@@ -53,7 +53,7 @@ TEST(Router, WritesGoToTheWriteTargetAndReadsToReplicasInTurn) {
 
 TEST(Router, APromotedReplicaTakesTheWritesAndNoWriteTargetIsAnError) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(), replica()};
+  std::vector<Candidate> backends{primary(), replica(), replica()};
   backends[0].up = false;
   backends[0].write_target = false;
   backends[2].write_target = true;
@@ -71,7 +71,7 @@ TEST(Router, APromotedReplicaTakesTheWritesAndNoWriteTargetIsAnError) {
 
 TEST(Router, ReadsFallBackToThePrimaryWhenNoReplicaQualifies) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(), replica()};
+  std::vector<Candidate> backends{primary(), replica(), replica()};
   backends[1].up = false;
   backends[2].lag = milliseconds(5000);
   Policy policy;
@@ -85,7 +85,7 @@ TEST(Router, ReadsFallBackToThePrimaryWhenNoReplicaQualifies) {
 
 TEST(Router, ReadYourWritesOnlyUsesReplicasThatReplayedTheWrite) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(500), replica(900)};
+  std::vector<Candidate> backends{primary(), replica(500), replica(900)};
   EXPECT_EQ(spread(router, Want::kRead, backends, {}, 6, 800), (std::map<int, int>{{2, 6}}));
   auto choice = router.choose(Want::kRead, 1000, backends, {});
   EXPECT_EQ(choice.backend, 0);
@@ -96,7 +96,7 @@ TEST(Router, ReadYourWritesOnlyUsesReplicasThatReplayedTheWrite) {
 
 TEST(Router, AnalyticsGoesToAnalyticsBackendsElseToReplicas) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(), analytics()};
+  std::vector<Candidate> backends{primary(), replica(), analytics()};
   EXPECT_EQ(router.choose(Want::kAnalytics, 0, backends, {}).backend, 2);
   // Ordinary reads stay off the analytics server.
   EXPECT_EQ(spread(router, Want::kRead, backends, {}, 4), (std::map<int, int>{{1, 4}}));
@@ -106,7 +106,7 @@ TEST(Router, AnalyticsGoesToAnalyticsBackendsElseToReplicas) {
 
 TEST(Router, WeightedSpreadsByWeight) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(100, 1), replica(100, 3)};
+  std::vector<Candidate> backends{primary(), replica(100, 1), replica(100, 3)};
   Policy policy;
   policy.balancing = Balancing::kWeighted;
   EXPECT_EQ(spread(router, Want::kRead, backends, policy, 400),
@@ -115,7 +115,7 @@ TEST(Router, WeightedSpreadsByWeight) {
 
 TEST(Router, LeastOutstandingPrefersTheLeastBusy) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(), replica()};
+  std::vector<Candidate> backends{primary(), replica(), replica()};
   Policy policy;
   policy.balancing = Balancing::kLeastOutstanding;
   router.started(1);
@@ -131,8 +131,7 @@ TEST(Router, LeastOutstandingPrefersTheLeastBusy) {
 
 TEST(Router, ReplicasInTheLocalZoneArePreferred) {
   Router router;
-  std::vector<BackendState> backends{primary(), replica(100, 1, "eu-1a"),
-                                     replica(100, 1, "eu-1b")};
+  std::vector<Candidate> backends{primary(), replica(100, 1, "eu-1a"), replica(100, 1, "eu-1b")};
   Policy policy;
   policy.local_zone = "eu-1b";
   EXPECT_EQ(spread(router, Want::kRead, backends, policy, 4), (std::map<int, int>{{2, 4}}));

@@ -19,6 +19,8 @@
 #include "pools/registry.h"
 #include "protocol/pg/messages.h"
 #include "protocol/pg/session_fronts.h"
+#include "routing/backend_health.h"
+#include "routing/cluster_routing.h"
 
 namespace spdlog {
 class logger;
@@ -35,6 +37,9 @@ struct SessionEnvironment {
   const std::atomic<bool>& shutting_down;
   // The network worker a new client is served on.
   std::function<asio::any_io_executor()> worker;
+  routing::RoutingTable& routing;
+  // The health monitor's latest view of a cluster (null when it has none).
+  std::function<std::shared_ptr<const routing::ClusterHealth>(std::string_view cluster)> health;
   std::shared_ptr<spdlog::logger> log;
 };
 

@@ -2,64 +2,16 @@
 // answers forwarded back, parsing only what pooling needs. In transaction mode the server
 // goes back to the pool at every idle ReadyForQuery; named prepared statements, session
 // settings and cancel keys are carried over to whichever server the client gets next.
-#include <spdlog/spdlog.h>
+#include "protocol/pg/session_relay.h"
 
-#include <unordered_map>
-
-#include "common/socket_io.h"
-#include "pools/pg/server_pool.h"
-#include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
-#include "protocol/pg/session.h"
-#include "protocol/pg/statement.h"
 
 namespace plexi::pg {
 namespace {
 
-// What the relay expects back for each request it forwarded, in order.
-struct Pending {
-  enum class Kind {
-    kQuery,          // simple Query or FunctionCall: everything up to ReadyForQuery
-    kSync,           // up to ReadyForQuery
-    kParse,          // ParseComplete
-    kInternalParse,  // ParseComplete of a Parse the proxy added: not shown to the client
-    kBind,           // BindComplete
-    kDescribe,       // ParameterDescription, then RowDescription or NoData
-    kExecute,        // rows, then CommandComplete, EmptyQueryResponse or PortalSuspended
-    kClose,          // CloseComplete
-    kSynthetic,      // an answer the proxy gives itself, sent when its turn comes
-    kReplay,         // settings replayed on a new server: swallowed up to ReadyForQuery
-  };
-  Kind kind;
-  ByteVector synthetic;
-  std::string prepared_name;            // kParse, kInternalParse: forget it on failure
-  std::vector<SettingChange> settings;  // kQuery, kExecute: applied when they succeed
-  bool discards_prepared = false;
-};
-
-// The answers a server owes, oldest first: a vector read from `head_`, so an idle session
-// holds no allocation (std::deque allocates a block as soon as it exists).
-class PendingQueue {
- public:
-  bool empty() const { return head_ == items_.size(); }
-  Pending& front() { return items_[head_]; }
-  void push_back(Pending pending) { items_.push_back(std::move(pending)); }
-  void push_front(Pending pending) { items_.insert(items_.begin() + head_, std::move(pending)); }
-  void pop_front() {
-    if (++head_ == items_.size()) {
-      items_.clear();
-      head_ = 0;
-    }
-  }
-
- private:
-  std::vector<Pending> items_;
-  std::size_t head_ = 0;
-};
-
 bool ends_at_ready_for_query(Pending::Kind kind) {
   return kind == Pending::Kind::kQuery || kind == Pending::Kind::kSync ||
-         kind == Pending::Kind::kReplay;
+         kind == Pending::Kind::kReplay || kind == Pending::Kind::kWalPosition;
 }
 
 std::string quote_literal(std::string_view value) {
@@ -100,128 +52,65 @@ std::string proxy_statement_name(std::string_view query, const std::vector<std::
 
 }  // namespace
 
-class Relay {
- public:
-  explicit Relay(Session& session) : s_(session), log_(*session.env_.log) {}
-
-  // Logs in on a server; true when the client is now served from readiness callbacks.
-  awaitable<bool> start();
-
- private:
-  // An idle client is a pending wait on its socket and nothing else: no coroutine frame,
-  // no buffer. Readiness starts a coroutine that forwards what arrived and parks again.
-  void wait_for_client();
-  awaitable<void> on_client_readable(error_code ec);
-  awaitable<bool> log_in();
-  struct Statement {
-    std::string proxy_name;
-    std::string query;
-    std::vector<std::uint32_t> types;
-    std::vector<SettingChange> settings;
-  };
-
-  // --- the server and its pool ---
-  void choose_backend();
-  awaitable<bool> attach(bool at_login);
-  void release();
-  bool releasable() const {
-    return server_ && pending_.empty() && server_->tx_status() == TxStatus::kIdle &&
-           pin_ == PinReason::kNone && mode_ != config::PoolMode::kSession;
-  }
-  std::string replay_sql();
-  void queue_replay();
-  awaitable<bool> run_internal(const std::string& sql);
-
-  // --- client → server ---
-  awaitable<bool> forward_client_messages();
-  bool handle_client_message(const Frame& frame);
-  bool answer_without_server(const Frame& frame);
-  void ensure_prepared(const Statement& statement);
-  // A client's named statement, recorded under the name every server will know it by.
-  Statement& record_statement(const ParseMessage& parse, std::vector<SettingChange> settings);
-  void set_pin(PinReason reason);
-
-  // --- server → client ---
-  // The answers are read by a second coroutine on the session's worker, so the client can
-  // go on sending (COPY data, pipelined requests) and an idle pinned server can deliver
-  // notifications. (Reading them inline in the client's coroutine measured slower.)
-  void start_pump();
-  awaitable<void> run_pump();
-  awaitable<void> pump();
-  bool handle_server_message(const Frame& frame, ByteVector& out);
-  void emit_synthetic(ByteVector& out);
-  void drop_until_sync();
-  void finish_cycle(TxStatus status);
-  void apply(const std::vector<SettingChange>& changes, std::map<std::string, std::string>& to);
-
-  awaitable<void> stop_pump();
-  awaitable<void> teardown();
-
-  Session& s_;
-  spdlog::logger& log_;
-  config::PoolMode mode_ = config::PoolMode::kTransaction;
-  const config::Backend* backend_ = nullptr;
-  std::shared_ptr<ServerPool> pool_;
-  ServerPool::Lease server_;
-
-  PendingQueue pending_;
-  ByteVector to_server_;
-  bool pump_running_ = false;
-  bool writing_to_server_ = false;
-  bool stopping_ = false;
-  bool server_failed_ = false;
-  asio::steady_timer* pump_stopped_ = nullptr;  // set while stop_pump() waits
-
-  PinReason pin_ = PinReason::kNone;
-  std::map<std::string, std::string> settings_;          // name → SQL that sets it
-  std::map<std::string, std::string> startup_settings_;  // what RESET returns to
-  std::vector<SettingChange> tx_settings_;               // applied in the open transaction
-  bool cycle_failed_ = false;                            // an error since the last ReadyForQuery
-  bool saw_rollback_ = false;
-  bool tx_failed_ = false;
-
-  // What a client of the extended protocol has named; allocated at its first use, since
-  // an idle client should not carry empty maps.
-  struct Extended {
-    std::unordered_map<std::string, Statement> statements;
-    std::vector<SettingChange> unnamed_statement_settings;
-    std::unordered_map<std::string, std::vector<SettingChange>> portal_settings;
-  };
-  Extended& extended() {
-    if (!extended_) extended_ = std::make_unique<Extended>();
-    return *extended_;
-  }
-  std::unique_ptr<Extended> extended_;
-};
-
 void Relay::choose_backend() {
   const config::Cluster& cluster = *s_.cluster_;
-  for (const auto& backend : cluster.backends) {
-    if (backend.role == config::Role::kPrimary) {
-      backend_ = &backend;
+  // Logins (and session-mode clients) use the configured primary.
+  backend_index_ = 0;
+  for (std::size_t i = 0; i < cluster.backends.size(); ++i) {
+    if (cluster.backends[i].role == config::Role::kPrimary) {
+      backend_index_ = static_cast<int>(i);
       break;
     }
   }
-  if (!backend_) backend_ = &cluster.backends.front();
+  backend_ = &cluster.backends[static_cast<std::size_t>(backend_index_)];
+  mode_ = cluster.pool_mode;
+  if (s_.config_user_ && s_.config_user_->pool_mode) mode_ = *s_.config_user_->pool_mode;
+  pools_.resize(cluster.backends.size());
+  pool_ = pool_for(backend_index_);
+  if (cluster.backends.size() > 1 && mode_ != config::PoolMode::kSession) {
+    routing_ = s_.env_.routing.cluster(s_.config_, cluster);
+    // Log in where writes go now (the configured primary may have failed over), or on a
+    // replica when no backend takes writes.
+    std::string error;
+    int backend = choose(Intent{}, error);
+    if (backend < 0) {
+      Intent read;
+      read.read = true;
+      backend = choose(read, error);
+    }
+    if (backend >= 0) backend_index_ = backend;
+    cycle_writes_ = false;
+  }
+  backend_ = &cluster.backends[static_cast<std::size_t>(backend_index_)];
+  pool_ = pool_for(backend_index_);
+}
+
+std::shared_ptr<ServerPool> Relay::pool_for(int index) {
+  auto& pool = pools_[static_cast<std::size_t>(index)];
+  if (pool) return pool;
+  const config::Cluster& cluster = *s_.cluster_;
+  const config::Backend& backend = cluster.backends[static_cast<std::size_t>(index)];
   ServerAddress address;
-  address.host = backend_->host;
-  address.port = backend_->port;
-  address.database = backend_->database.empty() ? cluster.name : backend_->database;
-  address.connect_timeout = backend_->pool.connect_timeout;
-  if (!backend_->username.empty()) {
-    address.user = backend_->username;
-    address.password = backend_->password;
+  address.host = backend.host;
+  address.port = backend.port;
+  address.database = backend.database.empty() ? cluster.name : backend.database;
+  address.connect_timeout = backend.pool.connect_timeout;
+  if (!backend.username.empty()) {
+    address.user = backend.username;
+    address.password = backend.password;
   } else {
     address.user = s_.user_;
     address.password = s_.client_password_;
   }
-  mode_ = cluster.pool_mode;
-  if (s_.config_user_ && s_.config_user_->pool_mode) mode_ = *s_.config_user_->pool_mode;
-  pool_ = s_.env_.pools.postgres_pool(
-      {cluster.name, backend_->name, address.user, address.database}, address, backend_->pool);
+  pool = s_.env_.pools.postgres_pool({cluster.name, backend.name, address.user, address.database},
+                                     address, backend.pool);
+  return pool;
 }
 
-awaitable<bool> Relay::attach(bool at_login) {
+awaitable<bool> Relay::attach(int backend, bool at_login) {
+  backend_index_ = backend;
+  backend_ = &s_.cluster_->backends[static_cast<std::size_t>(backend)];
+  pool_ = pool_for(backend);
   std::string error;
   server_ = co_await pool_->acquire(error);
   if (!server_) {
@@ -234,6 +123,7 @@ awaitable<bool> Relay::attach(bool at_login) {
     }
     co_return false;
   }
+  if (routing_) routing_->router().started(backend_index_);
   server_->set_busy(true);
   // A connection last used on another worker moves to this one, so its I/O completes here.
   server_->move_to(s_.socket_.get_executor());
@@ -245,9 +135,19 @@ awaitable<bool> Relay::attach(bool at_login) {
 
 void Relay::release() {
   s_.set_server_cancel_key(std::nullopt);
+  if (routing_) routing_->router().finished(backend_index_);
   server_->set_busy(false);
   server_.reset();
+  cycle_writes_ = false;
   s_.phase_ = Phase::kIdle;
+}
+
+void Relay::discard_server() {
+  if (!server_) return;
+  s_.set_server_cancel_key(std::nullopt);
+  if (routing_) routing_->router().finished(backend_index_);
+  server_.discard();
+  cycle_writes_ = false;
 }
 
 // SQL that makes the attached server's settings the client's (empty when they match);
@@ -376,13 +276,13 @@ awaitable<bool> Relay::log_in() {
   if (known) {
     for (const auto& [name, value] : *known) encode_parameter_status(s_.output_, name, value);
   } else {
-    bool attached = co_await attach(true);
+    bool attached = co_await attach(backend_index_, true);
     if (!attached) co_return false;
     if (std::string sql = replay_sql(); !sql.empty()) {
       bool replayed = co_await run_internal(sql);
       if (!replayed) {
         server_->settings().clear();
-        server_.discard();
+        discard_server();
         co_await s_.fatal("22023", "invalid value in startup parameters");
         co_return false;
       }
@@ -412,7 +312,7 @@ awaitable<bool> Relay::forward_client_messages() {
     if (decoded.status == DecodeStatus::kNeedMore) break;
     if (decoded.status == DecodeStatus::kError) {
       co_await stop_pump();
-      if (server_) server_.discard();
+      discard_server();
       co_await s_.fatal("08P01", "invalid message: " + decoded.error);
       co_return false;
     }
@@ -421,12 +321,26 @@ awaitable<bool> Relay::forward_client_messages() {
       s_.input_.consume(decoded.consumed);
       co_return false;
     }
+    if (skipping_until_sync_) {
+      // The rest of a refused extended-protocol batch.
+      if (frame.type == frontend::kSync) {
+        skipping_until_sync_ = false;
+        encode_ready_for_query(s_.output_, TxStatus::kIdle);
+      }
+      s_.input_.consume(decoded.consumed);
+      continue;
+    }
     if (!server_ && answer_without_server(frame)) {
       s_.input_.consume(decoded.consumed);
       continue;
     }
     if (!server_) {
-      bool attached = co_await attach(false);
+      auto backend = route(frame);
+      if (!backend) {
+        s_.input_.consume(decoded.consumed);
+        continue;
+      }
+      bool attached = co_await attach(*backend, false);
       if (!attached) co_return false;
       s_.phase_ = Phase::kActive;
       if (!s_.output_.empty()) {
@@ -439,7 +353,7 @@ awaitable<bool> Relay::forward_client_messages() {
     if (!handle_client_message(frame)) {
       s_.input_.consume(decoded.consumed);
       co_await stop_pump();
-      if (server_) server_.discard();
+      discard_server();
       co_await s_.fatal("08P01", std::string("unexpected message type '") + frame.type + "'");
       co_return false;
     }
@@ -644,8 +558,9 @@ void Relay::ensure_prepared(const Statement& statement) {
 Relay::Statement& Relay::record_statement(const ParseMessage& parse,
                                           std::vector<SettingChange> settings) {
   Statement& statement = extended().statements[std::string(parse.statement)];
-  statement = Statement{proxy_statement_name(parse.query, parse.parameter_types),
-                        std::string(parse.query), parse.parameter_types, std::move(settings)};
+  statement =
+      Statement{proxy_statement_name(parse.query, parse.parameter_types), std::string(parse.query),
+                parse.parameter_types, std::move(settings), intent_of(parse.query)};
   return statement;
 }
 
@@ -683,6 +598,12 @@ awaitable<void> Relay::pump() {
         stopping_ = true;
         break;
       }
+    }
+    if (need_wal_position_ && pending_.empty() && !writing_to_server_ &&
+        server_->tx_status() == TxStatus::kIdle) {
+      bool asked = co_await request_wal_position();
+      if (!asked) break;
+      continue;
     }
     if (releasable()) {
       if (!writing_to_server_) {
@@ -758,6 +679,9 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
     append_u32be(out, static_cast<std::uint32_t>(frame.body.size() + 4));
     append_bytes(out, frame.body);
   };
+  if (!pending_.empty() && pending_.front().kind == Pending::Kind::kWalPosition) {
+    return handle_wal_position_message(frame);
+  }
   bool replaying = !pending_.empty() && pending_.front().kind == Pending::Kind::kReplay;
   switch (frame.type) {
     case backend::kParameterStatus:
@@ -822,6 +746,7 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
       }
       forward();
       finish_cycle(status);
+      note_cycle_end(status);
       return true;
     }
     case backend::kErrorResponse:
@@ -937,14 +862,17 @@ awaitable<void> Relay::teardown() {
   if (clean && (mode_ == config::PoolMode::kSession || pin_ != PinReason::kNone)) {
     // The next client must not inherit this one's session state.
     const std::string& reset = backend_->pool.reset_query;
-    clean = reset.empty() || co_await run_internal(reset);
+    if (!reset.empty()) {
+      bool reset_done = co_await run_internal(reset);
+      clean = reset_done;
+    }
     server_->settings().clear();
     server_->prepared().clear();
   }
   if (clean) {
     release();
   } else {
-    server_.discard();
+    discard_server();
   }
 }
 

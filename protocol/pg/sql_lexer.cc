@@ -2,9 +2,21 @@
 #include "protocol/pg/sql_lexer.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace plexi::pg {
+namespace {
+
+// ASCII classes, inline: the <cctype> calls cost more than the rest of a token, and SQL's
+// own syntax is ASCII (bytes from 0x80 are word characters, whatever the locale).
+bool ascii_alnum(char c) {
+  const char lower = static_cast<char>(c | 0x20);
+  return (c >= '0' && c <= '9') || (lower >= 'a' && lower <= 'z');
+}
+bool ascii_digit(char c) { return c >= '0' && c <= '9'; }
+bool ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+
+}  // namespace
 
 Token Lexer::next() {
   skip_space_and_comments();
@@ -42,10 +54,8 @@ Token Lexer::next() {
 }
 
 bool Lexer::word_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
-         static_cast<unsigned char>(c) >= 0x80;
+  return ascii_alnum(c) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
 }
-
 
 void Lexer::skip_quoted(char quote, bool backslashes) {
   ++pos_;
@@ -65,32 +75,39 @@ void Lexer::skip_quoted(char quote, bool backslashes) {
     ++pos_;
   }
   pos_ = sql_.size();
+  unterminated_ = true;
 }
 
 // $tag$ ... $tag$; false (nothing consumed) when '$' does not open one ($1 parameters).
 bool Lexer::dollar_quote() {
   std::size_t tag_end = pos_ + 1;
-  while (tag_end < sql_.size() &&
-         (std::isalnum(static_cast<unsigned char>(sql_[tag_end])) || sql_[tag_end] == '_')) {
+  // Tag characters as PostgreSQL has them: letters (also bytes from 0x80), digits, '_'.
+  while (tag_end < sql_.size() && (ascii_alnum(sql_[tag_end]) || sql_[tag_end] == '_' ||
+                                   static_cast<unsigned char>(sql_[tag_end]) >= 0x80)) {
     ++tag_end;
   }
-  if (tag_end >= sql_.size() || sql_[tag_end] != '$' ||
-      std::isdigit(static_cast<unsigned char>(peek(1)))) {
+  if (tag_end >= sql_.size() || sql_[tag_end] != '$' || ascii_digit(peek(1))) {
     return false;
   }
   std::string_view tag = sql_.substr(pos_, tag_end - pos_ + 1);
   std::size_t close = sql_.find(tag, tag_end + 1);
-  pos_ = close == std::string_view::npos ? sql_.size() : close + tag.size();
+  if (close == std::string_view::npos) {
+    pos_ = sql_.size();
+    unterminated_ = true;
+  } else {
+    pos_ = close + tag.size();
+  }
   return true;
 }
 
 void Lexer::skip_space_and_comments() {
   while (pos_ < sql_.size()) {
     char c = sql_[pos_];
-    if (std::isspace(static_cast<unsigned char>(c))) {
+    if (ascii_space(c)) {
       ++pos_;
     } else if (c == '-' && peek(1) == '-') {
-      while (pos_ < sql_.size() && sql_[pos_] != '\n') ++pos_;
+      // PostgreSQL ends a line comment at a carriage return too.
+      while (pos_ < sql_.size() && sql_[pos_] != '\n' && sql_[pos_] != '\r') ++pos_;
     } else if (c == '/' && peek(1) == '*') {
       int depth = 0;
       do {
@@ -104,6 +121,7 @@ void Lexer::skip_space_and_comments() {
           ++pos_;
         }
       } while (depth > 0 && pos_ < sql_.size());
+      if (depth > 0) unterminated_ = true;
       pos_ = std::min(pos_, sql_.size());
     } else {
       return;
@@ -114,7 +132,7 @@ void Lexer::skip_space_and_comments() {
 bool is_word(const Token& token, std::string_view upper) {
   if (token.kind != Token::Kind::kWord || token.text.size() != upper.size()) return false;
   for (std::size_t i = 0; i < upper.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(token.text[i])) != upper[i]) return false;
+    if (ascii_upper(token.text[i]) != upper[i]) return false;
   }
   return true;
 }

@@ -23,6 +23,9 @@ class Lexer {
   // The next token; kEnd at the end of the text (and for ever after).
   Token next();
   std::size_t position() const { return pos_; }
+  // True once the text ended inside a string, quoted identifier, dollar quote or comment
+  // (the server would reject it; a statement shape keeps such a tail verbatim).
+  bool unterminated() const { return unterminated_; }
 
  private:
   static bool word_char(char c);
@@ -35,6 +38,7 @@ class Lexer {
 
   std::string_view sql_;
   std::size_t pos_ = 0;
+  bool unterminated_ = false;
 };
 
 // True when `token` is the keyword `upper` (given in upper case), in any case.

@@ -1,0 +1,200 @@
+// The relay front's session state: a client's messages forwarded to pooled server
+// connections chosen per transaction by the router, and the answers relayed back, with what
+// pooling and routing must remember between transactions.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/socket_io.h"
+#include "pools/pg/server_pool.h"
+#include "protocol/pg/decoder.h"
+#include "protocol/pg/session.h"
+#include "protocol/pg/statement.h"
+#include "routing/cluster_routing.h"
+
+namespace plexi::pg {
+
+// What the relay expects back for each request it forwarded, in order.
+struct Pending {
+  enum class Kind {
+    kQuery,          // simple Query or FunctionCall: everything up to ReadyForQuery
+    kSync,           // up to ReadyForQuery
+    kParse,          // ParseComplete
+    kInternalParse,  // ParseComplete of a Parse the proxy added: not shown to the client
+    kBind,           // BindComplete
+    kDescribe,       // ParameterDescription, then RowDescription or NoData
+    kExecute,        // rows, then CommandComplete, EmptyQueryResponse or PortalSuspended
+    kClose,          // CloseComplete
+    kSynthetic,      // an answer the proxy gives itself, sent when its turn comes
+    kReplay,         // settings replayed on a new server: swallowed up to ReadyForQuery
+    kWalPosition,    // the proxy's pg_current_wal_lsn(): swallowed up to ReadyForQuery
+  };
+  Kind kind;
+  ByteVector synthetic;
+  std::string prepared_name;            // kParse, kInternalParse: forget it on failure
+  std::vector<SettingChange> settings;  // kQuery, kExecute: applied when they succeed
+  bool discards_prepared = false;
+};
+
+// The answers a server owes, oldest first: a vector read from `head_`, so an idle session
+// holds no allocation (std::deque allocates a block as soon as it exists).
+class PendingQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  Pending& front() { return items_[head_]; }
+  void push_back(Pending pending) { items_.push_back(std::move(pending)); }
+  void push_front(Pending pending) { items_.insert(items_.begin() + head_, std::move(pending)); }
+  void pop_front() {
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<Pending> items_;
+  std::size_t head_ = 0;
+};
+
+class Relay {
+ public:
+  explicit Relay(Session& session) : s_(session), log_(*session.env_.log) {}
+
+  // Logs in on a server; true when the client is now served from readiness callbacks.
+  awaitable<bool> start();
+
+ private:
+  // An idle client is a pending wait on its socket and nothing else: no coroutine frame,
+  // no buffer. Readiness starts a coroutine that forwards what arrived and parks again.
+  void wait_for_client();
+  awaitable<void> on_client_readable(error_code ec);
+  awaitable<bool> log_in();
+  // What a statement asks of routing, from its classification, hint and the cluster's
+  // rules; kept with named statements, which are classified once, at Parse.
+  struct Intent {
+    bool read = false;
+    std::optional<config::Role> role;  // asked for by a hint (which beats everything) or rule
+    bool hinted = false;
+    int blocked_by = -1;  // the index of the rule that refuses it
+  };
+  struct Statement {
+    std::string proxy_name;
+    std::string query;
+    std::vector<std::uint32_t> types;
+    std::vector<SettingChange> settings;
+    Intent intent;
+  };
+
+  // --- the server and its pool ---
+  void choose_backend();
+  std::shared_ptr<ServerPool> pool_for(int backend);
+  awaitable<bool> attach(int backend, bool at_login);
+  void release();
+  // Closes the attached server connection instead of reusing it.
+  void discard_server();
+  bool releasable() const {
+    return server_ && pending_.empty() && server_->tx_status() == TxStatus::kIdle &&
+           pin_ == PinReason::kNone && mode_ != config::PoolMode::kSession && !need_wal_position_;
+  }
+  std::string replay_sql();
+  void queue_replay();
+  awaitable<bool> run_internal(const std::string& sql);
+
+  // --- client → server ---
+  awaitable<bool> forward_client_messages();
+  bool handle_client_message(const Frame& frame);
+  bool answer_without_server(const Frame& frame);
+  void ensure_prepared(const Statement& statement);
+  // A client's named statement, recorded under the name every server will know it by.
+  Statement& record_statement(const ParseMessage& parse, std::vector<SettingChange> settings);
+  void set_pin(PinReason reason);
+
+  // --- routing (session_relay_routing.cc) ---
+  // The backend for the request that starts with `frame`, or nullopt when the proxy has
+  // answered it itself: SET plexiproxy.role, a blocked statement, a write with no primary.
+  std::optional<int> route(const Frame& frame);
+  Intent intent_of(std::string_view sql, const routing::Verdict& verdict) const;
+  Intent intent_of(std::string_view sql);
+  std::optional<int> choose_or_refuse(const Intent& intent, bool simple_query);
+  int choose(const Intent& intent, std::string& error);
+  // Refuses a request with an error; an extended-protocol batch is then skipped up to Sync,
+  // as a server would.
+  void refuse(bool simple_query, std::string_view sqlstate, const std::string& message);
+  // Asks the server for the WAL position a write transaction committed at (lsn mode).
+  awaitable<bool> request_wal_position();
+  void record_wal_position(const Frame& data_row);
+  void note_cycle_end(TxStatus status);
+
+  // --- server → client ---
+  // The answers are read by a second coroutine on the session's worker, so the client can
+  // go on sending (COPY data, pipelined requests) and an idle pinned server can deliver
+  // notifications. (Reading them inline in the client's coroutine measured slower.)
+  void start_pump();
+  awaitable<void> run_pump();
+  awaitable<void> pump();
+  bool handle_server_message(const Frame& frame, ByteVector& out);
+  bool handle_wal_position_message(const Frame& frame);
+  void emit_synthetic(ByteVector& out);
+  void drop_until_sync();
+  void finish_cycle(TxStatus status);
+  void apply(const std::vector<SettingChange>& changes, std::map<std::string, std::string>& to);
+
+  awaitable<void> stop_pump();
+  awaitable<void> teardown();
+
+  Session& s_;
+  spdlog::logger& log_;
+  config::PoolMode mode_ = config::PoolMode::kTransaction;
+  const config::Backend* backend_ = nullptr;
+  std::shared_ptr<ServerPool> pool_;
+  ServerPool::Lease server_;
+
+  PendingQueue pending_;
+  ByteVector to_server_;
+  bool pump_running_ = false;
+  bool writing_to_server_ = false;
+  bool stopping_ = false;
+  bool server_failed_ = false;
+  asio::steady_timer* pump_stopped_ = nullptr;  // set while stop_pump() waits
+
+  // Routing; null for a cluster with one backend, where every request goes to it.
+  std::shared_ptr<routing::ClusterRouting> routing_;
+  std::vector<std::shared_ptr<ServerPool>> pools_;  // by backend index, opened on first use
+  int backend_index_ = 0;                           // of backend_
+  std::optional<config::Role> role_override_;       // SET plexiproxy.role
+  bool cycle_writes_ = false;                       // the attached server was chosen for a write
+  bool need_wal_position_ = false;  // the write committed; its position is not asked yet
+  bool skipping_until_sync_ = false;
+  std::uint64_t written_lsn_ = 0;        // read-your-writes (lsn): the client's last commit
+  pools::Clock::time_point wrote_at_{};  // read-your-writes (window)
+
+  PinReason pin_ = PinReason::kNone;
+  std::map<std::string, std::string> settings_;          // name → SQL that sets it
+  std::map<std::string, std::string> startup_settings_;  // what RESET returns to
+  std::vector<SettingChange> tx_settings_;               // applied in the open transaction
+  bool cycle_failed_ = false;                            // an error since the last ReadyForQuery
+  bool saw_rollback_ = false;
+  bool tx_failed_ = false;
+
+  // What a client of the extended protocol has named; allocated at its first use, since
+  // an idle client should not carry empty maps.
+  struct Extended {
+    std::unordered_map<std::string, Statement> statements;
+    std::vector<SettingChange> unnamed_statement_settings;
+    std::unordered_map<std::string, std::vector<SettingChange>> portal_settings;
+  };
+  Extended& extended() {
+    if (!extended_) extended_ = std::make_unique<Extended>();
+    return *extended_;
+  }
+  std::unique_ptr<Extended> extended_;
+};
+
+}  // namespace plexi::pg

@@ -1,0 +1,306 @@
+// Where the relay sends each transaction: the statement that starts it is classified (once
+// per shape), hints, SET plexiproxy.role and the cluster's rules are applied, read-your-writes
+// is honoured, and the router picks a backend from the health monitor's latest snapshot.
+#include <array>
+#include <limits>
+
+#include "protocol/pg/encoder.h"
+#include "protocol/pg/session_relay.h"
+#include "routing/backend_health.h"
+#include "routing/pg_check.h"
+
+namespace plexi::pg {
+namespace {
+
+using routing::Want;
+
+Want want_of(config::Role role) {
+  switch (role) {
+    case config::Role::kPrimary:
+      return Want::kWrite;
+    case config::Role::kAnalytics:
+      return Want::kAnalytics;
+    case config::Role::kReplica:
+    case config::Role::kCache:
+      break;
+  }
+  return Want::kRead;
+}
+
+routing::Balancing balancing_of(config::LoadBalancing value) {
+  switch (value) {
+    case config::LoadBalancing::kLeastOutstanding:
+      return routing::Balancing::kLeastOutstanding;
+    case config::LoadBalancing::kWeighted:
+      return routing::Balancing::kWeighted;
+    case config::LoadBalancing::kRoundRobin:
+      break;
+  }
+  return routing::Balancing::kRoundRobin;
+}
+
+// A statement string that is nothing but SET/RESET plexiproxy.role: the proxy's own setting,
+// answered without a server.
+bool only_sets_role(std::string_view shape) {
+  auto starts = [&](std::string_view prefix) {
+    if (shape.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+      if (std::toupper(static_cast<unsigned char>(shape[i])) != prefix[i]) return false;
+    }
+    return true;
+  };
+  if (!starts("SET PLEXIPROXY.ROLE") && !starts("RESET PLEXIPROXY.ROLE")) return false;
+  auto semicolon = shape.find(';');
+  return semicolon == std::string_view::npos ||
+         shape.find_first_not_of(" ;", semicolon) == std::string_view::npos;
+}
+
+// What the router knows of a cluster's backends: the health monitor's view where it has one,
+// the configured role where it has not checked yet (so start-up does not refuse writes).
+// Sized for ordinary clusters without allocating; larger ones are cut at the array's size.
+struct BackendStates {
+  std::array<routing::Candidate, 32> items;
+  std::size_t size = 0;
+  std::string no_write_target_reason;
+  std::span<const routing::Candidate> view() const { return {items.data(), size}; }
+};
+
+BackendStates backend_states(const config::Cluster& cluster, const routing::ClusterHealth* health) {
+  BackendStates states;
+  states.size = std::min(cluster.backends.size(), states.items.size());
+  bool no_writer_yet = !health || (health->write_target < 0 && !health->had_write_target &&
+                                   health->no_write_target_reason.empty());
+  for (std::size_t i = 0; i < states.size; ++i) {
+    const auto& backend = cluster.backends[i];
+    auto& state = states.items[i];
+    state.role = backend.role;
+    state.weight = backend.weight;
+    state.zone = backend.zone;
+    const routing::BackendHealth* seen =
+        health && i < health->backends.size() ? &health->backends[i] : nullptr;
+    bool known = seen && (seen->state == routing::BackendState::kUp ||
+                          seen->state == routing::BackendState::kDown);
+    if (!known) {
+      state.up = true;
+      state.in_recovery = backend.role != config::Role::kPrimary;
+      state.write_target = backend.role == config::Role::kPrimary &&
+                           (no_writer_yet || health->write_target == static_cast<int>(i));
+      continue;
+    }
+    state.up = seen->up;
+    state.write_target = health->write_target == static_cast<int>(i);
+    state.in_recovery = !seen->actual_primary;
+    state.replay_lsn = seen->replay_lsn;
+    state.lag = seen->lag.value_or(std::chrono::milliseconds::max());
+  }
+  if (health) states.no_write_target_reason = health->no_write_target_reason;
+  return states;
+}
+
+}  // namespace
+
+Relay::Intent Relay::intent_of(std::string_view sql, const routing::Verdict& verdict) const {
+  Intent intent;
+  intent.read = verdict.read;
+  if (verdict.hint.role) {
+    intent.role = verdict.hint.role;
+    intent.hinted = true;
+  } else if (routing_->has_rules()) {
+    if (auto match = routing_->match(sql, verdict.shape, verdict.digest)) {
+      if (match->rule->block) {
+        intent.blocked_by = match->index;
+      } else if (match->rule->role) {
+        intent.role = match->rule->role;
+      }
+    }
+  }
+  return intent;
+}
+
+Relay::Intent Relay::intent_of(std::string_view sql) {
+  if (!routing_) return {};
+  return intent_of(sql, routing_->classifier().classify(sql));
+}
+
+std::optional<int> Relay::route(const Frame& frame) {
+  if (!routing_) return backend_index_;
+  Intent intent;
+  bool simple = false;
+  switch (frame.type) {
+    case frontend::kQuery: {
+      auto sql = parse_query(frame.body);
+      if (!sql) return backend_index_;  // the message is refused when it is handled
+      simple = true;
+      auto verdict = routing_->classifier().classify(*sql);
+      if (!verdict.setting_error.empty()) {
+        refuse(true, "22023", verdict.setting_error);
+        return std::nullopt;
+      }
+      if (verdict.set_role) role_override_ = verdict.set_role;
+      if (verdict.reset_role) role_override_.reset();
+      if ((verdict.set_role || verdict.reset_role) && only_sets_role(verdict.shape)) {
+        encode_command_complete(s_.output_, verdict.set_role ? "SET" : "RESET");
+        encode_ready_for_query(s_.output_, TxStatus::kIdle);
+        return std::nullopt;
+      }
+      intent = intent_of(*sql, verdict);
+      break;
+    }
+    case frontend::kParse: {
+      auto parse = parse_parse(frame.body);
+      if (!parse) return backend_index_;
+      intent = intent_of(parse->query);
+      break;
+    }
+    case frontend::kBind: {
+      auto bind = parse_bind_names(frame.body);
+      if (!bind || bind->statement.empty() || !extended_) return choose_or_refuse(Intent{}, false);
+      auto it = extended_->statements.find(std::string(bind->statement));
+      if (it != extended_->statements.end()) intent = it->second.intent;
+      break;
+    }
+    case frontend::kDescribe: {
+      auto describe = parse_describe(frame.body);
+      if (describe && describe->kind == 'S' && extended_) {
+        auto it = extended_->statements.find(std::string(describe->name));
+        if (it != extended_->statements.end()) intent = it->second.intent;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return choose_or_refuse(intent, simple);
+}
+
+std::optional<int> Relay::choose_or_refuse(const Intent& intent, bool simple_query) {
+  if (intent.blocked_by >= 0) {
+    refuse(simple_query, "42501",
+           "plexiproxy: statement refused by rule " + std::to_string(intent.blocked_by + 1) +
+               " of cluster \"" + s_.cluster_->name + "\"");
+    return std::nullopt;
+  }
+  std::string error;
+  int backend = choose(intent, error);
+  if (backend < 0) {
+    refuse(simple_query, "25006", "plexiproxy: " + error);
+    return std::nullopt;
+  }
+  return backend;
+}
+
+int Relay::choose(const Intent& intent, std::string& error) {
+  const config::Cluster& cluster = *s_.cluster_;
+  Want want = intent.read ? Want::kRead : Want::kWrite;
+  // A hint beats SET plexiproxy.role, which beats a rule, which beats classification.
+  std::optional<config::Role> role = intent.role;
+  if (role_override_ && !intent.hinted) role = role_override_;
+  if (role) want = want_of(*role);
+  bool writes = want == Want::kWrite;
+
+  std::uint64_t min_lsn = 0;
+  if (want == Want::kRead) {
+    switch (cluster.read_your_writes) {
+      case config::ReadYourWrites::kLsn:
+        min_lsn = written_lsn_;
+        break;
+      case config::ReadYourWrites::kWindow:
+        if (pools::Clock::now() - wrote_at_ < cluster.read_your_writes_window) {
+          want = Want::kWrite;
+        }
+        break;
+      case config::ReadYourWrites::kOff:
+        break;
+    }
+  }
+  auto health = s_.env_.health ? s_.env_.health(cluster.name) : nullptr;
+  BackendStates states = backend_states(cluster, health.get());
+  routing::Policy policy;
+  policy.balancing = balancing_of(cluster.load_balancing);
+  policy.max_replication_lag = cluster.health.max_replication_lag;
+  auto choice = routing_->router().choose(want, min_lsn, states.view(), policy);
+  if (choice.backend < 0) {
+    error = choice.error;
+    if (!states.no_write_target_reason.empty()) {
+      error += " (" + states.no_write_target_reason + ")";
+    }
+    return -1;
+  }
+  cycle_writes_ = writes;
+  return choice.backend;
+}
+
+void Relay::refuse(bool simple_query, std::string_view sqlstate, const std::string& message) {
+  encode_error(s_.output_, "ERROR", sqlstate, message);
+  if (simple_query) {
+    encode_ready_for_query(s_.output_, TxStatus::kIdle);
+  } else {
+    skipping_until_sync_ = true;
+  }
+}
+
+// A write transaction ended: remember when (window) or ask where (lsn) it committed.
+void Relay::note_cycle_end(TxStatus status) {
+  if (!routing_ || !cycle_writes_ || status != TxStatus::kIdle) return;
+  switch (s_.cluster_->read_your_writes) {
+    case config::ReadYourWrites::kLsn:
+      need_wal_position_ = true;
+      break;
+    case config::ReadYourWrites::kWindow:
+      wrote_at_ = pools::Clock::now();
+      break;
+    case config::ReadYourWrites::kOff:
+      break;
+  }
+}
+
+awaitable<bool> Relay::request_wal_position() {
+  need_wal_position_ = false;
+  ByteVector out;
+  encode_query(out, "SELECT pg_catalog.pg_current_wal_insert_lsn()");
+  pending_.push_back({Pending::Kind::kWalPosition, {}, {}, {}, false});
+  error_code ec;
+  bool sent = co_await write_all(server_->socket(), out, ec);
+  if (!sent) {
+    server_->mark_broken();
+    server_failed_ = true;
+  }
+  co_return sent;
+}
+
+// The answer to request_wal_position(): swallowed, its one value kept.
+bool Relay::handle_wal_position_message(const Frame& frame) {
+  switch (frame.type) {
+    case backend::kDataRow:
+      record_wal_position(frame);
+      break;
+    case backend::kErrorResponse: {
+      auto fields = parse_error_fields(frame.body);
+      log_.warn("backend {}: reading the WAL position failed: {}", backend_->name,
+                fields ? fields->message : "?");
+      // Unknown: the client's reads stay on the primary until its next write succeeds.
+      written_lsn_ = std::numeric_limits<std::uint64_t>::max();
+      break;
+    }
+    case backend::kReadyForQuery:
+      if (auto status = parse_ready_for_query(frame.body)) server_->set_tx_status(*status);
+      pending_.pop_front();
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void Relay::record_wal_position(const Frame& data_row) {
+  // DataRow: a column count, then each column's length and bytes.
+  Bytes body = data_row.body;
+  if (body.size() < 6 || read_i16be(body.data()) < 1) return;
+  std::int32_t length = read_i32be(body.data() + 2);
+  if (length < 0 || static_cast<std::size_t>(length) > body.size() - 6) return;
+  std::string_view text(reinterpret_cast<const char*>(body.data() + 6),
+                        static_cast<std::size_t>(length));
+  if (auto lsn = routing::parse_lsn(text)) written_lsn_ = *lsn;
+}
+
+}  // namespace plexi::pg

@@ -1,0 +1,38 @@
+// libFuzzer target for statement shapes: shapes arbitrary text and checks that the digest is
+// the shape's, that shaping a shape gives it back, and that the hint reads without fault.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "routing/statement_shape.h"
+
+namespace {
+
+// A broken invariant is a bug for the fuzzer to report, so it aborts with the reason.
+void check(bool condition, const char* what) {
+  if (!condition) {
+    fprintf(stderr, "invariant failed: %s\n", what);
+    std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace plexi::routing;
+  const std::string_view sql(reinterpret_cast<const char*>(data), size);
+  const StatementShape shape = shape_statement(sql);
+  check(shape.digest == shape_digest(shape.text), "digest is the shape's");
+  check(shape.text.size() <= 2 * size + 1, "shape at most twice the text");
+  check(shape_statement(shape.text).text == shape.text, "shaping a shape gives it back");
+  check(parse_digest(format_digest(shape.digest)) == shape.digest, "digest text round trip");
+  if (shape.hint.role) check(shape.hint.present(), "a role comes with a hint");
+  if (shape.hint.present()) {
+    check(sql.find(shape.hint.pairs) != std::string_view::npos, "hint points into the text");
+    (void)shape.hint.value("role");
+    (void)shape.hint.value("cache_ttl");
+  }
+  return 0;
+}
