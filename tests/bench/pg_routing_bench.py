@@ -46,6 +46,10 @@ READ_SCRIPT = """\\set aid random(1, 100000 * :scale)
 SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
 """
 BUCKET = 0.1  # seconds
+# PostgreSQL 15: a busy backend publishes its statistics at most once a second, and what an
+# idle one still holds after that, 10 s later (PGSTAT_IDLE_INTERVAL).
+STATS_SETTLE = 11.0
+DISTRIBUTION_RUN = 3  # seconds of pgbench, untimed, to see where the routed reads go
 
 
 # ----------------------------------------------------------------------------- (a) read TPS
@@ -58,7 +62,6 @@ class Run:
     tps: float | None
     failed: int | None
     returncode: int
-    share: dict[str, int] = field(default_factory=dict)  # backend -> transactions counted
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -68,7 +71,7 @@ class Run:
 
 def transactions(server: PostgresServer) -> int:
     """Committed plus rolled-back transactions in DB so far, from the server's statistics
-    (PostgreSQL publishes a backend's counts at most once a second, so this lags a little)."""
+    (each backend publishes its counts at most once a second, so this lags a little)."""
     rows = server.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database "
                           "WHERE datname = %s", (DB,))
     return int(rows[0][0]) if rows else 0
@@ -89,10 +92,7 @@ def read_tps_config(servers: ReplicatedServers, pool_size: int) -> dict:
 
 
 def run_pgbench(port: int, database: str, target: str, mode: str, round_no: int,
-                duration: int, scale: int, script: Path,
-                servers: ReplicatedServers) -> Run:
-    named = servers.names()
-    before = {name: transactions(server) for name, server in named.items()}
+                duration: int, scale: int, script: Path) -> Run:
     args = ["-n", "-f", str(script), "-s", str(scale), "-c", str(CLIENTS), "-j", str(THREADS),
             "-M", mode, "-T", str(duration)]
     try:
@@ -107,7 +107,6 @@ def run_pgbench(port: int, database: str, target: str, mode: str, round_no: int,
     failed = re.search(r"number of failed transactions: (\d+)", output)
     run = Run(target, mode, round_no, float(tps.group(1)) if tps else None,
               int(failed.group(1)) if failed else None, code)
-    run.share = {name: transactions(server) - before[name] for name, server in named.items()}
     if code == -1:
         run.problems.append(f"pgbench timed out after {duration + 120}s")
     elif code != 0:
@@ -148,6 +147,10 @@ def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
                 raise RuntimeError(f"psql through plexiproxy ({database}) failed:\n"
                                    f"{check.stdout}{check.stderr}")
         time.sleep(2)  # the health monitor's first verdicts
+        spread = {}
+        for mode in modes:
+            spread[mode] = read_distribution(proxy.port, mode, script, servers, args.scale)
+            log(f"-M {mode}: the routed reads ran on {share_text(spread[mode])}")
         ports = {"direct": (servers.primary.port, DB), "plexiproxy": (proxy.port, DB),
                  "plexiproxy-primary-only": (proxy.port, SINGLE_DB)}
 
@@ -159,7 +162,7 @@ def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
                 for target in TARGETS[shift:] + TARGETS[:shift]:
                     port, database = ports[target]
                     run = run_pgbench(port, database, target, mode, round_no, args.duration,
-                                      args.scale, script, servers)
+                                      args.scale, script)
                     if proxy.process.poll() is not None:
                         run.problems.append(f"plexiproxy exited with {proxy.process.returncode}")
                         incidents.append(f"plexiproxy exited during {target} -M {mode} round "
@@ -170,7 +173,7 @@ def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
                     if run.problems:
                         status += "  !! " + "; ".join(run.problems)
                     log(f"[{len(runs)}/{total}] round {round_no} -M {mode:8} {target:24} "
-                        f"{status}  {share_text(run.share)}")
+                        f"{status}")
         problems = log_problems(proxy.log())
         if problems:
             incidents.append("plexiproxy log (pgbench runs), warning/error lines:\n"
@@ -178,7 +181,21 @@ def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
         proxy.stop()
     binary_note.append(f"read TPS: pool_size {args.pool_size} per replica, "
                        f"{args.pool_size * 2} for the primary-only cluster")
-    return [tps_table(runs, modes, args), "", rounds_table(runs, modes, args.rounds)]
+    return [tps_table(runs, modes, args, spread), "", rounds_table(runs, modes, args.rounds)]
+
+
+def read_distribution(port: int, mode: str, script: Path, servers: ReplicatedServers,
+                      scale: int) -> dict[str, int]:
+    """Transactions each server counted during an untimed pgbench run through the routed
+    cluster (server statistics settle only seconds later, so the timed runs are not used)."""
+    named = servers.names()
+    time.sleep(STATS_SETTLE)
+    before = {name: transactions(server) for name, server in named.items()}
+    pgbench(port, USER, DB, PASSWORD, "-n", "-f", str(script), "-s", str(scale), "-c",
+            str(CLIENTS), "-j", str(THREADS), "-M", mode, "-T", str(DISTRIBUTION_RUN),
+            timeout=DISTRIBUTION_RUN + 120)
+    time.sleep(STATS_SETTLE)
+    return {name: transactions(server) - before[name] for name, server in named.items()}
 
 
 def share_text(share: dict[str, int]) -> str:
@@ -197,7 +214,7 @@ def median_ratio(runs: list[Run], num: str, den: str, mode: str) -> float | None
     return statistics.median(ratios) if ratios else None
 
 
-def tps_table(runs: list[Run], modes: list[str], args) -> str:
+def tps_table(runs: list[Run], modes: list[str], args, spread: dict) -> str:
     lines = [
         f"### Read-only pgbench TPS (median of {args.rounds} interleaved rounds; custom script "
         f"`SELECT abalance FROM pgbench_accounts WHERE aid = :aid`, -c {CLIENTS} -j {THREADS}, "
@@ -223,17 +240,13 @@ def tps_table(runs: list[Run], modes: list[str], args) -> str:
         for num in ("plexiproxy", "plexiproxy-primary-only"):
             ratio = median_ratio(runs, num, "direct", mode)
             row.append(f"{ratio:.2f}" if ratio is not None else "—")
-        spread = collections.Counter()
-        for r in runs:
-            if (r.target, r.mode) == ("plexiproxy", mode):
-                spread.update(r.share)
-        row.append(share_text(dict(spread)) or "—")
+        row.append(share_text(spread.get(mode, {})) or "—")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines += notes or ["No run had failed transactions, pgbench errors or proxy exits."]
-    lines += ["", "Where the reads ran: transactions counted by each server's pg_stat_database "
-                  "during the plexiproxy runs (approximate: servers publish these counts about "
-                  "once a second)."]
+    lines += ["", "Where the routed reads ran: the transactions each server's "
+                  f"pg_stat_database counted during a separate {DISTRIBUTION_RUN} s run through "
+                  "the routed cluster (health checks included)."]
     return "\n".join(lines)
 
 
@@ -329,8 +342,8 @@ def failover_phase(args, incidents: list[str]) -> Timeline:
             "no write target": r"no backend reports itself primary",
             "write target -> pg2": r"write target pg1 -> pg2",
         }, lambda t: mono + (t - wall))
-        events.update({"pg1 killed": killed, "promote() called": promoting,
-                       "pg2 promoted": promoted})
+        events.update({"pg1 killed": killed, "pg_promote() called": promoting,
+                       "pg_promote() returned": promoted})
         problems = log_problems(proxy.log(), 10)
         if problems:
             incidents.append("plexiproxy log (failover), warning/error lines:\n"
@@ -368,14 +381,14 @@ def failover_summary(t: Timeline) -> list[str]:
         "Times from the kill -9 of the primary (pg1):",
         "",
         *(f"- {name}: {since(name)}" for name in
-          ("pg1 marked down", "no write target", "promote() called", "pg2 promoted",
-           "write target -> pg2", "first write on pg2")),
+          ("pg1 marked down", "no write target", "pg_promote() called",
+           "pg_promote() returned", "write target -> pg2", "first write on pg2")),
         "",
     ]
     if first_failed is not None and first_new is not None:
         lines.append(f"**Write unavailability** (first failed write to first write on pg2): "
-                     f"{first_new - first_failed:.2f} s; promotion to first write on pg2: "
-                     f"{first_new - t.promoted:.2f} s.")
+                     f"{first_new - first_failed:.2f} s; from pg_promote() called to the first "
+                     f"write on pg2: {first_new - t.events['pg_promote() called']:.2f} s.")
     else:
         lines.append("**Write unavailability**: not measured (no failed write or no write on "
                      "pg2 seen).")
@@ -441,8 +454,9 @@ def failover_plot(t: Timeline, path: Path, writers: int, readers: int) -> str:
                        xycoords=("data", "axes fraction"), va="top", ha="left", fontsize=7,
                        backgroundcolor="white")
     failed_ax.set_xlabel("seconds from the primary's kill -9")
-    ok_ax.set_title(f"plexiproxy failover: {writers} writers, {readers} readers; pg2 promoted "
-                    f"{t.promoted - t.killed:.1f} s after the kill")
+    ok_ax.set_title(f"plexiproxy failover: {writers} writers, {readers} readers; "
+                    f"pg_promote() on pg2 {t.events['pg_promote() called'] - t.killed:.1f} s "
+                    f"after the kill")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
