@@ -334,6 +334,26 @@ class RoutingTest(unittest.TestCase):
                 # The session carries on.
                 self.assertEqual(conn.execute("SELECT count(*) FROM audit_log").fetchone(),
                                  (3,))
+        # A rule applies to every statement, also inside a transaction: psycopg, like most
+        # drivers out of autocommit, starts one before the first statement.
+        with self.subTest("blocked inside BEGIN ... ROLLBACK"):
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1")
+            try:
+                with self.assertRaises(errors.InsufficientPrivilege):
+                    conn.execute("DELETE FROM audit_log WHERE id = 2")
+            finally:
+                conn.execute("ROLLBACK")
+            self.assertEqual(conn.execute("SELECT count(*) FROM audit_log").fetchone(), (3,))
+        with self.subTest("blocked, psycopg out of autocommit"):
+            tx_conn = self.connect(autocommit=False)
+            try:
+                with self.assertRaises(errors.InsufficientPrivilege):
+                    tx_conn.execute("DELETE FROM audit_log WHERE id = 3")
+            finally:
+                tx_conn.rollback()
+            self.assertEqual(tx_conn.execute("SELECT count(*) FROM audit_log").fetchone(), (3,))
+            tx_conn.rollback()
         self.assertEqual(self.direct_count(self.pg1, "SELECT count(*) FROM audit_log"), 3)
 
     def test_1_extended_protocol_is_routed(self):
