@@ -161,7 +161,7 @@ struct Logging {
 struct Config {
   std::string source;  // the file it came from, or "<embedded default>"
   Listen listen;
-  int threads = 0;  // 0: one per core
+  int threads = 0;  // 0: half the cores, at least one
   ClientTls client_tls = ClientTls::kDisable;
   std::string tls_cert_file;  // required when client_tls is not kDisable
   std::string tls_key_file;

@@ -113,6 +113,20 @@ awaitable<bool> Relay::attach(int backend, bool at_login) {
   pool_ = pool_for(backend);
   std::string error;
   server_ = co_await pool_->acquire(error);
+  if (!server_ && routing_ && !at_login && error != "query_wait_timeout") {
+    // Before anything reached the server, another backend may take the request: a replica
+    // that died before the health monitor noticed costs the client nothing.
+    log_.warn("cannot connect to backend {} ({}:{}): {}; trying another", backend_->name,
+              backend_->host, backend_->port, error);
+    std::string choice_error;
+    int other = choose(last_intent_, choice_error, backend);
+    if (other >= 0 && other != backend) {
+      backend_index_ = other;
+      backend_ = &s_.cluster_->backends[static_cast<std::size_t>(other)];
+      pool_ = pool_for(other);
+      server_ = co_await pool_->acquire(error);
+    }
+  }
   if (!server_) {
     if (error == "query_wait_timeout") {
       co_await s_.fatal("53300", "query_wait_timeout: no server connection became free in time");
@@ -401,6 +415,14 @@ bool Relay::handle_client_message(const Frame& frame) {
     case frontend::kQuery: {
       auto sql = parse_query(frame.body);
       if (!sql) return false;
+      if (int rule = blocking_rule(*sql); rule >= 0) {
+        // Inside a transaction as well: the request never reaches the server.
+        Pending refused{Pending::Kind::kSynthetic, {}, {}, {}, false};
+        encode_error(refused.synthetic, "ERROR", "42501", blocked_message(rule));
+        encode_ready_for_query(refused.synthetic, server_->tx_status());
+        pending_.push_back(std::move(refused));
+        return true;
+      }
       auto effects = analyze_statements(*sql);
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
       pending_.push_back(

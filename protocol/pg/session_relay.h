@@ -123,7 +123,11 @@ class Relay {
   Intent intent_of(std::string_view sql, const routing::Verdict& verdict) const;
   Intent intent_of(std::string_view sql);
   std::optional<int> choose_or_refuse(const Intent& intent, bool simple_query);
-  int choose(const Intent& intent, std::string& error);
+  // The index of the cluster's rule that refuses `sql`, or -1.
+  int blocking_rule(std::string_view sql);
+  std::string blocked_message(int rule) const;
+  // `avoid`: a backend that just failed to connect, left out of this choice.
+  int choose(const Intent& intent, std::string& error, int avoid = -1);
   // Refuses a request with an error; an extended-protocol batch is then skipped up to Sync,
   // as a server would.
   void refuse(bool simple_query, std::string_view sqlstate, const std::string& message);
@@ -169,6 +173,7 @@ class Relay {
   std::vector<std::shared_ptr<ServerPool>> pools_;  // by backend index, opened on first use
   int backend_index_ = 0;                           // of backend_
   std::optional<config::Role> role_override_;       // SET plexiproxy.role
+  Intent last_intent_;                              // of the request being attached
   bool cycle_writes_ = false;                       // the attached server was chosen for a write
   bool need_wal_position_ = false;  // the write committed; its position is not asked yet
   bool skipping_until_sync_ = false;

@@ -173,15 +173,24 @@ std::optional<int> Relay::route(const Frame& frame) {
   return choose_or_refuse(intent, simple);
 }
 
+int Relay::blocking_rule(std::string_view sql) {
+  if (!routing_ || !routing_->has_rules()) return -1;
+  return intent_of(sql).blocked_by;
+}
+
+std::string Relay::blocked_message(int rule) const {
+  return "plexiproxy: statement refused by rule " + std::to_string(rule + 1) + " of cluster \"" +
+         s_.cluster_->name + "\"";
+}
+
 std::optional<int> Relay::choose_or_refuse(const Intent& intent, bool simple_query) {
   if (intent.blocked_by >= 0) {
-    refuse(simple_query, "42501",
-           "plexiproxy: statement refused by rule " + std::to_string(intent.blocked_by + 1) +
-               " of cluster \"" + s_.cluster_->name + "\"");
+    refuse(simple_query, "42501", blocked_message(intent.blocked_by));
     return std::nullopt;
   }
   std::string error;
   int backend = choose(intent, error);
+  last_intent_ = intent;
   if (backend < 0) {
     refuse(simple_query, "25006", "plexiproxy: " + error);
     return std::nullopt;
@@ -189,14 +198,15 @@ std::optional<int> Relay::choose_or_refuse(const Intent& intent, bool simple_que
   return backend;
 }
 
-int Relay::choose(const Intent& intent, std::string& error) {
+int Relay::choose(const Intent& intent, std::string& error, int avoid) {
   const config::Cluster& cluster = *s_.cluster_;
   Want want = intent.read ? Want::kRead : Want::kWrite;
   // A hint beats SET plexiproxy.role, which beats a rule, which beats classification.
   std::optional<config::Role> role = intent.role;
   if (role_override_ && !intent.hinted) role = role_override_;
   if (role) want = want_of(*role);
-  bool writes = want == Want::kWrite;
+  // What read-your-writes follows: a write sent to the primary, not a read sent there.
+  bool writes = want == Want::kWrite && !intent.read;
 
   std::uint64_t min_lsn = 0;
   if (want == Want::kRead) {
@@ -215,6 +225,9 @@ int Relay::choose(const Intent& intent, std::string& error) {
   }
   auto health = s_.env_.health ? s_.env_.health(cluster.name) : nullptr;
   BackendStates states = backend_states(cluster, health.get());
+  if (avoid >= 0 && static_cast<std::size_t>(avoid) < states.size) {
+    states.items[static_cast<std::size_t>(avoid)].up = false;
+  }
   routing::Policy policy;
   policy.balancing = balancing_of(cluster.load_balancing);
   policy.max_replication_lag = cluster.health.max_replication_lag;

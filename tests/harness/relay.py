@@ -28,6 +28,9 @@ def relay_config(pg: PostgresServer, **extra) -> dict:
     """Clusters appdb (transaction, 4), small (transaction, 2), sessiondb (session, 1), all
     on database appdb; extra top-level keys are added as given."""
     return {
+        # Two workers whatever the machine, so sessions and server connections cross
+        # between threads (migrations, hand-offs) in every relay test.
+        "threads": 2,
         "users": [{"name": USER, "password": PASSWORD}],
         "clusters": {
             DB: {"pool_mode": "transaction", "backends": [backend(pg, POOL_SIZE)]},
