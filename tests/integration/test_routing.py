@@ -16,10 +16,14 @@ answered who it is (inet_server_port(), pg_is_in_recovery()).
 The methods run in order (1 to 4) on one set of servers; 3 and 4 change them."""
 
 import collections
+import contextlib
+import os
 import re
 import signal
+import socket
 import struct
 import sys
+import threading
 import time
 import unittest
 
@@ -37,6 +41,7 @@ USER, PASSWORD, DB = "app", "apppass", "appdb"
 DB_OFF = "appdb_off"  # the same servers, read_your_writes: off
 POOL_SIZE = 4
 TEST_DEADLINE = 60
+ANSWER_WITHIN = 10  # seconds for an answer the proxy gives itself (refusals, SET)
 RYW_ROUNDS = 1000
 READERS = 8
 PROBE_SLEEP = 10  # seconds; the kill interrupts it
@@ -167,13 +172,22 @@ class RoutingTest(unittest.TestCase):
         cls.proxy.start()
         cls.addClassCleanup(cls.proxy.stop)  # runs first: a clean exit is part of the test
         cls.log = LogWatcher(cls.proxy)
-        # Routing needs the monitor's first verdicts: wait until every backend was seen.
+        cls.wait_until_monitored()
+
+    @classmethod
+    def wait_until_monitored(cls) -> None:
+        """Routing needs the monitor's first verdicts: waits until every backend was seen
+        (in the log written since the last mark)."""
         start = time.monotonic()
         for name in ("pg1", "pg2", "pg3", "olap"):
             cls.log.wait_for(rf"cluster {DB}: backend {name} is up", start)
             cls.log.wait_for(rf"cluster {DB_OFF}: backend {name} is up", start)
 
     def setUp(self):
+        if not self.proxy.running():  # the watchdog killed it in an earlier test
+            self.log.mark()
+            self.proxy.start()
+            self.wait_until_monitored()
         self.addCleanup(print_log_if_failed, self, self.proxy)
         start_watchdog(self, TEST_DEADLINE, self.proxy, *self.servers.servers)
 
@@ -184,6 +198,31 @@ class RoutingTest(unittest.TestCase):
         conn = connect(self.proxy.port, USER, database, PASSWORD, **kwargs)
         self.addCleanup(conn.close)
         return conn
+
+    @contextlib.contextmanager
+    def answer_within(self, conn: psycopg.Connection, what: str,
+                      seconds: float = ANSWER_WITHIN):
+        """Fails the test (instead of waiting for the watchdog, which kills the proxy) when
+        the proxy leaves `conn` without an answer: its socket is shut down after `seconds`."""
+        fired = threading.Event()
+
+        def cut():
+            fired.set()
+            with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(seconds, cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except psycopg.OperationalError:
+            if fired.is_set():
+                raise self.failureException(
+                    f"{what}: no answer from the proxy within {seconds:.0f}s") from None
+            raise
+        finally:
+            timer.cancel()
 
     def name(self, port) -> str:
         return self.names.get(int(port), f"port {port}")
@@ -293,14 +332,16 @@ class RoutingTest(unittest.TestCase):
                       "inet_server_port(); END $$"), ("pg2", "pg3"))
         with self.subTest("SET and RESET plexiproxy.role"):
             conn = self.connect()
-            cur = conn.execute("SET plexiproxy.role = 'primary'")
+            with self.answer_within(conn, "SET plexiproxy.role"):
+                cur = conn.execute("SET plexiproxy.role = 'primary'")
             self.assertEqual(cur.statusmessage, "SET")
             self.assertEqual({self.ran_on(conn, "SELECT inet_server_port()") for _ in range(6)},
                              {"pg1"})
             conn.execute("SET plexiproxy.role = 'analytics'")
             self.assertEqual({self.ran_on(conn, "SELECT inet_server_port()") for _ in range(4)},
                              {"olap"})
-            cur = conn.execute("RESET plexiproxy.role")
+            with self.answer_within(conn, "RESET plexiproxy.role"):
+                cur = conn.execute("RESET plexiproxy.role")
             self.assertEqual(cur.statusmessage, "RESET")
             # This client wrote nothing: read-your-writes has no reason to keep it on pg1.
             self.assertEqual({self.ran_on(conn, "SELECT inet_server_port()") for _ in range(6)},
@@ -325,7 +366,8 @@ class RoutingTest(unittest.TestCase):
         for how, params in (("simple", None), ("extended", (1,))):
             with self.subTest(f"blocked, {how} protocol"):
                 statement = "DELETE FROM audit_log" + (" WHERE id = %s" if params else "")
-                with self.assertRaises(errors.InsufficientPrivilege) as refused:
+                with self.answer_within(conn, f"DELETE refused ({how} protocol)"), \
+                        self.assertRaises(errors.InsufficientPrivilege) as refused:
                     conn.execute(statement, params)
                 self.assertEqual(refused.exception.sqlstate, "42501")
                 message = str(refused.exception).lower()
@@ -337,23 +379,22 @@ class RoutingTest(unittest.TestCase):
         # A rule applies to every statement, also inside a transaction: psycopg, like most
         # drivers out of autocommit, starts one before the first statement.
         with self.subTest("blocked inside BEGIN ... ROLLBACK"):
-            conn.execute("BEGIN")
-            conn.execute("SELECT 1")
-            try:
+            tx = self.connect()
+            tx.execute("BEGIN")
+            tx.execute("SELECT 1")
+            with self.answer_within(tx, "DELETE refused inside a transaction"):
                 with self.assertRaises(errors.InsufficientPrivilege):
-                    conn.execute("DELETE FROM audit_log WHERE id = 2")
-            finally:
-                conn.execute("ROLLBACK")
-            self.assertEqual(conn.execute("SELECT count(*) FROM audit_log").fetchone(), (3,))
+                    tx.execute("DELETE FROM audit_log WHERE id = 2")
+            tx.execute("ROLLBACK")
+            self.assertEqual(tx.execute("SELECT count(*) FROM audit_log").fetchone(), (3,))
         with self.subTest("blocked, psycopg out of autocommit"):
-            tx_conn = self.connect(autocommit=False)
-            try:
+            tx = self.connect(autocommit=False)
+            with self.answer_within(tx, "DELETE refused in psycopg's transaction"):
                 with self.assertRaises(errors.InsufficientPrivilege):
-                    tx_conn.execute("DELETE FROM audit_log WHERE id = 3")
-            finally:
-                tx_conn.rollback()
-            self.assertEqual(tx_conn.execute("SELECT count(*) FROM audit_log").fetchone(), (3,))
-            tx_conn.rollback()
+                    tx.execute("DELETE FROM audit_log WHERE id = 3")
+            tx.rollback()
+            self.assertEqual(tx.execute("SELECT count(*) FROM audit_log").fetchone(), (3,))
+            tx.rollback()
         self.assertEqual(self.direct_count(self.pg1, "SELECT count(*) FROM audit_log"), 3)
 
     def test_1_extended_protocol_is_routed(self):
