@@ -8,7 +8,7 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache libboost-dev libpq-dev l
   libsqlite3-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
   libgmock-dev libssl-dev libpg-query-dev libsystemd-dev)
 TEST_PACKAGES=(postgresql postgresql-client pgbouncer python3 python3-psycopg python3-yaml
-  clang libclang-rt-14-dev)
+  python3-matplotlib clang libclang-rt-14-dev)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

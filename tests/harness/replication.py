@@ -60,10 +60,28 @@ class ReplicaServer(PostgresServer):
         """Waits until this replica has replayed everything its primary has done so far.
         The insert position, not the write position: with synchronous_commit off (as in
         every harness server) a commit may not be written out yet when it returns."""
-        target = self.primary.execute("SELECT pg_current_wal_insert_lsn()")[0][0]
+        target = last_record_end(self.primary.execute("SELECT pg_current_wal_insert_lsn()")[0][0])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0][0]:
                 return
             time.sleep(0.05)
         raise RuntimeError(f"replica on port {self.port} did not reach {target} in {timeout}s")
+
+
+WAL_PAGE, WAL_SEGMENT = 8192, 16 * 1024 * 1024
+SHORT_PAGE_HEADER, LONG_PAGE_HEADER = 24, 40  # the first page of a segment has the long one
+
+
+def last_record_end(insert_lsn: str) -> str:
+    """Where the last WAL record ends, given pg_current_wal_insert_lsn(). When the insert
+    position is at the start of a page (after pg_switch_wal(), or when a record ended exactly
+    there), that function points past the page header, where no record ends: a replica that
+    replayed everything stops at the page start, and would never reach it."""
+    high, low = insert_lsn.split("/")
+    lsn = (int(high, 16) << 32) | int(low, 16)
+    if lsn % WAL_SEGMENT == LONG_PAGE_HEADER:
+        lsn -= LONG_PAGE_HEADER
+    elif lsn % WAL_PAGE == SHORT_PAGE_HEADER and lsn % WAL_SEGMENT != SHORT_PAGE_HEADER:
+        lsn -= SHORT_PAGE_HEADER
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"

@@ -15,9 +15,8 @@ import time
 import unittest
 from pathlib import Path
 
+from harness.cluster import LogWatcher, ReplicatedServers
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
-from harness.postgres import PostgresServer
-from harness.replication import ReplicaServer
 from harness.watchdog import start_watchdog
 
 USER, PASSWORD, DB = "app", "apppass", "appdb"
@@ -26,36 +25,6 @@ MAX_LAG = 1.0
 SLACK = 1.0  # seconds for process scheduling on a loaded machine
 DOWN_WITHIN = INTERVAL * FALL + TIMEOUT + SLACK
 TEST_DEADLINE = 60
-
-
-def backend(name: str, role: str, server: PostgresServer) -> dict:
-    return {"name": name, "type": "postgres", "role": role, "host": server.host,
-            "port": server.port, "database": DB, "username": USER, "password": PASSWORD,
-            "pool_size": 2}
-
-
-class LogWatcher:
-    """Waits for lines in plexiproxy's log written after the last mark()."""
-
-    def __init__(self, proxy: Plexiproxy):
-        self.proxy = proxy
-        self.offset = 0
-
-    def text(self) -> str:
-        return self.proxy.log_path.read_text(errors="replace")[self.offset:]
-
-    def mark(self) -> None:
-        self.offset = len(self.proxy.log_path.read_text(errors="replace"))
-
-    def wait_for(self, pattern: str, since: float, timeout: float = 15.0) -> float:
-        """Seconds from `since` (time.monotonic()) until a line matching pattern is seen."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if re.search(pattern, self.text()):
-                return time.monotonic() - since
-            time.sleep(0.02)
-        raise AssertionError(f"no log line matching {pattern!r} within {timeout}s; log since "
-                             f"mark:\n{self.text()}")
 
 
 def report(what: str, seconds: float) -> None:
@@ -68,21 +37,11 @@ class HealthMonitorTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.primary = PostgresServer()
-        cls.addClassCleanup(cls.primary.close)
-        cls.primary.start()
-        cls.primary.create_user(USER, PASSWORD)
-        cls.primary.create_database(DB, owner=USER)
-        cls.replicas = []
-        for _ in range(2):
-            replica = ReplicaServer(cls.primary)
-            cls.addClassCleanup(replica.close)
-            cls.replicas.append(replica.start())
-        cls.analytics = PostgresServer()
-        cls.addClassCleanup(cls.analytics.close)
-        cls.analytics.start()
-        cls.analytics.create_user(USER, PASSWORD)
-        cls.analytics.create_database(DB, owner=USER)
+        cls.servers = ReplicatedServers(USER, PASSWORD, DB)
+        cls.addClassCleanup(cls.servers.close)
+        cls.servers.start()
+        cls.primary, cls.replicas = cls.servers.primary, cls.servers.replicas
+        cls.analytics = cls.servers.analytics
 
         cls.hook_dir = Path(tempfile.mkdtemp(prefix="plexi-hook-"))
         cls.addClassCleanup(shutil.rmtree, cls.hook_dir, True)
@@ -91,14 +50,11 @@ class HealthMonitorTest(unittest.TestCase):
         hook.write_text(f"#!/bin/sh\nprintf '%s|%s|%s\\n' \"$1\" \"$2\" \"$3\" >> {cls.hook_calls}\n")
         hook.chmod(0o755)
 
-        pg1, (pg2, pg3) = cls.primary, cls.replicas
         cls.proxy = Plexiproxy({
             "users": [{"name": USER, "password": PASSWORD}],
             "clusters": {DB: {
                 "on_failover": str(hook),
-                "backends": [backend("pg1", "primary", pg1), backend("pg2", "replica", pg2),
-                             backend("pg3", "replica", pg3),
-                             backend("olap", "analytics", cls.analytics)],
+                "backends": cls.servers.backends(),
             }},
             "health": {"interval": f"{int(INTERVAL * 1000)}ms",
                        "timeout": f"{int(TIMEOUT * 1000)}ms", "fall": FALL, "rise": RISE,
