@@ -377,6 +377,13 @@ awaitable<bool> Relay::forward_client_messages() {
     if (!server_) {
       bool flushed = co_await s_.flush();
       if (!flushed) co_return false;
+    } else if (!pending_.empty() && pending_.front().kind == Pending::Kind::kSynthetic) {
+      // Answers the proxy gave itself (a refused statement in a transaction) with no server
+      // answer ahead of them: nothing will wake the pump for them, so they go out now.
+      ByteVector out;
+      emit_synthetic(out);
+      bool sent = co_await write_all(s_.socket_, out, ec);
+      if (!sent) co_return false;
     }
     co_return true;
   }

@@ -313,7 +313,20 @@ void Relay::record_wal_position(const Frame& data_row) {
   if (length < 0 || static_cast<std::size_t>(length) > body.size() - 6) return;
   std::string_view text(reinterpret_cast<const char*>(body.data() + 6),
                         static_cast<std::size_t>(length));
-  if (auto lsn = routing::parse_lsn(text)) written_lsn_ = *lsn;
+  if (auto lsn = routing::parse_lsn(text)) {
+    // At the start of a WAL page the insert position points past the page header, where no
+    // record ends and no replica will ever report having replayed to; the last record ends
+    // at the header's start (16 MiB segments, 8 kB pages: PostgreSQL's defaults).
+    constexpr std::uint64_t kPage = 8192, kSegment = 16u << 20;
+    constexpr std::uint64_t kShortHeader = 24, kLongHeader = 40;
+    std::uint64_t position = *lsn;
+    if (position % kSegment == kLongHeader) {
+      position -= kLongHeader;
+    } else if (position % kPage == kShortHeader) {
+      position -= kShortHeader;
+    }
+    written_lsn_ = position;
+  }
 }
 
 }  // namespace plexi::pg
