@@ -162,6 +162,9 @@ struct Config {
   std::string source;  // the file it came from, or "<embedded default>"
   Listen listen;
   int threads = 0;  // 0: half the cores, at least one
+  // Where this proxy runs (an availability zone); replicas with the same backend `zone` are
+  // preferred for reads. Empty: no preference.
+  std::string zone;
   ClientTls client_tls = ClientTls::kDisable;
   std::string tls_cert_file;  // required when client_tls is not kDisable
   std::string tls_key_file;

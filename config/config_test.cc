@@ -76,6 +76,7 @@ log:
   format: json
   components:
     pool: trace
+zone: eu-1b
 )";
 
 const std::map<std::string, std::string> kPasswords = {
@@ -91,6 +92,7 @@ TEST(ConfigLoad, FullExampleHasTheRightValues) {
   EXPECT_EQ(c.listen.redis->port, 6380);
   EXPECT_EQ(c.listen.admin->port, 9930);
   EXPECT_EQ(c.threads, 0);
+  EXPECT_EQ(c.zone, "eu-1b");
   EXPECT_EQ(c.client_tls, ClientTls::kAllow);
   EXPECT_EQ(c.tls_cert_file, "/etc/plexiproxy/server.crt");
   EXPECT_EQ(c.tls_key_file, "/etc/plexiproxy/server.key");

@@ -140,6 +140,10 @@ const Fields<Draft>& top_fields() {
          [](Reader& r, const YAML::Node& n, const std::string& path, Draft& d) {
            if (auto threads = as_int<int>(0, 1024)(r, n, path)) d.config.threads = *threads;
          }},
+        {"zone",
+         [](Reader& r, const YAML::Node& n, const std::string& path, Draft& d) {
+           if (auto zone = as_string()(r, n, path)) d.config.zone = *zone;
+         }},
         {"tls", read_tls},
         {"users", read_users},
         // Before clusters: their knobs start from these.

@@ -231,6 +231,7 @@ int Relay::choose(const Intent& intent, std::string& error, int avoid) {
   routing::Policy policy;
   policy.balancing = balancing_of(cluster.load_balancing);
   policy.max_replication_lag = cluster.health.max_replication_lag;
+  policy.local_zone = s_.config_->zone;
   auto choice = routing_->router().choose(want, min_lsn, states.view(), policy);
   if (choice.backend < 0) {
     error = choice.error;
