@@ -105,13 +105,16 @@ void Session::drain() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->phase_ == Phase::kIdle || self->phase_ == Phase::kStartup ||
         self->phase_ == Phase::kAuthentication) {
-      asio::co_spawn(self->socket_.get_executor(), self->end_for_shutdown(), asio::detached);
+      // The lambda, kept in the spawned coroutine's frame, holds the session: the coroutine
+      // body starts later, when the client may have gone and dropped its last reference.
+      asio::co_spawn(
+          self->socket_.get_executor(), [self]() { return self->end_for_shutdown(); },
+          asio::detached);
     }
   });
 }
 
 awaitable<void> Session::end_for_shutdown() {
-  auto self = shared_from_this();
   if (phase_ == Phase::kClosing) co_return;
   phase_ = Phase::kClosing;
   ByteVector out;
