@@ -387,6 +387,17 @@ awaitable<void> Session::run() {
   socket_.close(ignored);
 }
 
+std::function<void(std::exception_ptr)> log_session_errors(std::shared_ptr<spdlog::logger> log) {
+  return [log = std::move(log)](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      log->error("session ended by an unexpected error: {}", e.what());
+    }
+  };
+}
+
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {
   while (true) {
     error_code ec;
@@ -401,15 +412,7 @@ awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& envi
     socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(std::move(socket), environment);
     asio::co_spawn(
-        worker, [session]() { return session->run(); },
-        [log = environment.log](std::exception_ptr error) {
-          if (!error) return;
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            log->error("session ended by an unexpected error: {}", e.what());
-          }
-        });
+        worker, [session]() { return session->run(); }, log_session_errors(environment.log));
   }
 }
 

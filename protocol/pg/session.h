@@ -126,6 +126,9 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::unique_ptr<Relay, RelayDeleter> relay_;
 };
 
+// The completion handler of a session's top-level coroutines: logs what escaped them.
+std::function<void(std::exception_ptr)> log_session_errors(std::shared_ptr<spdlog::logger> log);
+
 // Accepts on `acceptor` until it is closed, running a Session for each client.
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);
 

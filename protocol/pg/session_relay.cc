@@ -241,14 +241,7 @@ void Relay::wait_for_client() {
     asio::co_spawn(
         session->socket_.get_executor(),
         [session, ec]() { return session->relay_->on_client_readable(ec); },
-        [log = session->env_.log](std::exception_ptr error) {
-          if (!error) return;
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            log->error("session ended by an unexpected error: {}", e.what());
-          }
-        });
+        log_session_errors(session->env_.log));
   });
 }
 
@@ -618,6 +611,7 @@ awaitable<void> Relay::run_pump() {
 awaitable<void> Relay::pump() {
   ByteVector out;
   while (server_ && !stopping_) {
+    // What the last round decoded, and answers the proxy gave itself, go out first.
     emit_synthetic(out);
     if (!out.empty()) {
       error_code write_error;
@@ -627,6 +621,11 @@ awaitable<void> Relay::pump() {
         stopping_ = true;
         break;
       }
+    }
+    if (server_failed_) {
+      error_code ignored;
+      s_.socket_.close(ignored);
+      break;
     }
     if (need_wal_position_ && pending_.empty() && !writing_to_server_ &&
         server_->tx_status() == TxStatus::kIdle) {
@@ -667,20 +666,6 @@ awaitable<void> Relay::pump() {
       }
       keep_going = handle_server_message(decoded.message, out);
       server_->input().consume(decoded.consumed);
-    }
-    if (!out.empty()) {
-      error_code write_error;
-      bool ok = co_await write_all(s_.socket_, out, write_error);
-      out.clear();
-      if (!ok) {
-        stopping_ = true;
-        break;
-      }
-    }
-    if (server_failed_) {
-      error_code ignored;
-      s_.socket_.close(ignored);
-      break;
     }
   }
   if (server_) server_->input().shrink_if_idle(16384);
