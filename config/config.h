@@ -152,10 +152,36 @@ struct Limits {
   Duration startup_timeout{15000};
 };
 
+// One JSON line per statement relayed, to a file rotated by size.
+struct AuditLog {
+  std::string file;  // empty: no audit log
+  std::size_t max_size = 100 * 1024 * 1024;
+  int max_files = 5;  // rotated files kept besides the current one
+};
+
 struct Logging {
   std::string level = "info";
   LogFormat format = LogFormat::kText;
   std::map<std::string, std::string> components;  // component → level
+  // Statement text (with its literals, which may be secrets) in logs and the audit log.
+  bool statements = false;
+  AuditLog audit;
+};
+
+struct Admin {
+  // When set, /metrics and /status need `Authorization: Bearer <token>`; /healthz and
+  // /readyz never do (probes carry no secrets).
+  std::string token;
+};
+
+struct Metrics {
+  bool enabled = true;  // off: the per-statement counters and histograms are not kept
+};
+
+// Query digests: statements aggregated per (cluster, user, shape).
+struct Digest {
+  bool enabled = true;
+  std::size_t max_entries = 5000;  // least recently used shapes are evicted beyond it
 };
 
 struct Config {
@@ -179,6 +205,9 @@ struct Config {
   Health health;
   Limits limits;
   Logging log;
+  Admin admin;
+  Metrics metrics;
+  Digest digest;
 
   const User* find_user(std::string_view name) const;
   const Cluster* find_cluster(std::string_view name) const;

@@ -76,11 +76,24 @@ log:
   format: json
   components:
     pool: trace
+  statements: true
+  audit:
+    file: /var/log/plexiproxy/audit.jsonl
+    max_size: 1048576
+    max_files: 3
+admin:
+  token: ${ADMIN_TOKEN}
+metrics:
+  enabled: false
+digest:
+  enabled: true
+  max_entries: 200
 zone: eu-1b
 )";
 
 const std::map<std::string, std::string> kPasswords = {
-    {"APP_PASSWORD", "app-secret"}, {"OPS_PASSWORD", "ops-secret"}, {"PG_PASSWORD", "pg-secret"}};
+    {"APP_PASSWORD", "app-secret"}, {"OPS_PASSWORD", "ops-secret"}, {"PG_PASSWORD", "pg-secret"},
+    {"ADMIN_TOKEN", "admin-token"}};
 
 TEST(ConfigLoad, FullExampleHasTheRightValues) {
   const auto result = load(kFull, kPasswords);
@@ -330,6 +343,28 @@ clusters:
   EXPECT_EQ(other.max_overflow, 0);
   EXPECT_EQ(other.idle_timeout, Duration(300000));
   EXPECT_EQ(other.reset_query, "DISCARD ALL");
+}
+
+TEST(ConfigLoad, ObservabilitySections) {
+  const auto result = load(kFull, kPasswords);
+  ASSERT_NE(result.config, nullptr) << describe(result);
+  const auto& c = *result.config;
+  EXPECT_TRUE(c.log.statements);
+  EXPECT_EQ(c.log.audit.file, "/var/log/plexiproxy/audit.jsonl");
+  EXPECT_EQ(c.log.audit.max_size, 1048576U);
+  EXPECT_EQ(c.log.audit.max_files, 3);
+  EXPECT_EQ(c.admin.token, "admin-token");
+  EXPECT_FALSE(c.metrics.enabled);
+  EXPECT_TRUE(c.digest.enabled);
+  EXPECT_EQ(c.digest.max_entries, 200U);
+
+  const auto defaults = load("clusters:\n  appdb:\n    backends:\n      - host: h\n");
+  ASSERT_NE(defaults.config, nullptr) << describe(defaults);
+  EXPECT_FALSE(defaults.config->log.statements);
+  EXPECT_TRUE(defaults.config->log.audit.file.empty());
+  EXPECT_TRUE(defaults.config->admin.token.empty());
+  EXPECT_TRUE(defaults.config->metrics.enabled);
+  EXPECT_EQ(defaults.config->digest.max_entries, 5000U);
 }
 
 TEST(ConfigLoad, EmptyValuesKeepDefaults) {

@@ -116,6 +116,16 @@ void read_log(Reader& r, const YAML::Node& node, const std::string& path, Draft&
            }
          }
        }},
+      field("statements", &Logging::statements, as_bool()),
+      {"audit",
+       [](Reader& r, const YAML::Node& n, const std::string& p, Logging& log) {
+         static const Fields<AuditLog> audit_fields = {
+             field("file", &AuditLog::file, as_string()),
+             field("max_size", &AuditLog::max_size, as_int<std::size_t>(4096, 1LL << 40)),
+             field("max_files", &AuditLog::max_files, as_int<int>(0, 1000)),
+         };
+         read_map(r, n, p, audit_fields, log.audit);
+       }},
   };
   read_map(r, node, path, fields, d.config.log);
 }
@@ -132,6 +142,12 @@ const Fields<Draft>& top_fields() {
       field("max_message_size", &Limits::max_message_size, as_int<std::size_t>(1024, 1LL << 31)),
       field("shutdown_timeout", &Limits::shutdown_timeout, as_duration(false)),
       field("startup_timeout", &Limits::startup_timeout, as_duration(true)),
+  };
+  static const Fields<Admin> admin = {field("token", &Admin::token, as_string())};
+  static const Fields<Metrics> metrics = {field("enabled", &Metrics::enabled, as_bool())};
+  static const Fields<Digest> digest = {
+      field("enabled", &Digest::enabled, as_bool()),
+      field("max_entries", &Digest::max_entries, as_int<std::size_t>(1, 10000000)),
   };
   static const Fields<Draft> fields = [] {
     Fields<Draft> f = {
@@ -158,6 +174,9 @@ const Fields<Draft>& top_fields() {
     for (auto& s : section("health", &Config::health, health_fields())) f.push_back(std::move(s));
     for (auto& s : section("limits", &Config::limits, limits)) f.push_back(std::move(s));
     f.push_back({"log", read_log});
+    for (auto& s : section("admin", &Config::admin, admin)) f.push_back(std::move(s));
+    for (auto& s : section("metrics", &Config::metrics, metrics)) f.push_back(std::move(s));
+    for (auto& s : section("digest", &Config::digest, digest)) f.push_back(std::move(s));
     f.push_back({"clusters", read_clusters});
     return f;
   }();
