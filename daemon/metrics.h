@@ -1,0 +1,112 @@
+// The process's Prometheus metrics: every family declared once, as data with its help text
+// (metrics.cc), and the handles sessions keep so that counting a statement touches only
+// atomics. Gauges that describe state (pools, backends) are computed at scrape time by
+// collectors the daemon registers, so the hot path never maintains them.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace plexi::metrics {
+
+// Why a client or a statement was refused or failed; the `kind` label of errors_total.
+enum class Error : std::uint8_t {
+  kClientProtocol,  // a malformed or unexpected message from a client
+  kAuthFailed,
+  kStartupTimeout,
+  kMaxClientConn,
+  kBackendConnect,  // no server connection could be opened
+  kBackendLost,     // a server connection failed mid-request
+  kPoolTimeout,     // query_wait_timeout
+  kNoWriteTarget,   // a write with no primary to take it
+  kRefusedByRule,   // a rule with block: true
+  kCount,
+};
+std::string_view to_string(Error kind);
+
+enum class Direction : std::uint8_t { kClientIn, kClientOut };
+
+// Where one kind of statement is counted: (protocol, cluster, backend, role it was sent as).
+struct StatementSeries {
+  prometheus::Counter* statements = nullptr;
+  prometheus::Histogram* duration = nullptr;  // shared by the cluster's backends of a role
+};
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // metrics.enabled: off, sessions skip the per-statement series (and the clock reads they
+  // need); state gauges and rare events are kept either way.
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  void set_enabled(bool on) { enabled_.store(on, std::memory_order_relaxed); }
+
+  // Looked up under a mutex: sessions keep the result (it lives as long as this object).
+  const StatementSeries& statements(std::string_view protocol, std::string_view cluster,
+                                    std::string_view backend, std::string_view role);
+  prometheus::Histogram& pool_wait(std::string_view cluster);
+  prometheus::Gauge& clients(std::string_view protocol, std::string_view cluster);
+
+  void client_connected() { client_connections_total_->Increment(); }
+  void error(Error kind) { errors_[static_cast<std::size_t>(kind)]->Increment(); }
+  void pinned(std::string_view reason);
+  void bytes(Direction direction, std::size_t n) {
+    bytes_[static_cast<std::size_t>(direction)]->Increment(static_cast<double>(n));
+  }
+  void config_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->Increment(); }
+  void failover(std::string_view cluster);
+
+  // Adds families computed when scraped (backend states, pool occupancy). Collectors run on
+  // the scraping thread and must be safe there.
+  using Collector = std::function<void(std::vector<prometheus::MetricFamily>&)>;
+  void add_collector(Collector collector);
+
+  // Everything, in the Prometheus text exposition format.
+  std::string scrape() const;
+
+  // Help texts of the families collectors build, so they too are declared once, here.
+  static prometheus::MetricFamily gauge_family(std::string_view name);
+
+ private:
+  std::atomic<bool> enabled_{true};
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* statements_family_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* duration_family_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* pool_wait_family_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* clients_family_ = nullptr;
+  prometheus::Family<prometheus::Counter>* pinned_family_ = nullptr;
+  prometheus::Family<prometheus::Counter>* failovers_family_ = nullptr;
+  prometheus::Counter* client_connections_total_ = nullptr;
+  std::array<prometheus::Counter*, static_cast<std::size_t>(Error::kCount)> errors_{};
+  std::array<prometheus::Counter*, 2> bytes_{};
+  prometheus::Counter* reloads_ok_ = nullptr;
+  prometheus::Counter* reloads_failed_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, StatementSeries, std::less<>> series_;
+  std::vector<Collector> collectors_;
+};
+
+}  // namespace plexi::metrics
