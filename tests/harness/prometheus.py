@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from .ports import free_port
-from .procs import (ManagedProcess, log_tail, make_workdir, remove_workdir, service_prefix,
+from .procs import (ManagedProcess, log_tail, make_workdir, service_prefix,
                     stop_process, wait_until)
 
 Sample = tuple[dict[str, str], float]  # one series of a query's result: labels, value
@@ -165,8 +165,3 @@ class PrometheusServer(ManagedProcess):
     def stop(self) -> None:
         """SIGTERM to exactly our Prometheus, waiting for it to exit."""
         stop_process(self.process, signal.SIGTERM)
-
-    def close(self) -> None:
-        self.stop()
-        remove_workdir(self.dir)
-        self.dir = None
