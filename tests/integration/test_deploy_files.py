@@ -9,6 +9,7 @@ rather than skip (scripts/test.sh installs it)."""
 
 import json
 import re
+import socket
 import subprocess
 import unittest
 import urllib.request
@@ -215,11 +216,16 @@ class DashboardTest(unittest.TestCase):
 
 class PrometheusHarnessTest(unittest.TestCase):
     """One real Prometheus for the class, scraping itself and, as job plexiproxy, a port
-    nobody listens on; it also loads deploy/prometheus/alerts.yml."""
+    that refuses connections; it also loads deploy/prometheus/alerts.yml."""
 
     @classmethod
     def setUpClass(cls):
-        cls.dead_target = f"127.0.0.1:{free_port()}"
+        # Bound but not listening: connections to it are refused, and no other server can
+        # take the port while the class runs.
+        cls.dead_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        cls.addClassCleanup(cls.dead_socket.close)
+        cls.dead_socket.bind(("127.0.0.1", free_port()))
+        cls.dead_target = "127.0.0.1:{}".format(cls.dead_socket.getsockname()[1])
         cls.prometheus = PrometheusServer(targets=[cls.dead_target], scrape_self=True,
                                           rule_files=[ALERTS])
         cls.addClassCleanup(cls.prometheus.close)
@@ -230,7 +236,6 @@ class PrometheusHarnessTest(unittest.TestCase):
 
     def test_scrapes_itself(self):
         address = self.prometheus.address
-        self.assertNotEqual(self.prometheus.port, 9090)
         result = self.prometheus.wait_for('up{job="prometheus"} == 1', lambda r: len(r) == 1)
         self.assertEqual(result[0][0]["instance"], address)
         self.assertEqual(result[0][1], 1.0)
@@ -239,7 +244,7 @@ class PrometheusHarnessTest(unittest.TestCase):
             f'scrape_samples_scraped{{job="prometheus", instance="{address}"}} > 0',
             lambda r: len(r) == 1)
         self.assertGreater(samples[0][1], 100)
-        self.assertIn((("prometheus", address), True), self.prometheus.targets_up().items())
+        self.assertTrue(self.prometheus.targets_up()[("prometheus", address)])
 
     def test_target_that_does_not_answer_is_down_and_alert_pending(self):
         result = self.prometheus.wait_for('up{job="plexiproxy"} == 0', lambda r: len(r) == 1)
