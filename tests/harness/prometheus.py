@@ -43,7 +43,8 @@ class PrometheusServer(ManagedProcess):
     """One Prometheus process. targets are the "host:port" addresses scraped as job `job`
     (every `scrape_interval`, at metrics_path, with the bearer token when given);
     scrape_self adds Prometheus's own /metrics as job "prometheus". rule_files are loaded
-    and evaluated every scrape_interval too."""
+    and evaluated every scrape_interval too. start() returns once every target has been
+    scraped once (about 5 s)."""
 
     def __init__(self, targets: Iterable[str] = (), job: str = "plexiproxy",
                  scrape_self: bool = False, metrics_path: str = "/metrics",
@@ -107,6 +108,10 @@ class PrometheusServer(ManagedProcess):
                 [*service_prefix("SIGTERM", as_service_user=False), *command],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         wait_until(self._ready, self.process, "prometheus", self.log_path)
+        # Prometheus takes up new targets every 5 s, so the first scrape comes that long
+        # after start; wait for it here, once, rather than in every caller's wait_for.
+        wait_until(self._scraped_every_target, self.process, "prometheus's first scrapes",
+                   self.log_path)
         return self
 
     def _ready(self) -> bool:
@@ -115,6 +120,12 @@ class PrometheusServer(ManagedProcess):
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+    def _scraped_every_target(self) -> bool:
+        """Every configured target has been scraped at least once, successfully or not."""
+        targets = self.api("targets", state="active")["activeTargets"]
+        expected = len(self.targets) + self.scrape_self
+        return len(targets) == expected and all(t["health"] != "unknown" for t in targets)
 
     def api(self, path: str, **params: str) -> dict | list:
         """GETs /api/v1/<path> and returns its data; raises with Prometheus's own error text

@@ -7,10 +7,12 @@ loads the alert rules.
 promtool and prometheus come from Debian's prometheus package; without it these tests fail
 rather than skip (scripts/test.sh installs it)."""
 
+import http.server
 import json
 import re
 import socket
 import subprocess
+import threading
 import unittest
 import urllib.request
 from pathlib import Path
@@ -214,9 +216,33 @@ class DashboardTest(unittest.TestCase):
                     cells[(x, y)] = panel["title"]
 
 
+class TokenExporter(http.server.BaseHTTPRequestHandler):
+    """/metrics for those who send `Authorization: Bearer <token>`, 401 for the rest."""
+
+    token = "scrape-secret"
+    refused = 0
+
+    def do_GET(self):
+        if self.headers.get("Authorization") != f"Bearer {self.token}":
+            type(self).refused += 1
+            self.send_response(401)
+            self.end_headers()
+            return
+        body = b'plexiproxy_build_info{version="test"} 1\n'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 class PrometheusHarnessTest(unittest.TestCase):
-    """One real Prometheus for the class, scraping itself and, as job plexiproxy, a port
-    that refuses connections; it also loads deploy/prometheus/alerts.yml."""
+    """One real Prometheus for the class, loading deploy/prometheus/alerts.yml and scraping
+    itself and, as job plexiproxy, an exporter that wants a bearer token and a port that
+    refuses connections."""
 
     @classmethod
     def setUpClass(cls):
@@ -226,8 +252,16 @@ class PrometheusHarnessTest(unittest.TestCase):
         cls.addClassCleanup(cls.dead_socket.close)
         cls.dead_socket.bind(("127.0.0.1", free_port()))
         cls.dead_target = "127.0.0.1:{}".format(cls.dead_socket.getsockname()[1])
-        cls.prometheus = PrometheusServer(targets=[cls.dead_target], scrape_self=True,
-                                          rule_files=[ALERTS])
+
+        exporter = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), TokenExporter)
+        threading.Thread(target=exporter.serve_forever, daemon=True).start()
+        cls.addClassCleanup(exporter.server_close)
+        cls.addClassCleanup(exporter.shutdown)
+        cls.token_target = "127.0.0.1:{}".format(exporter.server_address[1])
+
+        cls.prometheus = PrometheusServer(
+            targets=[cls.dead_target, cls.token_target], bearer_token=TokenExporter.token,
+            scrape_self=True, rule_files=[ALERTS])
         cls.addClassCleanup(cls.prometheus.close)
         cls.prometheus.start()
 
@@ -255,6 +289,13 @@ class PrometheusHarnessTest(unittest.TestCase):
             'ALERTS{alertname="PlexiproxyDown", alertstate="pending"}', lambda r: len(r) == 1)
         self.assertEqual(pending[0][0]["instance"], self.dead_target)
         self.assertEqual(pending[0][0]["severity"], "critical")
+
+    def test_sends_the_bearer_token(self):
+        self.assertTrue(self.prometheus.targets_up()[("plexiproxy", self.token_target)])
+        result = self.prometheus.query('plexiproxy_build_info{job="plexiproxy"}')
+        self.assertEqual([(labels["instance"], labels["version"], value)
+                          for labels, value in result], [(self.token_target, "test", 1.0)])
+        self.assertEqual(TokenExporter.refused, 0)
 
     def test_dashboard_and_alert_expressions_evaluate(self):
         exprs = dashboard_exprs() + [(rule["alert"], rule["expr"]) for rule in alert_rules()]
