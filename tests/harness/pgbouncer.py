@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from .ports import free_port
-from .procs import (ManagedProcess, accepts_tcp, give_to_service_user, make_workdir, remove_workdir,
+from .procs import (ManagedProcess, accepts_tcp, give_to_service_user, make_workdir,
                     service_prefix, stop_process, wait_until)
 
 INI = """\
@@ -70,8 +70,3 @@ class PgBouncer(ManagedProcess):
     def stop(self) -> None:
         """Immediate shutdown (SIGTERM) of exactly our PgBouncer."""
         stop_process(self.process, signal.SIGTERM)
-
-    def close(self) -> None:
-        self.stop()
-        remove_workdir(self.dir)
-        self.dir = None

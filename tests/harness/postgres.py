@@ -11,7 +11,7 @@ from psycopg import sql
 
 from .ports import free_port
 from .procs import (ManagedProcess, children_of, give_to_service_user, kill_all, make_workdir,
-                    remove_workdir, service_prefix, stop_process, wait_until)
+                    service_prefix, stop_process, wait_until)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -149,8 +149,3 @@ class PostgresServer(ManagedProcess):
         """Starts again on the same data directory and port (after stop or kill)."""
         self.stop()
         self._launch()
-
-    def close(self) -> None:
-        self.stop()
-        remove_workdir(self.dir)
-        self.dir = None

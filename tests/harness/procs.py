@@ -156,12 +156,22 @@ def kill_all(pids: list[int], sig: int = signal.SIGKILL, timeout: float = 10.0) 
 
 class ManagedProcess:
     """What every harness process shares: its log, and start()/close() as a context manager.
-    Subclasses define start(), close() and log_path."""
+    Subclasses define start(), stop() and log_path, and keep their work dir in dir."""
 
     log_path: Path
+    dir: Path | None
 
     def log(self) -> str:
         return log_tail(self.log_path)
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stops the process and removes its work dir."""
+        self.stop()
+        remove_workdir(self.dir)
+        self.dir = None
 
     def __enter__(self):
         try:
