@@ -2,18 +2,40 @@
 // BackendKeyData): what a cancel request and a draining shutdown reach.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace plexi {
 
+// One client as the admin console and /status show it.
+struct ClientInfo {
+  std::int32_t id = 0;  // the cancel key's process id: what KILL takes (set by the registry)
+  std::string protocol;
+  std::string address;  // ip:port
+  std::string user;
+  std::string database;
+  std::string cluster;
+  std::string application_name;
+  std::string state;    // startup, authentication, idle, active, closing
+  std::string backend;  // the server connection's backend while it holds one
+  std::int32_t server_pid = 0;
+  std::string pinned;  // why it keeps its server connection, when it does
+  std::chrono::system_clock::time_point connected_at;
+};
+
 class Client {
  public:
   virtual ~Client() = default;
+  // Called from any thread.
+  virtual ClientInfo describe() const = 0;
+  // Closes the connection at once, whatever it is doing. Called from any thread.
+  virtual void kill() = 0;
   // Stops the query the client is running now. Called from another session's thread.
   virtual void cancel() = 0;
   // Ends the session with a shutdown error as soon as it has no transaction open. Called
@@ -60,6 +82,39 @@ class ClientRegistry {
     return true;
   }
 
+  // Every live client with its id (ClientInfo::id), in no particular order.
+  std::vector<std::pair<std::int32_t, std::shared_ptr<Client>>> clients() {
+    std::vector<std::pair<std::int32_t, std::shared_ptr<Client>>> live;
+    std::lock_guard lock(mutex_);
+    live.reserve(clients_.size());
+    for (const auto& [key, weak] : clients_) {
+      if (auto client = weak.lock()) live.emplace_back(id_of(key), std::move(client));
+    }
+    return live;
+  }
+
+  std::size_t size() {
+    std::lock_guard lock(mutex_);
+    return clients_.size();
+  }
+
+  // Kills the client whose key has this process id; false when there is none.
+  bool kill(std::int32_t id) {
+    std::shared_ptr<Client> client;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [key, weak] : clients_) {
+        if (id_of(key) == id) {
+          client = weak.lock();
+          break;
+        }
+      }
+    }
+    if (!client) return false;
+    client->kill();
+    return true;
+  }
+
   void drain_all() {
     std::vector<std::weak_ptr<Client>> copy;
     {
@@ -74,6 +129,9 @@ class ClientRegistry {
 
  private:
   // One integer key: the map's nodes stay small (an idle client costs one of them).
+  static std::int32_t id_of(std::uint64_t packed) {
+    return static_cast<std::int32_t>(packed >> 32);
+  }
   static std::uint64_t pack(const Key& key) {
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(key.pid)) << 32) |
            static_cast<std::uint32_t>(key.secret);

@@ -40,8 +40,16 @@ TEST(ReadBuffer, KeepsUnreadBytesAcrossGrowthAndRelease) {
 struct CountingClient : Client {
   int cancels = 0;
   int drains = 0;
+  int kills = 0;
+  std::string user;
+  ClientInfo describe() const override {
+    ClientInfo info;
+    info.user = user;
+    return info;
+  }
   void cancel() override { ++cancels; }
   void drain() override { ++drains; }
+  void kill() override { ++kills; }
 };
 
 TEST(ClientRegistry, CancelsAndDrainsLiveClientsByKey) {
@@ -69,6 +77,31 @@ TEST(ClientRegistry, CancelsAndDrainsLiveClientsByKey) {
   EXPECT_FALSE(registry.cancel(second_key));
   registry.drain_all();
   EXPECT_EQ(first->drains, 1);
+}
+
+TEST(ClientRegistry, ListsAndKillsLiveClients) {
+  ClientRegistry registry;
+  auto first = std::make_shared<CountingClient>();
+  first->user = "alice";
+  auto second = std::make_shared<CountingClient>();
+  second->user = "bob";
+  auto first_key = registry.add(first);
+  auto second_key = registry.add(second);
+  std::set<std::string> users;
+  for (const auto& [id, client] : registry.clients()) {
+    users.insert(client->describe().user);
+    EXPECT_EQ(id, client == first ? first_key.pid : second_key.pid);
+  }
+  EXPECT_EQ(users, (std::set<std::string>{"alice", "bob"}));
+  EXPECT_EQ(registry.size(), 2u);
+
+  EXPECT_TRUE(registry.kill(second_key.pid));
+  EXPECT_EQ(second->kills, 1);
+  EXPECT_EQ(first->kills, 0);
+  registry.remove(first_key);
+  EXPECT_FALSE(registry.kill(first_key.pid));
+  second.reset();
+  EXPECT_TRUE(registry.clients().empty());  // a client gone without being removed is not listed
 }
 
 TEST(ClientRegistry, KeysAreUnique) {

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <thread>
 
 #include "common/socket_io.h"
@@ -29,6 +30,14 @@ std::size_t worker_threads(const config::Config& config) {
   return std::max(1u, std::thread::hardware_concurrency() / 2);
 }
 
+void gauge(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels,
+           double value) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  family.metric.push_back(std::move(metric));
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config)
@@ -45,10 +54,15 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       [this] { return workers_.next(); },
                       routing_,
                       [this](std::string_view cluster) { return health_->cluster(cluster); },
-                      component_logger("pg")},
+                      component_logger("pg"),
+                      metrics_},
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
-                                                       component_logger("health"))) {}
+                                                       component_logger("health"))) {
+  metrics_.set_enabled(config_->metrics.enabled);
+  metrics_.add_collector([this](auto& families) { collect_pool_metrics(families); });
+  metrics_.add_collector([this](auto& families) { collect_backend_metrics(families); });
+}
 
 Daemon::~Daemon() {
   signals_.reset();
@@ -111,6 +125,10 @@ int Daemon::run() {
           bool was_up = was >= 0 && before.backends[static_cast<std::size_t>(was)].up;
           if (was_up && !now.up) pools_.close_idle(after.cluster, now.name);
         }
+        if (const auto* writer = after.writer(); writer && before.had_write_target &&
+                                                 writer->name != before.last_write_target) {
+          metrics_.failover(after.cluster);
+        }
       });
   health_->start();
   asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
@@ -149,8 +167,11 @@ void Daemon::reload() {
       log_->error("reload rejected: {}", error.to_string());
     }
     log_->error("reload rejected: keeping the configuration loaded before");
+    metrics_.config_reload(false);
   } else {
     configure_logging(result.config->log);
+    metrics_.set_enabled(result.config->metrics.enabled);
+    metrics_.config_reload(true);
     std::lock_guard lock(config_mutex_);
     config_ = result.config;
     log_->info("configuration reloaded from {}", *options_.config_path);
@@ -167,6 +188,62 @@ awaitable<void> Daemon::prune_pools() {
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     pools_.prune(workers_.next());
   }
+}
+
+void Daemon::collect_pool_metrics(std::vector<prometheus::MetricFamily>& families) const {
+  struct Occupancy {
+    int idle = 0, active = 0, pinned = 0, waiting = 0, capacity = 0;
+  };
+  std::map<std::string, Occupancy> backends;  // a backend's pools: one per user and database
+  for (const auto& [key, pool] : pools_.postgres_pools()) {
+    auto stats = pool->stats();
+    auto& occupancy = backends[key.backend];
+    int pinned = std::min(pool->pinned(), stats.active);
+    occupancy.idle += stats.idle;
+    occupancy.active += stats.active - pinned;
+    occupancy.pinned += pinned;
+    occupancy.waiting += stats.waiting;
+    occupancy.capacity += stats.capacity;
+  }
+  auto connections = metrics::Metrics::gauge_family("plexiproxy_server_connections");
+  auto size = metrics::Metrics::gauge_family("plexiproxy_pool_size");
+  auto waiting = metrics::Metrics::gauge_family("plexiproxy_pool_waiting_clients");
+  for (const auto& [backend, o] : backends) {
+    for (auto [state, count] : {std::pair{"idle", o.idle}, {"active", o.active}, {"pinned", o.pinned}}) {
+      gauge(connections, {{"backend", backend}, {"state", state}}, count);
+    }
+    gauge(size, {{"backend", backend}}, o.capacity);
+    gauge(waiting, {{"backend", backend}}, o.waiting);
+  }
+  families.push_back(std::move(connections));
+  families.push_back(std::move(size));
+  families.push_back(std::move(waiting));
+}
+
+void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& families) const {
+  auto up = metrics::Metrics::gauge_family("plexiproxy_backend_up");
+  auto primary = metrics::Metrics::gauge_family("plexiproxy_backend_is_primary");
+  auto lag = metrics::Metrics::gauge_family("plexiproxy_replication_lag_seconds");
+  auto writable = metrics::Metrics::gauge_family("plexiproxy_cluster_write_target_available");
+  for (const auto& [name, cluster] : config()->clusters) {
+    auto health = health_ ? health_->cluster(name) : nullptr;
+    if (!health) continue;
+    gauge(writable, {{"cluster", name}}, health->writer() ? 1 : 0);
+    for (std::size_t i = 0; i < health->backends.size(); ++i) {
+      const auto& backend = health->backends[i];
+      std::vector<prometheus::ClientMetric::Label> labels = {{"backend", backend.name},
+                                                             {"cluster", name}};
+      gauge(up, labels, backend.up ? 1 : 0);
+      gauge(primary, labels, health->write_target == static_cast<int>(i) ? 1 : 0);
+      if (backend.up && !backend.actual_primary && backend.lag) {
+        gauge(lag, labels, std::chrono::duration<double>(*backend.lag).count());
+      }
+    }
+  }
+  families.push_back(std::move(up));
+  families.push_back(std::move(primary));
+  families.push_back(std::move(lag));
+  families.push_back(std::move(writable));
 }
 
 // Stops accepting, lets open transactions finish up to shutdown_timeout, then stops.

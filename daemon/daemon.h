@@ -13,6 +13,7 @@
 #include "common/asio.h"
 #include "common/client_registry.h"
 #include "config/config.h"
+#include "daemon/metrics.h"
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
@@ -42,6 +43,9 @@ class Daemon {
   awaitable<void> prune_pools();
   awaitable<void> shutdown();
   void reload();
+  // The state gauges of /metrics, computed when scraped.
+  void collect_pool_metrics(std::vector<prometheus::MetricFamily>& families) const;
+  void collect_backend_metrics(std::vector<prometheus::MetricFamily>& families) const;
 
   DaemonOptions options_;
   // Destroyed first (in ~Daemon), while everything its suspended sessions refer to lives.
@@ -50,6 +54,7 @@ class Daemon {
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<spdlog::logger> log_;
 
+  metrics::Metrics metrics_;
   pools::Registry pools_;
   routing::RoutingTable routing_;
   ClientRegistry client_registry_;

@@ -31,6 +31,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     int idle = 0;
     int active = 0;  // handed out or being opened
     int waiting = 0;
+    int capacity = 0;  // pool_size + max_overflow
     std::uint64_t opened = 0;
     std::uint64_t timeouts = 0;
   };
@@ -201,6 +202,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     stats.idle = static_cast<int>(idle_.size());
     stats.active = total_ - stats.idle;
     stats.waiting = static_cast<int>(waiters_.size());
+    stats.capacity = capacity();
     stats.opened = opened_;
     stats.timeouts = timeouts_;
     return stats;

@@ -36,6 +36,11 @@ std::vector<std::shared_ptr<pg::ServerPool>> Registry::all_pools() const {
   return pools;
 }
 
+std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> Registry::postgres_pools() const {
+  std::lock_guard lock(mutex_);
+  return {postgres_.begin(), postgres_.end()};
+}
+
 void Registry::prune(const asio::any_io_executor& executor) {
   for (auto& pool : all_pools()) {
     pool->prune();

@@ -36,6 +36,9 @@ class Registry {
   // The executor database for `path`, opened on first use; null with `error` on failure.
   sqlite::Database* sqlite_database(const std::string& path, std::string& error);
 
+  // Every PostgreSQL pool with its key (for metrics and the admin console).
+  std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> postgres_pools() const;
+
   // Closes idle connections past their timeouts and opens connections up to min_idle (on
   // `executor`); called by the daemon's janitor.
   void prune(const asio::any_io_executor& executor);

@@ -3,6 +3,7 @@
 // for a server, as PgBouncer answers logins from its pool's cached parameters.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +31,10 @@ class ServerPool : public pools::Pool<ServerConnection> {
     return it->second.parameters;
   }
 
+  // Connections held by sessions pinned to them (counted by the sessions).
+  int pinned() const { return pinned_.load(std::memory_order_relaxed); }
+  void add_pinned(int delta) { pinned_.fetch_add(delta, std::memory_order_relaxed); }
+
   void remember_login_parameters(const std::string& settings, Parameters parameters) {
     auto shared = std::make_shared<const Parameters>(std::move(parameters));
     std::lock_guard lock(login_mutex_);
@@ -49,6 +54,7 @@ class ServerPool : public pools::Pool<ServerConnection> {
     std::shared_ptr<const Parameters> parameters;
     pools::Clock::time_point at;
   };
+  std::atomic<int> pinned_{0};
   mutable std::mutex login_mutex_;
   std::unordered_map<std::string, Login> logins_;
 };

@@ -1,6 +1,8 @@
 // Decodes PostgreSQL v3 frames and message bodies from byte spans, without throwing.
 #include "protocol/pg/decoder.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 
 namespace plexi::pg {
@@ -341,6 +343,22 @@ std::optional<TxStatus> parse_ready_for_query(Bytes body) {
 
 std::optional<std::string_view> parse_command_complete(Bytes body) {
   return parse_single_string(body);
+}
+
+std::optional<std::int64_t> rows_in_command_tag(std::string_view tag) {
+  static constexpr std::string_view kCounting[] = {"SELECT", "INSERT", "UPDATE", "DELETE",
+                                                   "MERGE",  "FETCH",  "MOVE",   "COPY"};
+  auto space = tag.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view command = tag.substr(0, space);
+  if (std::find(std::begin(kCounting), std::end(kCounting), command) == std::end(kCounting)) {
+    return std::nullopt;
+  }
+  std::string_view count = tag.substr(tag.rfind(' ') + 1);
+  std::int64_t rows = 0;
+  auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), rows);
+  if (error != std::errc() || end != count.data() + count.size()) return std::nullopt;
+  return rows;
 }
 
 std::optional<AuthenticationMessage> parse_authentication(Bytes body) {

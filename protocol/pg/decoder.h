@@ -52,6 +52,9 @@ std::optional<std::pair<std::string_view, std::string_view>> parse_parameter_sta
 std::optional<std::pair<std::int32_t, std::int32_t>> parse_backend_key_data(Bytes body);
 std::optional<TxStatus> parse_ready_for_query(Bytes body);
 std::optional<std::string_view> parse_command_complete(Bytes body);
+// The rows a command tag reports ("SELECT 5", "INSERT 0 5", "UPDATE 3", "COPY 7", ...);
+// none for a command that reports none ("BEGIN", "SET", "CREATE TABLE").
+std::optional<std::int64_t> rows_in_command_tag(std::string_view tag);
 std::optional<AuthenticationMessage> parse_authentication(Bytes body);
 // A password message's text ('p' in answer to cleartext or md5 requests).
 std::optional<std::string_view> parse_password(Bytes body);

@@ -325,6 +325,17 @@ TEST(PgParseBodies, DescribeCloseExecute) {
   EXPECT_FALSE(parse_execute(b("\0"s + be32(1) + "x")));
 }
 
+TEST(PgParseBodies, RowsInCommandTags) {
+  EXPECT_EQ(rows_in_command_tag("SELECT 5"), 5);
+  EXPECT_EQ(rows_in_command_tag("INSERT 0 12"), 12);
+  EXPECT_EQ(rows_in_command_tag("UPDATE 0"), 0);
+  EXPECT_EQ(rows_in_command_tag("COPY 7"), 7);
+  EXPECT_EQ(rows_in_command_tag("BEGIN"), std::nullopt);
+  EXPECT_EQ(rows_in_command_tag("CREATE TABLE"), std::nullopt);
+  EXPECT_EQ(rows_in_command_tag("SELECT x"), std::nullopt);
+  EXPECT_EQ(rows_in_command_tag(""), std::nullopt);
+}
+
 TEST(PgParseBodies, ErrorFields) {
   auto e =
       parse_error_fields(b("SFEHLER\0VERROR\0C42P01\0Mno such table\0Ddetail\0Hhint\0"

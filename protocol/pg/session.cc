@@ -82,6 +82,52 @@ Session::Session(tcp::socket socket, SessionEnvironment& environment)
 Session::~Session() {
   if (cancel_key_) env_.registry.remove(*cancel_key_);
   if (counted_) env_.clients.fetch_sub(1);
+  if (clients_gauge_) clients_gauge_->Decrement();
+}
+
+std::string_view to_string(Phase phase) {
+  switch (phase) {
+    case Phase::kStartup:
+      return "startup";
+    case Phase::kAuthentication:
+      return "authentication";
+    case Phase::kIdle:
+      return "idle";
+    case Phase::kActive:
+      return "active";
+    case Phase::kClosing:
+      return "closing";
+  }
+  return "?";
+}
+
+// Registered clients have logged in: user, database, cluster and settings no longer change.
+ClientInfo Session::describe() const {
+  ClientInfo info;
+  info.protocol = "postgres";
+  info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
+  info.user = user_;
+  info.database = database_;
+  if (cluster_) info.cluster = cluster_->name;
+  for (const auto& [name, value] : startup_settings_) {
+    if (name == "application_name") info.application_name = value;
+  }
+  info.state = std::string(to_string(phase_.load()));
+  info.connected_at = connected_at_;
+  std::lock_guard lock(cancel_lock_);
+  if (attached_backend_) info.backend = attached_backend_->name;
+  if (server_cancel_key_) info.server_pid = server_cancel_key_->pid;
+  if (shown_pin_ != PinReason::kNone) info.pinned = std::string(to_string(shown_pin_));
+  return info;
+}
+
+void Session::kill() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->env_.log->info("client {}@{} killed by an administrator", self->user_, self->database_);
+    error_code ignored;
+    self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+  });
 }
 
 void Session::cancel() {
@@ -137,6 +183,7 @@ void Session::append_error(std::string_view sqlstate, std::string_view message) 
 
 awaitable<bool> Session::flush() {
   if (output_.empty()) co_return true;
+  if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientOut, output_.size());
   error_code ec;
   bool ok = co_await write_all(socket_, output_, ec);
   ByteVector().swap(output_);  // idle sessions keep no output buffer
@@ -161,6 +208,7 @@ awaitable<bool> Session::read_message(Frame& frame) {
       co_return true;
     }
     if (decoded.status == DecodeStatus::kError) {
+      env_.metrics.error(metrics::Error::kClientProtocol);
       co_await fatal("08P01", "invalid message: " + decoded.error);
       co_return false;
     }
@@ -177,6 +225,7 @@ awaitable<bool> Session::read_startup() {
   while (true) {
     auto decoded = decode_startup(input_.readable());
     if (decoded.status == DecodeStatus::kError) {
+      env_.metrics.error(metrics::Error::kClientProtocol);
       co_await fatal("08P01", "invalid startup packet: " + decoded.error);
       co_return false;
     }
@@ -243,6 +292,7 @@ awaitable<bool> Session::authenticate() {
   phase_ = Phase::kAuthentication;
   if (!config_->users_configured) {
     if (!is_loopback()) {
+      env_.metrics.error(metrics::Error::kAuthFailed);
       co_await fatal("28000", "no users are configured: only loopback clients are trusted");
       co_return false;
     }
@@ -268,6 +318,7 @@ awaitable<bool> Session::authenticate() {
 
 awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
   auto failed = [this]() -> awaitable<bool> {
+    env_.metrics.error(metrics::Error::kAuthFailed);
     co_await fatal("28P01", "password authentication failed for user \"" + user_ + "\"");
     co_return false;
   };
@@ -333,6 +384,7 @@ awaitable<bool> Session::authenticate_md5(const std::string& secret) {
   bool ok = answer && *answer == md5_salted_response(secret, salt);
   input_.consume(frame.size);
   if (!ok) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
     co_await fatal("28P01", "password authentication failed for user \"" + user_ + "\"");
     co_return false;
   }
@@ -353,6 +405,7 @@ awaitable<bool> Session::log_in() {
     co_return false;
   }
   if (env_.clients.load() > config_->limits.max_client_conn) {
+    env_.metrics.error(metrics::Error::kMaxClientConn);
     co_await fatal("53300", "sorry, too many clients already");
     co_return false;
   }
@@ -365,15 +418,21 @@ awaitable<bool> Session::log_in() {
     co_return false;
   }
   bool authenticated = co_await authenticate();
+  if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
   co_return authenticated && !deadline.expired();
 }
 
 awaitable<void> Session::run() {
   env_.clients.fetch_add(1);
   counted_ = true;
+  env_.metrics.client_connected();
+  error_code ec;
+  peer_ = socket_.remote_endpoint(ec);
   config_ = env_.config();
   bool logged_in = co_await log_in();
   if (logged_in) {
+    clients_gauge_ = &env_.metrics.clients("postgres", cluster_->name);
+    clients_gauge_->Increment();
     cancel_key_ = env_.registry.add(weak_from_this());
     if (cluster_->is_sqlite()) {
       co_await run_sqlite_front(*this);

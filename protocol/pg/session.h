@@ -16,9 +16,11 @@
 #include "common/client_registry.h"
 #include "common/spin_lock.h"
 #include "config/config.h"
+#include "daemon/metrics.h"
 #include "pools/registry.h"
 #include "protocol/pg/messages.h"
 #include "protocol/pg/session_fronts.h"
+#include "protocol/pg/statement.h"
 #include "routing/backend_health.h"
 #include "routing/cluster_routing.h"
 
@@ -41,10 +43,12 @@ struct SessionEnvironment {
   // The health monitor's latest view of a cluster (null when it has none).
   std::function<std::shared_ptr<const routing::ClusterHealth>(std::string_view cluster)> health;
   std::shared_ptr<spdlog::logger> log;
+  metrics::Metrics& metrics;
 };
 
 // Where a session is; shown by the admin console.
 enum class Phase { kStartup, kAuthentication, kIdle, kActive, kClosing };
+std::string_view to_string(Phase phase);
 
 class Relay;
 struct RelayDeleter {
@@ -59,6 +63,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   awaitable<void> run();
   void cancel() override;
   void drain() override;
+  ClientInfo describe() const override;
+  void kill() override;
 
   Phase phase() const { return phase_; }
 
@@ -94,8 +100,12 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Sends the shutdown error and closes the client socket (the session's reads then end).
   awaitable<void> end_for_shutdown();
 
-  Phase phase_ = Phase::kStartup;
+  // Atomic because the admin console reads it from another thread.
+  std::atomic<Phase> phase_ = Phase::kStartup;
   bool counted_ = false;
+  prometheus::Gauge* clients_gauge_ = nullptr;  // this session's (protocol, cluster) count
+  std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
+  tcp::endpoint peer_;  // read once: the socket is not to be touched from other threads
 
   std::string user_;
   std::string database_;
@@ -113,13 +123,23 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
     std::int32_t pid = 0;
     std::int32_t secret = 0;
   };
-  void set_server_cancel_key(std::optional<ServerCancelKey> key) {
+  // `backend`: where the connection goes, shown by the admin console.
+  void set_server_cancel_key(std::optional<ServerCancelKey> key,
+                             const config::Backend* backend = nullptr) {
     std::lock_guard lock(cancel_lock_);
     server_cancel_key_ = std::move(key);
+    attached_backend_ = backend;
   }
-  SpinLock cancel_lock_;  // held for a few stores, twice per transaction
+  void show_pin(PinReason reason) {
+    std::lock_guard lock(cancel_lock_);
+    shown_pin_ = reason;
+  }
+  mutable SpinLock cancel_lock_;  // held for a few stores, twice per transaction
   std::optional<ServerCancelKey> server_cancel_key_;
   std::function<void()> cancel_action_;
+  // What the admin console shows of the server connection in use (guarded by cancel_lock_).
+  const config::Backend* attached_backend_ = nullptr;
+  PinReason shown_pin_ = PinReason::kNone;
 
   // The relay front, once logged in: it serves the client from socket readiness callbacks,
   // so an idle client holds no coroutine.

@@ -112,8 +112,11 @@ awaitable<bool> Relay::attach(int backend, bool at_login) {
   backend_ = &s_.cluster_->backends[static_cast<std::size_t>(backend)];
   pool_ = pool_for(backend);
   std::string error;
+  bool timed = s_.env_.metrics.enabled();
+  auto asked_at = timed ? pools::Clock::now() : pools::Clock::time_point{};
   server_ = co_await pool_->acquire(error);
   if (!server_ && routing_ && !at_login && error != "query_wait_timeout") {
+    count_error(metrics::Error::kBackendConnect);
     // Before anything reached the server, another backend may take the request: a replica
     // that died before the health monitor noticed costs the client nothing.
     log_.warn("cannot connect to backend {} ({}:{}): {}; trying another", backend_->name,
@@ -129,25 +132,39 @@ awaitable<bool> Relay::attach(int backend, bool at_login) {
   }
   if (!server_) {
     if (error == "query_wait_timeout") {
+      count_error(metrics::Error::kPoolTimeout);
       co_await s_.fatal("53300", "query_wait_timeout: no server connection became free in time");
     } else {
+      count_error(metrics::Error::kBackendConnect);
       log_.warn("cannot connect to backend {} ({}:{}): {}", backend_->name, backend_->host,
                 backend_->port, error);
       co_await s_.fatal("08006", "plexiproxy: cannot connect to server: " + error);
     }
     co_return false;
   }
+  if (timed) {
+    if (!pool_wait_) pool_wait_ = &s_.env_.metrics.pool_wait(s_.cluster_->name);
+    pool_wait_->Observe(std::chrono::duration<double>(pools::Clock::now() - asked_at).count());
+  }
   if (routing_) routing_->router().started(backend_index_);
   server_->set_busy(true);
   // A connection last used on another worker moves to this one, so its I/O completes here.
   server_->move_to(s_.socket_.get_executor());
   s_.set_server_cancel_key(Session::ServerCancelKey{server_->endpoint(), server_->backend_pid(),
-                                                    server_->backend_secret()});
+                                                    server_->backend_secret()},
+                           backend_);
   if (!at_login) queue_replay();
   co_return true;
 }
 
+void Relay::unpin_count() {
+  if (!pinned_in_) return;
+  pinned_in_->add_pinned(-1);
+  pinned_in_ = nullptr;
+}
+
 void Relay::release() {
+  unpin_count();
   s_.set_server_cancel_key(std::nullopt);
   if (routing_) routing_->router().finished(backend_index_);
   server_->set_busy(false);
@@ -158,6 +175,7 @@ void Relay::release() {
 
 void Relay::discard_server() {
   if (!server_) return;
+  unpin_count();
   s_.set_server_cancel_key(std::nullopt);
   if (routing_) routing_->router().finished(backend_index_);
   server_.discard();
@@ -250,6 +268,7 @@ awaitable<void> Relay::on_client_readable(error_code ec) {
   if (more) {
     std::size_t received = co_await read_some(s_.socket_, s_.input_, ec, 16384);
     if (received == 0) more = false;
+    count_bytes(metrics::Direction::kClientIn, received);
   }
   if (more) {
     bool forwarded = co_await forward_client_messages();
@@ -387,6 +406,7 @@ awaitable<bool> Relay::forward_client_messages() {
   bool ok = co_await write_all(server_->socket(), batch, ec);
   writing_to_server_ = false;
   if (!ok) {
+    count_error(metrics::Error::kBackendLost);
     server_->mark_broken();
     co_await stop_pump();
     co_await s_.fatal("08006", "server connection lost");
@@ -417,6 +437,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (!sql) return false;
       if (int rule = blocking_rule(*sql); rule >= 0) {
         // Inside a transaction as well: the request never reaches the server.
+        count_error(metrics::Error::kRefusedByRule);
         Pending refused{Pending::Kind::kSynthetic, {}, {}, {}, false};
         encode_error(refused.synthetic, "ERROR", "42501", blocked_message(rule));
         encode_ready_for_query(refused.synthetic, server_->tx_status());
@@ -425,15 +446,20 @@ bool Relay::handle_client_message(const Frame& frame) {
       }
       auto effects = analyze_statements(*sql);
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
-      pending_.push_back(
-          {Pending::Kind::kQuery, {}, {}, std::move(effects.settings), effects.discards_prepared});
+      Pending query{
+          Pending::Kind::kQuery, {}, {}, std::move(effects.settings), effects.discards_prepared};
+      start_statement(query);
+      pending_.push_back(std::move(query));
       forward();
       return true;
     }
-    case frontend::kFunctionCall:
-      expect(Pending::Kind::kQuery);
+    case frontend::kFunctionCall: {
+      Pending call{Pending::Kind::kQuery, {}, {}, {}, false};
+      start_statement(call);
+      pending_.push_back(std::move(call));
       forward();
       return true;
+    }
     case frontend::kParse: {
       auto parse = parse_parse(frame.body);
       if (!parse) return false;
@@ -499,6 +525,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto execute = parse_execute(frame.body);
       if (!execute) return false;
       Pending pending{Pending::Kind::kExecute, {}, {}, {}, false};
+      start_statement(pending);
       if (auto it = extended().portal_settings.find(std::string(execute->portal));
           it != extended().portal_settings.end()) {
         pending.settings = it->second;
@@ -589,6 +616,12 @@ Relay::Statement& Relay::record_statement(const ParseMessage& parse,
 void Relay::set_pin(PinReason reason) {
   if (pin_ != PinReason::kNone || mode_ == config::PoolMode::kSession) return;
   pin_ = reason;
+  s_.show_pin(reason);
+  if (server_ && !pinned_in_) {
+    pinned_in_ = pool_.get();
+    pinned_in_->add_pinned(1);
+  }
+  s_.env_.metrics.pinned(to_string(reason));
   log_.info("client {}@{} pinned to its server connection ({})", s_.user_, s_.database_,
             to_string(reason));
 }
@@ -614,6 +647,7 @@ awaitable<void> Relay::pump() {
     // What the last round decoded, and answers the proxy gave itself, go out first.
     emit_synthetic(out);
     if (!out.empty()) {
+      count_bytes(metrics::Direction::kClientOut, out.size());
       error_code write_error;
       bool ok = co_await write_all(s_.socket_, out, write_error);
       out.clear();
@@ -644,6 +678,7 @@ awaitable<void> Relay::pump() {
     std::size_t received = co_await read_some(server_->socket(), server_->input(), ec, 65536);
     if (received == 0) {
       if (stopping_) break;
+      count_error(metrics::Error::kBackendLost);
       server_failed_ = true;
       server_->mark_broken();
       log_.warn("backend {}: server connection lost: {}", backend_->name, ec.message());
@@ -751,6 +786,7 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         server_failed_ = true;
         return false;
       }
+      if (done.kind == Pending::Kind::kQuery) finish_statement(done);
       if (done.kind == Pending::Kind::kQuery && !cycle_failed_) {
         tx_settings_.insert(tx_settings_.end(), done.settings.begin(), done.settings.end());
         if (done.discards_prepared) {
@@ -772,6 +808,8 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         return true;
       }
       cycle_failed_ = true;
+      head.failed = true;
+      if (head.kind == Pending::Kind::kExecute) finish_statement(head);
       if (head.kind != Pending::Kind::kQuery) {
         if (!head.prepared_name.empty()) server_->prepared().erase(head.prepared_name);
         drop_until_sync();
@@ -796,17 +834,22 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
       if (head.kind == Pending::Kind::kDescribe) pending_.pop_front();
       break;
     case backend::kCommandComplete:
-      if (auto tag = parse_command_complete(frame.body); tag && *tag == "ROLLBACK") {
-        saw_rollback_ = true;
+      if (auto tag = parse_command_complete(frame.body)) {
+        if (*tag == "ROLLBACK") saw_rollback_ = true;
+        if (auto rows = rows_in_command_tag(*tag)) head.rows = std::max<std::int64_t>(head.rows, 0) + *rows;
       }
       if (head.kind == Pending::Kind::kExecute) {
         tx_settings_.insert(tx_settings_.end(), head.settings.begin(), head.settings.end());
+        finish_statement(head);
         pending_.pop_front();
       }
       break;
     case backend::kEmptyQueryResponse:
     case backend::kPortalSuspended:
-      if (head.kind == Pending::Kind::kExecute) pending_.pop_front();
+      if (head.kind == Pending::Kind::kExecute) {
+        finish_statement(head);
+        pending_.pop_front();
+      }
       break;
     default:
       break;
@@ -850,6 +893,26 @@ void Relay::apply(const std::vector<SettingChange>& changes,
         break;
     }
   }
+}
+
+void Relay::start_statement(Pending& pending) const {
+  if (s_.env_.metrics.enabled()) pending.arrived_at = pools::Clock::now();
+}
+
+void Relay::finish_statement(const Pending& done) {
+  if (done.arrived_at == pools::Clock::time_point{}) return;
+  auto elapsed = pools::Clock::now() - done.arrived_at;
+  // The role it served as: a write target takes writes as the primary, whatever its
+  // configured role; other requests count under the backend's configured role.
+  config::Role role = cycle_writes_ ? config::Role::kPrimary : backend_->role;
+  if (!series_ || series_backend_ != backend_ || series_role_ != role) {
+    series_ = &s_.env_.metrics.statements("postgres", s_.cluster_->name, backend_->name,
+                                          config::to_string(role));
+    series_backend_ = backend_;
+    series_role_ = role;
+  }
+  series_->statements->Increment();
+  series_->duration->Observe(std::chrono::duration<double>(elapsed).count());
 }
 
 awaitable<void> Relay::stop_pump() {

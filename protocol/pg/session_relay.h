@@ -41,6 +41,11 @@ struct Pending {
   std::string prepared_name;            // kParse, kInternalParse: forget it on failure
   std::vector<SettingChange> settings;  // kQuery, kExecute: applied when they succeed
   bool discards_prepared = false;
+  // kQuery, kExecute: what the metrics count when the statement completes. arrived_at stays
+  // zero when nothing is measured (metrics off).
+  pools::Clock::time_point arrived_at{};
+  std::int64_t rows = -1;  // summed from command tags; -1: none reported
+  bool failed = false;
 };
 
 // The answers a server owes, oldest first: a vector read from `head_`, so an idle session
@@ -99,6 +104,7 @@ class Relay {
   void release();
   // Closes the attached server connection instead of reusing it.
   void discard_server();
+  void unpin_count();
   bool releasable() const {
     return server_ && pending_.empty() && server_->tx_status() == TxStatus::kIdle &&
            pin_ == PinReason::kNone && mode_ != config::PoolMode::kSession && !need_wal_position_;
@@ -150,6 +156,14 @@ class Relay {
   void finish_cycle(TxStatus status);
   void apply(const std::vector<SettingChange>& changes, std::map<std::string, std::string>& to);
 
+  // --- what is counted (metrics) ---
+  void start_statement(Pending& pending) const;
+  void finish_statement(const Pending& done);
+  void count_error(metrics::Error kind) const { s_.env_.metrics.error(kind); }
+  void count_bytes(metrics::Direction direction, std::size_t n) const {
+    if (s_.env_.metrics.enabled()) s_.env_.metrics.bytes(direction, n);
+  }
+
   awaitable<void> stop_pump();
   awaitable<void> teardown();
 
@@ -181,6 +195,7 @@ class Relay {
   pools::Clock::time_point wrote_at_{};  // read-your-writes (window)
 
   PinReason pin_ = PinReason::kNone;
+  ServerPool* pinned_in_ = nullptr;  // the pool whose pinned count this session raised
   std::map<std::string, std::string> settings_;          // name → SQL that sets it
   std::map<std::string, std::string> startup_settings_;  // what RESET returns to
   std::vector<SettingChange> tx_settings_;               // applied in the open transaction
@@ -200,6 +215,13 @@ class Relay {
     return *extended_;
   }
   std::unique_ptr<Extended> extended_;
+
+  // The series of the last (backend, role) a statement completed on: looked up again only
+  // when that changes, so an idle session keeps two pointers, not a table.
+  const metrics::StatementSeries* series_ = nullptr;
+  const config::Backend* series_backend_ = nullptr;
+  config::Role series_role_ = config::Role::kPrimary;
+  prometheus::Histogram* pool_wait_ = nullptr;
 };
 
 }  // namespace plexi::pg

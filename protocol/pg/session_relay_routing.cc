@@ -185,6 +185,7 @@ std::string Relay::blocked_message(int rule) const {
 
 std::optional<int> Relay::choose_or_refuse(const Intent& intent, bool simple_query) {
   if (intent.blocked_by >= 0) {
+    count_error(metrics::Error::kRefusedByRule);
     refuse(simple_query, "42501", blocked_message(intent.blocked_by));
     return std::nullopt;
   }
@@ -192,6 +193,7 @@ std::optional<int> Relay::choose_or_refuse(const Intent& intent, bool simple_que
   int backend = choose(intent, error);
   last_intent_ = intent;
   if (backend < 0) {
+    count_error(metrics::Error::kNoWriteTarget);
     refuse(simple_query, "25006", "plexiproxy: " + error);
     return std::nullopt;
   }
