@@ -3,24 +3,49 @@
 
 #include <mutex>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include "common/json_escape.h"
 
 namespace plexi {
 namespace {
+
+// %j: the message escaped for a JSON string, so that quotes, backslashes, line breaks and
+// bytes that are not UTF-8 in a message cannot break the line.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    thread_local std::string escaped;
+    escaped.clear();
+    append_json_escaped(escaped, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
 
 std::mutex g_mutex;
 config::Logging g_settings;
 bool g_configured = false;
 
-const char* pattern_for(config::LogFormat format) {
+std::unique_ptr<spdlog::formatter> formatter_for(config::LogFormat format) {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (format == config::LogFormat::kJson) {
-    return R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","component":"%n","message":"%v"})";
+    // Component names are the daemon's own words and level names are fixed: only the
+    // message needs escaping.
+    formatter->add_flag<JsonMessageFlag>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","component":"%n","message":"%j"})");
+  } else {
+    formatter->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
   }
-  return "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";
+  return formatter;
 }
 
 void apply(const std::shared_ptr<spdlog::logger>& logger) {
-  logger->set_pattern(pattern_for(g_settings.format));
+  logger->set_formatter(formatter_for(g_settings.format));
   auto level = g_settings.level;
   if (auto it = g_settings.components.find(logger->name()); it != g_settings.components.end()) {
     level = it->second;
