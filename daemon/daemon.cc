@@ -55,7 +55,9 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       routing_,
                       [this](std::string_view cluster) { return health_->cluster(cluster); },
                       component_logger("pg"),
-                      metrics_},
+                      metrics_,
+                      this,
+                      traffic_},
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
                                                        component_logger("health"))) {
@@ -154,18 +156,22 @@ awaitable<void> Daemon::handle_signals() {
   }
 }
 
-void Daemon::reload() {
+std::vector<std::string> Daemon::reload() {
+  std::lock_guard reloading(reload_mutex_);
   notify_systemd("RELOADING=1");
+  std::vector<std::string> errors;
   if (!options_.config_path) {
     log_->info("reload: running on the embedded default, nothing to reload");
     notify_systemd("READY=1");
-    return;
+    return errors;
   }
   auto result = config::load_config_file(*options_.config_path, config::process_environment());
   if (!result.config) {
     for (const auto& error : result.errors) {
       log_->error("reload rejected: {}", error.to_string());
+      errors.push_back(error.to_string());
     }
+    if (errors.empty()) errors.push_back(*options_.config_path + ": cannot be loaded");
     log_->error("reload rejected: keeping the configuration loaded before");
     metrics_.config_reload(false);
   } else {
@@ -178,6 +184,7 @@ void Daemon::reload() {
     health_->reconfigure(result.config);
   }
   notify_systemd("READY=1");
+  return errors;
 }
 
 awaitable<void> Daemon::prune_pools() {
@@ -248,8 +255,8 @@ void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& fami
 
 // Stops accepting, lets open transactions finish up to shutdown_timeout, then stops.
 awaitable<void> Daemon::shutdown() {
+  if (shutting_down_.exchange(true)) co_return;  // SHUTDOWN and a signal, or two signals
   notify_systemd("STOPPING=1");
-  shutting_down_ = true;
   health_->stop();
   for (auto& acceptor : acceptors_) {
     error_code ignored;

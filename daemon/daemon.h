@@ -13,12 +13,14 @@
 #include "common/asio.h"
 #include "common/client_registry.h"
 #include "config/config.h"
+#include "daemon/admin_console.h"
 #include "daemon/metrics.h"
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
 #include "routing/cluster_routing.h"
 #include "routing/health_monitor.h"
+#include "routing/traffic_control.h"
 
 namespace plexi {
 
@@ -27,22 +29,36 @@ struct DaemonOptions {
   std::string data_dir = ".";
 };
 
-class Daemon {
+class Daemon : public admin::Console {
  public:
   Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config);
-  ~Daemon();
+  ~Daemon() override;
 
   // Binds the listeners and serves until shutdown. Returns the process exit code.
   int run();
 
   std::shared_ptr<const config::Config> config() const;
 
+  // The admin console (admin.cc).
+  awaitable<admin::Reply> execute(const admin::Command& command) override;
+
  private:
   bool open_listeners();
   awaitable<void> handle_signals();
   awaitable<void> prune_pools();
   awaitable<void> shutdown();
-  void reload();
+  // Loads the config file again; the errors that made it keep the old one (none: reloaded).
+  std::vector<std::string> reload();
+
+  // What SHOW answers with, and /status (admin.cc).
+  admin::Table pools_table() const;
+  admin::Table clients_table() const;
+  admin::Table servers_table() const;
+  admin::Table stats_table() const;
+  admin::Table backends_table() const;
+  admin::Table queries_table() const;
+  admin::Table config_table() const;
+  int transactions_running(const std::string& cluster) const;
   // The state gauges of /metrics, computed when scraped.
   void collect_pool_metrics(std::vector<prometheus::MetricFamily>& families) const;
   void collect_backend_metrics(std::vector<prometheus::MetricFamily>& families) const;
@@ -57,7 +73,9 @@ class Daemon {
   metrics::Metrics metrics_;
   pools::Registry pools_;
   routing::RoutingTable routing_;
-  ClientRegistry client_registry_;
+  mutable ClientRegistry client_registry_;
+  routing::TrafficControl traffic_;
+  std::mutex reload_mutex_;  // one reload at a time (SIGHUP and RELOAD)
   std::atomic<int> clients_{0};
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;

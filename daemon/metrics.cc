@@ -142,7 +142,7 @@ const StatementSeries& Metrics::statements(std::string_view protocol, std::strin
   std::lock_guard lock(mutex_);
   auto it = series_.find(key);
   if (it != series_.end()) return it->second;
-  StatementSeries series;
+  auto& series = series_.try_emplace(std::move(key)).first->second;
   series.statements = &statements_family_->Add({{"protocol", std::string(protocol)},
                                                  {"cluster", std::string(cluster)},
                                                  {"backend", std::string(backend)},
@@ -152,7 +152,25 @@ const StatementSeries& Metrics::statements(std::string_view protocol, std::strin
                                             {"cluster", std::string(cluster)},
                                             {"role", std::string(role)}},
                                            kDurationBuckets);
-  return series_.emplace(std::move(key), series).first->second;
+  return series;
+}
+
+std::vector<StatementTotals> Metrics::statement_totals() const {
+  std::vector<StatementTotals> totals;
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, series] : series_) {
+    StatementTotals total;
+    std::string_view rest = key;
+    for (auto* part : {&total.protocol, &total.cluster, &total.backend, &total.role}) {
+      auto end = rest.find('\0');
+      *part = std::string(rest.substr(0, end));
+      rest.remove_prefix(end + 1);
+    }
+    total.statements = static_cast<std::uint64_t>(series.statements->Value());
+    total.seconds = static_cast<double>(series.nanoseconds.load(std::memory_order_relaxed)) / 1e9;
+    totals.push_back(std::move(total));
+  }
+  return totals;
 }
 
 prometheus::Histogram& Metrics::pool_wait(std::string_view cluster) {

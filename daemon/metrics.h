@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,6 +50,21 @@ enum class Direction : std::uint8_t { kClientIn, kClientOut };
 struct StatementSeries {
   prometheus::Counter* statements = nullptr;
   prometheus::Histogram* duration = nullptr;  // shared by the cluster's backends of a role
+  // This backend's own time, for SHOW STATS.
+  mutable std::atomic<std::uint64_t> nanoseconds{0};
+
+  void record(std::chrono::nanoseconds elapsed) const {
+    statements->Increment();
+    duration->Observe(std::chrono::duration<double>(elapsed).count());
+    nanoseconds.fetch_add(static_cast<std::uint64_t>(elapsed.count()), std::memory_order_relaxed);
+  }
+};
+
+// One statement series as SHOW STATS shows it.
+struct StatementTotals {
+  std::string protocol, cluster, backend, role;
+  std::uint64_t statements = 0;
+  double seconds = 0;
 };
 
 class Metrics {
@@ -66,6 +82,7 @@ class Metrics {
   // Looked up under a mutex: sessions keep the result (it lives as long as this object).
   const StatementSeries& statements(std::string_view protocol, std::string_view cluster,
                                     std::string_view backend, std::string_view role);
+  std::vector<StatementTotals> statement_totals() const;
   prometheus::Histogram& pool_wait(std::string_view cluster);
   prometheus::Gauge& clients(std::string_view protocol, std::string_view cluster);
 

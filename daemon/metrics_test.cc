@@ -9,9 +9,8 @@ TEST(Metrics, StatementSeriesAreCountedAndScraped) {
   Metrics metrics;
   const auto& series = metrics.statements("postgres", "appdb", "pg1", "replica");
   EXPECT_EQ(&series, &metrics.statements("postgres", "appdb", "pg1", "replica"));
-  series.statements->Increment();
-  series.statements->Increment();
-  series.duration->Observe(0.003);
+  series.record(std::chrono::milliseconds(3));
+  series.record(std::chrono::milliseconds(1));
   auto text = metrics.scrape();
   EXPECT_NE(text.find("# HELP plexiproxy_queries_total "), std::string::npos) << text;
   EXPECT_NE(text.find("plexiproxy_queries_total{backend=\"pg1\",cluster=\"appdb\","
@@ -19,13 +18,20 @@ TEST(Metrics, StatementSeriesAreCountedAndScraped) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("plexiproxy_query_duration_seconds_count{cluster=\"appdb\","
-                      "protocol=\"postgres\",role=\"replica\"} 1"),
+                      "protocol=\"postgres\",role=\"replica\"} 2"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("plexiproxy_query_duration_seconds_bucket{cluster=\"appdb\","
-                      "protocol=\"postgres\",role=\"replica\",le=\"0.0025\"} 0"),
+                      "protocol=\"postgres\",role=\"replica\",le=\"0.0025\"} 1"),
             std::string::npos)
       << text;
+  auto totals = metrics.statement_totals();
+  ASSERT_EQ(totals.size(), 1u);
+  EXPECT_EQ(totals[0].cluster, "appdb");
+  EXPECT_EQ(totals[0].backend, "pg1");
+  EXPECT_EQ(totals[0].role, "replica");
+  EXPECT_EQ(totals[0].statements, 2u);
+  EXPECT_NEAR(totals[0].seconds, 0.004, 1e-9);
 }
 
 TEST(Metrics, EveryErrorKindIsExportedFromTheStart) {

@@ -196,6 +196,13 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     for (auto& connection : doomed) connection->close();
   }
 
+  // Calls `visit` with each idle connection, under the pool's lock: it must be quick.
+  template <class Visit>
+  void visit_idle(Visit visit) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& connection : idle_) visit(static_cast<const Connection&>(*connection));
+  }
+
   Stats stats() const {
     std::lock_guard lock(mutex_);
     Stats stats;

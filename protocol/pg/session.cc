@@ -74,6 +74,9 @@ void parse_options(std::string_view options,
   }
 }
 
+// The admin console's database name; no cluster may have it.
+constexpr std::string_view kAdminDatabase = "plexiproxy";
+
 }  // namespace
 
 Session::Session(tcp::socket socket, SessionEnvironment& environment)
@@ -409,6 +412,19 @@ awaitable<bool> Session::log_in() {
     co_await fatal("53300", "sorry, too many clients already");
     co_return false;
   }
+  if (database_ == kAdminDatabase) {
+    admin_console_ = true;
+    bool authenticated = co_await authenticate();
+    if (!authenticated || deadline.expired()) co_return false;
+    // With no users section, loopback clients are trusted, as administrators too.
+    bool allowed = config_user_ ? config_user_->admin : !config_->users_configured;
+    if (!allowed) {
+      env_.metrics.error(metrics::Error::kAuthFailed);
+      co_await fatal("42501", "user \"" + user_ + "\" may not use the admin console");
+      co_return false;
+    }
+    co_return true;
+  }
   cluster_ = config_->find_cluster(database_);
   if (!cluster_ && !config_->fallback_cluster.empty()) {
     cluster_ = config_->find_cluster(config_->fallback_cluster);
@@ -430,7 +446,10 @@ awaitable<void> Session::run() {
   peer_ = socket_.remote_endpoint(ec);
   config_ = env_.config();
   bool logged_in = co_await log_in();
-  if (logged_in) {
+  if (logged_in && admin_console_) {
+    cancel_key_ = env_.registry.add(weak_from_this());
+    co_await run_admin_console(*this);
+  } else if (logged_in) {
     clients_gauge_ = &env_.metrics.clients("postgres", cluster_->name);
     clients_gauge_->Increment();
     cancel_key_ = env_.registry.add(weak_from_this());

@@ -16,6 +16,7 @@
 #include "common/client_registry.h"
 #include "common/spin_lock.h"
 #include "config/config.h"
+#include "daemon/admin_console.h"
 #include "daemon/metrics.h"
 #include "pools/registry.h"
 #include "protocol/pg/messages.h"
@@ -23,6 +24,7 @@
 #include "protocol/pg/statement.h"
 #include "routing/backend_health.h"
 #include "routing/cluster_routing.h"
+#include "routing/traffic_control.h"
 
 namespace spdlog {
 class logger;
@@ -44,6 +46,8 @@ struct SessionEnvironment {
   std::function<std::shared_ptr<const routing::ClusterHealth>(std::string_view cluster)> health;
   std::shared_ptr<spdlog::logger> log;
   metrics::Metrics& metrics;
+  admin::Console* admin = nullptr;  // the admin console's commands
+  routing::TrafficControl& traffic;  // PAUSE and DISABLE BACKEND
 };
 
 // Where a session is; shown by the admin console.
@@ -73,6 +77,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   friend class SqliteFront;
   friend awaitable<bool> start_relay(Session&);
   friend awaitable<void> run_sqlite_front(Session&);
+  friend awaitable<void> run_admin_console(Session&);
 
   // --- startup and authentication (session.cc) ---
   awaitable<bool> log_in();
@@ -109,6 +114,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
 
   std::string user_;
   std::string database_;
+  bool admin_console_ = false;  // logged in to database "plexiproxy"
   const config::Cluster* cluster_ = nullptr;
   const config::User* config_user_ = nullptr;  // null when trusted without a users section
   std::string client_password_;                // plain text, when the client sent one

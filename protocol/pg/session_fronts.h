@@ -1,5 +1,6 @@
-// The two ways a logged-in PostgreSQL client is served: relayed to a server pool, or
-// answered by the SQLite executor. Both start after AuthenticationOk has been queued.
+// The ways a logged-in PostgreSQL client is served: relayed to a server pool, answered by
+// the SQLite executor, or by the admin console. Each starts after AuthenticationOk has been
+// queued.
 #pragma once
 
 #include "common/asio.h"
@@ -12,5 +13,7 @@ class Session;
 // (the session's coroutine may end), false when the session is over.
 awaitable<bool> start_relay(Session& session);
 awaitable<void> run_sqlite_front(Session& session);
+// The admin console (database "plexiproxy"), for admin users.
+awaitable<void> run_admin_console(Session& session);
 
 }  // namespace plexi::pg

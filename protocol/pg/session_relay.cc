@@ -360,6 +360,10 @@ awaitable<bool> Relay::forward_client_messages() {
       s_.input_.consume(decoded.consumed);
       continue;
     }
+    if (!server_ && s_.env_.traffic.paused(s_.cluster_->name)) {
+      bool resumed = co_await wait_while_paused();
+      if (!resumed) co_return false;
+    }
     if (!server_) {
       auto backend = route(frame);
       if (!backend) {
@@ -420,6 +424,20 @@ awaitable<bool> Relay::forward_client_messages() {
     start_pump();
   }
   s_.input_.shrink_if_idle(16384);
+  co_return true;
+}
+
+// PAUSE: the transaction this client starts waits until RESUME (or shutdown, or the client
+// going away, which end it).
+awaitable<bool> Relay::wait_while_paused() {
+  asio::steady_timer timer(s_.socket_.get_executor());
+  while (s_.env_.traffic.paused(s_.cluster_->name)) {
+    if (stopping_ || s_.draining()) co_return false;
+    timer.expires_after(std::chrono::milliseconds(20));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (!s_.socket_.is_open()) co_return false;
+  }
   co_return true;
 }
 
@@ -911,8 +929,7 @@ void Relay::finish_statement(const Pending& done) {
     series_backend_ = backend_;
     series_role_ = role;
   }
-  series_->statements->Increment();
-  series_->duration->Observe(std::chrono::duration<double>(elapsed).count());
+  series_->record(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed));
 }
 
 awaitable<void> Relay::stop_pump() {

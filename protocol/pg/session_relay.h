@@ -115,6 +115,7 @@ class Relay {
 
   // --- client → server ---
   awaitable<bool> forward_client_messages();
+  awaitable<bool> wait_while_paused();
   bool handle_client_message(const Frame& frame);
   bool answer_without_server(const Frame& frame);
   void ensure_prepared(const Statement& statement);

@@ -230,6 +230,14 @@ int Relay::choose(const Intent& intent, std::string& error, int avoid) {
   if (avoid >= 0 && static_cast<std::size_t>(avoid) < states.size) {
     states.items[static_cast<std::size_t>(avoid)].up = false;
   }
+  if (s_.env_.traffic.any_disabled()) {
+    // DISABLE BACKEND: no new transactions; the running ones finish where they are.
+    for (std::size_t i = 0; i < states.size; ++i) {
+      if (s_.env_.traffic.disabled(cluster.name, cluster.backends[i].name)) {
+        states.items[i].up = false;
+      }
+    }
+  }
   routing::Policy policy;
   policy.balancing = balancing_of(cluster.load_balancing);
   policy.max_replication_lag = cluster.health.max_replication_lag;
