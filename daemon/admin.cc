@@ -237,8 +237,14 @@ Table Daemon::config_table() const {
 
 Table Daemon::queries_table() const {
   Table table;
-  table.columns = {"cluster", "user", "digest", "query", "calls", "errors", "total_seconds",
-                   "mean_ms", "max_ms", "rows", "last_backend"};
+  table.columns = {"cluster", "user",    "digest", "query", "calls",        "errors",
+                   "total_seconds", "mean_ms", "max_ms", "rows", "last_backend"};
+  for (const auto& row : digests_.snapshot()) {
+    table.rows.push_back({row.cluster, row.user, row.digest, row.text, std::to_string(row.calls),
+                          std::to_string(row.errors), seconds_text(row.total_seconds),
+                          milliseconds_text(row.mean_seconds), milliseconds_text(row.max_seconds),
+                          std::to_string(row.rows), row.last_backend});
+  }
   return table;
 }
 

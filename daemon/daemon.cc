@@ -46,6 +46,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
       config_(std::move(config)),
       log_(component_logger("daemon")),
       pools_(std::max<std::size_t>(4, worker_threads(*config_) * 2)),
+      digests_(config_->digest.max_entries),
       pg_environment_{[this] { return this->config(); },
                       pools_,
                       client_registry_,
@@ -57,7 +58,9 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       component_logger("pg"),
                       metrics_,
                       this,
-                      traffic_},
+                      traffic_,
+                      [this] { return audit_log(); },
+                      &digests_},
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
                                                        component_logger("health"))) {
@@ -117,6 +120,11 @@ int Daemon::run() {
   auto config = this->config();
   log_->info("plexiproxy {} starting with {} ({} worker threads)", PLEXI_VERSION, config->source,
              worker_threads(*config));
+  std::string audit_error;
+  if (!open_audit_log(*config, audit_error)) {
+    log_->critical("cannot open the audit log: {}", audit_error);
+    return 1;
+  }
   if (!open_listeners()) return 1;
   health_->on_change(
       [this](const routing::ClusterHealth& before, const routing::ClusterHealth& after) {
@@ -174,9 +182,14 @@ std::vector<std::string> Daemon::reload() {
     if (errors.empty()) errors.push_back(*options_.config_path + ": cannot be loaded");
     log_->error("reload rejected: keeping the configuration loaded before");
     metrics_.config_reload(false);
+  } else if (std::string audit_error; !open_audit_log(*result.config, audit_error)) {
+    errors.push_back("log.audit.file: " + audit_error);
+    log_->error("reload rejected: cannot open the audit log: {}", audit_error);
+    metrics_.config_reload(false);
   } else {
     configure_logging(result.config->log);
     metrics_.set_enabled(result.config->metrics.enabled);
+    digests_.set_max_entries(result.config->digest.max_entries);
     metrics_.config_reload(true);
     std::lock_guard lock(config_mutex_);
     config_ = result.config;
@@ -185,6 +198,31 @@ std::vector<std::string> Daemon::reload() {
   }
   notify_systemd("READY=1");
   return errors;
+}
+
+std::shared_ptr<AuditLog> Daemon::audit_log() const {
+  std::lock_guard lock(audit_mutex_);
+  return audit_;
+}
+
+// A config whose audit file is the current one's keeps the log (and its queue) as it is.
+bool Daemon::open_audit_log(const config::Config& config, std::string& error) {
+  const auto& wanted = config.log;
+  std::lock_guard lock(audit_mutex_);
+  if (wanted.audit.file.empty()) {
+    audit_.reset();
+    return true;
+  }
+  if (audit_ && audit_->file() == wanted.audit.file && audit_settings_.audit.max_size == wanted.audit.max_size &&
+      audit_settings_.audit.max_files == wanted.audit.max_files &&
+      audit_settings_.statements == wanted.statements) {
+    return true;
+  }
+  std::shared_ptr<AuditLog> opened = AuditLog::open(wanted, error);
+  if (!opened) return false;
+  audit_ = std::move(opened);
+  audit_settings_ = wanted;
+  return true;
 }
 
 awaitable<void> Daemon::prune_pools() {

@@ -14,12 +14,14 @@
 #include "common/client_registry.h"
 #include "config/config.h"
 #include "daemon/admin_console.h"
+#include "daemon/audit_log.h"
 #include "daemon/metrics.h"
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
 #include "routing/cluster_routing.h"
 #include "routing/health_monitor.h"
+#include "routing/query_digests.h"
 #include "routing/traffic_control.h"
 
 namespace plexi {
@@ -75,7 +77,14 @@ class Daemon : public admin::Console {
   routing::RoutingTable routing_;
   mutable ClientRegistry client_registry_;
   routing::TrafficControl traffic_;
+  routing::QueryDigests digests_;
   std::mutex reload_mutex_;  // one reload at a time (SIGHUP and RELOAD)
+  // The audit log of the current config (null when it has none); replaced on reload.
+  std::shared_ptr<AuditLog> audit_log() const;
+  bool open_audit_log(const config::Config& config, std::string& error);
+  mutable std::mutex audit_mutex_;
+  std::shared_ptr<AuditLog> audit_;
+  config::Logging audit_settings_;  // what audit_ was opened with
   std::atomic<int> clients_{0};
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;

@@ -17,6 +17,7 @@
 #include "common/spin_lock.h"
 #include "config/config.h"
 #include "daemon/admin_console.h"
+#include "daemon/audit_log.h"
 #include "daemon/metrics.h"
 #include "pools/registry.h"
 #include "protocol/pg/messages.h"
@@ -24,6 +25,7 @@
 #include "protocol/pg/statement.h"
 #include "routing/backend_health.h"
 #include "routing/cluster_routing.h"
+#include "routing/query_digests.h"
 #include "routing/traffic_control.h"
 
 namespace spdlog {
@@ -48,6 +50,9 @@ struct SessionEnvironment {
   metrics::Metrics& metrics;
   admin::Console* admin = nullptr;  // the admin console's commands
   routing::TrafficControl& traffic;  // PAUSE and DISABLE BACKEND
+  // The audit log, when log.audit.file is set (null otherwise, or after a reload removed it).
+  std::function<std::shared_ptr<AuditLog>()> audit;
+  routing::QueryDigests* digests = nullptr;
 };
 
 // Where a session is; shown by the admin console.

@@ -5,6 +5,7 @@
 #include "protocol/pg/session_relay.h"
 
 #include "protocol/pg/encoder.h"
+#include "routing/statement_shape.h"
 
 namespace plexi::pg {
 namespace {
@@ -466,14 +467,14 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
       Pending query{
           Pending::Kind::kQuery, {}, {}, std::move(effects.settings), effects.discards_prepared};
-      start_statement(query);
+      start_statement(query, *sql);
       pending_.push_back(std::move(query));
       forward();
       return true;
     }
     case frontend::kFunctionCall: {
       Pending call{Pending::Kind::kQuery, {}, {}, {}, false};
-      start_statement(call);
+      start_statement(call, "<function call>");
       pending_.push_back(std::move(call));
       forward();
       return true;
@@ -485,6 +486,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
       if (parse->statement.empty()) {
         extended().unnamed_statement_settings = std::move(effects.settings);
+        if (keeps_text()) extended().unnamed_query = std::string(parse->query);
         expect(Pending::Kind::kParse);
         forward();
         return true;
@@ -507,11 +509,13 @@ bool Relay::handle_client_message(const Frame& frame) {
       std::vector<SettingChange> settings;
       if (bind->statement.empty()) {
         settings = extended().unnamed_statement_settings;
+        if (keeps_text()) extended().bound_query = extended().unnamed_query;
         forward();
       } else if (auto it = extended().statements.find(std::string(bind->statement));
                  it != extended().statements.end()) {
         ensure_prepared(it->second);
         settings = it->second.settings;
+        if (keeps_text()) extended().bound_query = it->second.query;
         encode_bind_renamed(to_server_, bind->portal, it->second.proxy_name, bind->rest);
       } else {
         forward();  // the server answers that the statement does not exist
@@ -543,7 +547,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto execute = parse_execute(frame.body);
       if (!execute) return false;
       Pending pending{Pending::Kind::kExecute, {}, {}, {}, false};
-      start_statement(pending);
+      start_statement(pending, extended_ ? extended_->bound_query : std::string_view());
       if (auto it = extended().portal_settings.find(std::string(execute->portal));
           it != extended().portal_settings.end()) {
         pending.settings = it->second;
@@ -827,6 +831,12 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
       }
       cycle_failed_ = true;
       head.failed = true;
+      if (keeps_text() && head.error_code.empty()) {
+        if (auto fields = parse_error_fields(frame.body)) {
+          head.error_code = fields->code;
+          if (s_.config_->log.statements) head.error_message = fields->message;
+        }
+      }
       if (head.kind == Pending::Kind::kExecute) finish_statement(head);
       if (head.kind != Pending::Kind::kQuery) {
         if (!head.prepared_name.empty()) server_->prepared().erase(head.prepared_name);
@@ -913,23 +923,72 @@ void Relay::apply(const std::vector<SettingChange>& changes,
   }
 }
 
-void Relay::start_statement(Pending& pending) const {
-  if (s_.env_.metrics.enabled()) pending.arrived_at = pools::Clock::now();
+void Relay::start_statement(Pending& pending, std::string_view sql) const {
+  bool keeps_text = this->keeps_text();
+  if (s_.env_.metrics.enabled() || keeps_text) pending.arrived_at = pools::Clock::now();
+  if (keeps_text) pending.statement = std::string(sql);
 }
 
 void Relay::finish_statement(const Pending& done) {
   if (done.arrived_at == pools::Clock::time_point{}) return;
-  auto elapsed = pools::Clock::now() - done.arrived_at;
+  auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(pools::Clock::now() -
+                                                                      done.arrived_at);
   // The role it served as: a write target takes writes as the primary, whatever its
   // configured role; other requests count under the backend's configured role.
   config::Role role = cycle_writes_ ? config::Role::kPrimary : backend_->role;
+  if (keeps_text()) {
+    // One shaping per statement, shared by the digests and the audit log; the scratch
+    // shape is per thread, so a session keeps no buffer for it.
+    thread_local routing::StatementShape shape;
+    routing::shape_statement(done.statement, shape);
+    if (digesting()) {
+      routing::DigestSample sample;
+      sample.cluster = s_.cluster_->name;
+      sample.user = s_.user_;
+      sample.digest = shape.digest;
+      sample.shape = shape.text;
+      sample.statement = done.statement;
+      sample.elapsed = elapsed;
+      sample.rows = done.rows;
+      sample.backend = backend_->name;
+      sample.error = done.failed;
+      s_.env_.digests->record(sample);
+    }
+    if (auditing()) audit(done, elapsed, role, shape.text);
+  }
+  if (!s_.env_.metrics.enabled()) return;
   if (!series_ || series_backend_ != backend_ || series_role_ != role) {
     series_ = &s_.env_.metrics.statements("postgres", s_.cluster_->name, backend_->name,
                                           config::to_string(role));
     series_backend_ = backend_;
     series_role_ = role;
   }
-  series_->record(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed));
+  series_->record(elapsed);
+}
+
+void Relay::audit(const Pending& done, std::chrono::nanoseconds elapsed, config::Role role,
+                  std::string_view shape) {
+  auto log = s_.env_.audit ? s_.env_.audit() : nullptr;
+  if (!log) return;
+  const auto& peer = s_.peer_;
+  std::string client = peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
+                                               : peer.address().to_string();
+  client += ":" + std::to_string(peer.port());
+  AuditRecord record;
+  record.client = client;
+  record.user = s_.user_;
+  record.database = s_.database_;
+  record.cluster = s_.cluster_->name;
+  record.backend = backend_->name;
+  record.role = config::to_string(role);
+  record.protocol = "postgres";
+  record.duration = elapsed;
+  if (done.rows >= 0) record.rows = static_cast<std::uint64_t>(done.rows);
+  record.error_code = done.error_code;
+  record.error_message = done.error_message;
+  record.statement = done.statement;
+  record.shape = shape;
+  log->write(record);
 }
 
 awaitable<void> Relay::stop_pump() {

@@ -46,6 +46,10 @@ struct Pending {
   pools::Clock::time_point arrived_at{};
   std::int64_t rows = -1;  // summed from command tags; -1: none reported
   bool failed = false;
+  // With digests or an audit log only: the statement's text and the error it got.
+  std::string statement{};
+  std::string error_code{};
+  std::string error_message{};
 };
 
 // The answers a server owes, oldest first: a vector read from `head_`, so an idle session
@@ -158,8 +162,14 @@ class Relay {
   void apply(const std::vector<SettingChange>& changes, std::map<std::string, std::string>& to);
 
   // --- what is counted (metrics) ---
-  void start_statement(Pending& pending) const;
+  void start_statement(Pending& pending, std::string_view sql) const;
   void finish_statement(const Pending& done);
+  void audit(const Pending& done, std::chrono::nanoseconds elapsed, config::Role role,
+             std::string_view shape);
+  bool auditing() const { return !s_.config_->log.audit.file.empty(); }
+  bool digesting() const { return s_.env_.digests && s_.config_->digest.enabled; }
+  // The statement's text is kept until it completes (for the digests and the audit log).
+  bool keeps_text() const { return auditing() || digesting(); }
   void count_error(metrics::Error kind) const { s_.env_.metrics.error(kind); }
   void count_bytes(metrics::Direction direction, std::size_t n) const {
     if (s_.env_.metrics.enabled()) s_.env_.metrics.bytes(direction, n);
@@ -210,6 +220,9 @@ class Relay {
     std::unordered_map<std::string, Statement> statements;
     std::vector<SettingChange> unnamed_statement_settings;
     std::unordered_map<std::string, std::vector<SettingChange>> portal_settings;
+    // With digests or an audit log only: the text an Execute runs (of the last Bind).
+    std::string unnamed_query;
+    std::string bound_query;
   };
   Extended& extended() {
     if (!extended_) extended_ = std::make_unique<Extended>();
