@@ -10,7 +10,7 @@
 namespace plexi::pg {
 namespace {
 
-void encode_reply(ByteVector& out, const admin::Reply& reply) {
+void encode_notices(ByteVector& out, const admin::Reply& reply) {
   for (const auto& notice : reply.notices) {
     ErrorFields fields;
     fields.severity = "NOTICE";
@@ -18,26 +18,58 @@ void encode_reply(ByteVector& out, const admin::Reply& reply) {
     fields.message = notice;
     encode_notice_response(out, fields);
   }
+}
+
+void encode_description(ByteVector& out, const admin::Reply& reply) {
+  if (!reply.table) {
+    encode_no_data(out);
+    return;
+  }
+  std::vector<FieldDescription> fields(reply.table->columns.size());
+  for (std::size_t i = 0; i < fields.size(); ++i) fields[i].name = reply.table->columns[i];
+  encode_row_description(out, fields);
+}
+
+// The rows and the command tag (or the error) of a reply.
+void encode_result(ByteVector& out, const admin::Reply& reply) {
   if (!reply.sqlstate.empty()) {
     encode_error(out, "ERROR", reply.sqlstate, reply.message);
     return;
   }
-  if (reply.table) {
-    std::vector<FieldDescription> fields(reply.table->columns.size());
-    for (std::size_t i = 0; i < fields.size(); ++i) fields[i].name = reply.table->columns[i];
-    encode_row_description(out, fields);
-    std::vector<std::optional<Bytes>> values;
-    for (const auto& row : reply.table->rows) {
-      values.clear();
-      for (const auto& cell : row) {
-        values.push_back(cell ? std::optional<Bytes>(as_bytes(*cell)) : std::nullopt);
-      }
-      encode_data_row(out, values);
-    }
-    encode_command_complete(out, reply.tag + " " + std::to_string(reply.table->rows.size()));
+  if (!reply.table) {
+    encode_command_complete(out, reply.tag);
     return;
   }
-  encode_command_complete(out, reply.tag);
+  std::vector<std::optional<Bytes>> values;
+  for (const auto& row : reply.table->rows) {
+    values.clear();
+    for (const auto& cell : row) {
+      values.push_back(cell ? std::optional<Bytes>(as_bytes(*cell)) : std::nullopt);
+    }
+    encode_data_row(out, values);
+  }
+  encode_command_complete(out, reply.tag + " " + std::to_string(reply.table->rows.size()));
+}
+
+awaitable<admin::Reply> run_command(SessionEnvironment& env, const std::string& user,
+                                    std::string_view sql) {
+  admin::Reply reply;
+  std::string error;
+  auto command = admin::parse_command(sql, error);
+  if (!command) {
+    reply.sqlstate = "42601";
+    reply.message = error;
+  } else if (command->kind == admin::Command::Kind::kEmpty ||
+             command->kind == admin::Command::Kind::kSet) {
+    reply.tag = command->kind == admin::Command::Kind::kSet ? "SET" : "";
+  } else if (!env.admin) {
+    reply.sqlstate = "0A000";
+    reply.message = "the admin console is not available";
+  } else {
+    env.log->info("admin {}: {}", user, sql);
+    reply = co_await env.admin->execute(*command);
+  }
+  co_return reply;
 }
 
 }  // namespace
@@ -60,41 +92,91 @@ awaitable<void> run_admin_console(Session& s) {
   bool sent = co_await s.flush();
   if (!sent) co_return;
 
+  // The extended protocol as drivers use it for one statement at a time: the command runs
+  // when the portal is first described or executed, and its reply is kept until Execute.
+  std::string prepared;
+  std::optional<admin::Reply> portal;
+  bool skipping = false;  // after an error, up to Sync
   while (true) {
     Frame frame;
     bool got = co_await s.read_message(frame);
     if (!got) co_return;
-    const std::size_t size = frame.size;
-    if (frame.type == frontend::kTerminate) co_return;
-    if (frame.type != frontend::kQuery) {
-      s.input_.consume(size);
-      co_await s.fatal("0A000", "the admin console takes simple queries only");
-      co_return;
-    }
-    auto sql = parse_query(frame.body);
-    if (!sql) {
-      s.input_.consume(size);
-      co_await s.fatal("08P01", "invalid Query message");
-      co_return;
-    }
-    std::string error;
-    auto command = admin::parse_command(*sql, error);
-    s.input_.consume(size);
+    const char type = frame.type;
+    ByteVector& out = s.output_;
     s.phase_ = Phase::kActive;
-    if (!command) {
-      encode_error(s.output_, "ERROR", "42601", error);
-    } else if (command->kind == admin::Command::Kind::kEmpty) {
-      encode_empty_query_response(s.output_);
-    } else if (command->kind == admin::Command::Kind::kSet) {
-      encode_command_complete(s.output_, "SET");
-    } else if (!s.env_.admin) {
-      encode_error(s.output_, "ERROR", "0A000", "the admin console is not available");
+    bool wait_for_more = false;
+    if (type == frontend::kTerminate) co_return;
+    if (type == frontend::kQuery) {
+      auto sql = parse_query(frame.body);
+      if (!sql) {
+        s.input_.consume(frame.size);
+        co_await s.fatal("08P01", "invalid Query message");
+        co_return;
+      }
+      std::string text(*sql);
+      s.input_.consume(frame.size);
+      admin::Reply reply = co_await run_command(s.env_, s.user_, text);
+      encode_notices(out, reply);
+      if (reply.sqlstate.empty() && reply.tag.empty() && !reply.table) {
+        encode_empty_query_response(out);
+      } else {
+        if (reply.sqlstate.empty() && reply.table) encode_description(out, reply);
+        encode_result(out, reply);
+      }
+      encode_ready_for_query(out, TxStatus::kIdle);
+    } else if (type == frontend::kSync) {
+      s.input_.consume(frame.size);
+      skipping = false;
+      portal.reset();
+      encode_ready_for_query(out, TxStatus::kIdle);
+    } else if (skipping) {
+      s.input_.consume(frame.size);
+      wait_for_more = true;
+    } else if (type == frontend::kParse) {
+      auto parse = parse_parse(frame.body);
+      if (parse) prepared = std::string(parse->query);
+      s.input_.consume(frame.size);
+      if (!parse) {
+        co_await s.fatal("08P01", "invalid Parse message");
+        co_return;
+      }
+      portal.reset();
+      encode_parse_complete(out);
+      wait_for_more = true;
+    } else if (type == frontend::kBind) {
+      s.input_.consume(frame.size);
+      portal.reset();
+      encode_bind_complete(out);
+      wait_for_more = true;
+    } else if (type == frontend::kDescribe || type == frontend::kExecute) {
+      auto describe = type == frontend::kDescribe ? parse_describe(frame.body) : std::nullopt;
+      s.input_.consume(frame.size);
+      if (describe && describe->kind == 'S') encode_parameter_description(out, {});
+      if (!portal) portal = co_await run_command(s.env_, s.user_, prepared);
+      encode_notices(out, *portal);
+      portal->notices.clear();
+      if (!portal->sqlstate.empty()) {
+        encode_error(out, "ERROR", portal->sqlstate, portal->message);
+        skipping = true;
+      } else if (type == frontend::kDescribe) {
+        encode_description(out, *portal);
+      } else {
+        encode_result(out, *portal);
+        portal->table.reset();  // executed: a second Execute returns no rows
+      }
+      wait_for_more = true;
+    } else if (type == frontend::kClose) {
+      s.input_.consume(frame.size);
+      encode_close_complete(out);
+      wait_for_more = true;
+    } else if (type == frontend::kFlush) {
+      s.input_.consume(frame.size);
     } else {
-      s.env_.log->info("admin {}: {}", s.user_, *sql);
-      admin::Reply reply = co_await s.env_.admin->execute(*command);
-      encode_reply(s.output_, reply);
+      s.input_.consume(frame.size);
+      co_await s.fatal("0A000", "the admin console does not take this message");
+      co_return;
     }
-    encode_ready_for_query(s.output_, TxStatus::kIdle);
+    if (wait_for_more && !s.input_.readable().empty()) continue;  // answer the batch at once
     s.phase_ = Phase::kIdle;
     bool flushed = co_await s.flush();
     if (!flushed) co_return;
