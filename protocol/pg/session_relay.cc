@@ -10,6 +10,15 @@
 namespace plexi::pg {
 namespace {
 
+// A server's error that means the server is going away (shut down, crashed, in recovery
+// restart) rather than that the statement failed.
+bool server_going_away(const Frame& error) {
+  auto fields = parse_error_fields(error.body);
+  if (!fields) return false;
+  const std::string& code = fields->code;
+  return code == "57P01" || code == "57P02" || code == "57P03" || code.starts_with("08");
+}
+
 bool ends_at_ready_for_query(Pending::Kind kind) {
   return kind == Pending::Kind::kQuery || kind == Pending::Kind::kSync ||
          kind == Pending::Kind::kReplay || kind == Pending::Kind::kWalPosition;
@@ -165,6 +174,7 @@ void Relay::unpin_count() {
 }
 
 void Relay::release() {
+  drop_retry();
   unpin_count();
   s_.set_server_cancel_key(std::nullopt);
   if (routing_) routing_->router().finished(backend_index_);
@@ -332,6 +342,9 @@ awaitable<bool> Relay::log_in() {
 // Forwards every complete message the client sent in one write and makes sure the pump is
 // reading the answers.
 awaitable<bool> Relay::forward_client_messages() {
+  // While a read is being moved to another backend, what the client sends meanwhile waits
+  // in the input buffer (the retry gives up if there is any: it cannot be ordered safely).
+  if (retrying_) co_return true;
   error_code ec;
   std::size_t limit = s_.config_->limits.max_message_size;
   while (true) {
@@ -374,13 +387,17 @@ awaitable<bool> Relay::forward_client_messages() {
       bool attached = co_await attach(*backend, false);
       if (!attached) co_return false;
       s_.phase_ = Phase::kActive;
+      drop_retry();
+      capturing_ = routing_ && !cycle_writes_ && pin_ == PinReason::kNone;
       if (!s_.output_.empty()) {
+        capturing_ = false;  // answers given meanwhile would be lost by a retry
         // Answers already given without a server go out before the server's.
         Pending earlier{Pending::Kind::kSynthetic, {}, {}, {}, false};
         earlier.synthetic.swap(s_.output_);
         pending_.push_front(std::move(earlier));
       }
     }
+    if (capturing_) capture_for_retry(frame, s_.input_.readable().first(decoded.consumed));
     if (!handle_client_message(frame)) {
       s_.input_.consume(decoded.consumed);
       co_await stop_pump();
@@ -390,6 +407,7 @@ awaitable<bool> Relay::forward_client_messages() {
     }
     s_.input_.consume(decoded.consumed);
   }
+  capturing_ = false;
   if (to_server_.empty()) {
     if (!server_) {
       bool flushed = co_await s_.flush();
@@ -412,7 +430,15 @@ awaitable<bool> Relay::forward_client_messages() {
   writing_to_server_ = false;
   if (!ok) {
     count_error(metrics::Error::kBackendLost);
-    server_->mark_broken();
+    if (!retry_batch_.empty() && !pump_running_) {
+      Retry retry = co_await retry_read_elsewhere();
+      if (retry == Retry::kSessionOver) co_return false;
+      if (retry == Retry::kRetried) {
+        start_pump();
+        co_return true;
+      }
+    }
+    if (server_) server_->mark_broken();
     co_await stop_pump();
     co_await s_.fatal("08006", "server connection lost");
     co_return false;
@@ -669,6 +695,7 @@ awaitable<void> Relay::pump() {
     // What the last round decoded, and answers the proxy gave itself, go out first.
     emit_synthetic(out);
     if (!out.empty()) {
+      drop_retry();  // the client has seen part of the answer
       count_bytes(metrics::Direction::kClientOut, out.size());
       error_code write_error;
       bool ok = co_await write_all(s_.socket_, out, write_error);
@@ -701,9 +728,14 @@ awaitable<void> Relay::pump() {
     if (received == 0) {
       if (stopping_) break;
       count_error(metrics::Error::kBackendLost);
-      server_failed_ = true;
-      server_->mark_broken();
       log_.warn("backend {}: server connection lost: {}", backend_->name, ec.message());
+      if (!retry_batch_.empty() && !writing_to_server_) {
+        Retry retry = co_await retry_read_elsewhere();
+        if (retry == Retry::kRetried) continue;
+        if (retry == Retry::kSessionOver) break;
+      }
+      server_failed_ = true;
+      if (server_) server_->mark_broken();
       encode_error(out, "FATAL", "08006", "server connection lost");
       error_code ignored;
       co_await write_all(s_.socket_, out, ignored);
@@ -723,6 +755,20 @@ awaitable<void> Relay::pump() {
       }
       keep_going = handle_server_message(decoded.message, out);
       server_->input().consume(decoded.consumed);
+    }
+    if (retry_after_error_) {
+      retry_after_error_ = false;
+      Retry retry = Retry::kNotPossible;
+      if (!writing_to_server_) retry = co_await retry_read_elsewhere();
+      if (retry == Retry::kRetried) continue;
+      if (retry == Retry::kSessionOver) break;
+      server_failed_ = true;
+      if (server_) server_->mark_broken();
+      encode_error(out, "FATAL", "08006", "server connection lost");
+      error_code ignored;
+      co_await write_all(s_.socket_, out, ignored);
+      s_.socket_.close(ignored);
+      break;
     }
   }
   if (server_) server_->input().shrink_if_idle(16384);
@@ -822,6 +868,10 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
       return true;
     }
     case backend::kErrorResponse:
+      if (!retry_batch_.empty() && server_going_away(frame)) {
+        retry_after_error_ = true;
+        return false;
+      }
       if (replaying) {
         auto fields = parse_error_fields(frame.body);
         log_.warn("backend {}: replaying settings failed: {}", backend_->name,

@@ -120,6 +120,14 @@ class Relay {
   // --- client → server ---
   awaitable<bool> forward_client_messages();
   awaitable<bool> wait_while_paused();
+
+  // --- a read retried on another backend (session_relay_routing.cc) ---
+  // Keeps the client's messages of a read that started a transaction, while nothing of
+  // its answer has reached the client, so that it can be sent elsewhere.
+  void capture_for_retry(const Frame& frame, Bytes raw);
+  void drop_retry() { ByteVector().swap(retry_batch_); }
+  enum class Retry { kRetried, kNotPossible, kSessionOver };
+  awaitable<Retry> retry_read_elsewhere();
   bool handle_client_message(const Frame& frame);
   bool answer_without_server(const Frame& frame);
   void ensure_prepared(const Statement& statement);
@@ -202,6 +210,10 @@ class Relay {
   bool cycle_writes_ = false;                       // the attached server was chosen for a write
   bool need_wal_position_ = false;  // the write committed; its position is not asked yet
   bool skipping_until_sync_ = false;
+  ByteVector retry_batch_;           // see capture_for_retry()
+  bool capturing_ = false;           // this batch may still be retried
+  bool retrying_ = false;            // retry_read_elsewhere() is under way
+  bool retry_after_error_ = false;   // the server said it is going away before answering
   std::uint64_t written_lsn_ = 0;        // read-your-writes (lsn): the client's last commit
   pools::Clock::time_point wrote_at_{};  // read-your-writes (window)
 

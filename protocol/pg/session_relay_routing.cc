@@ -278,6 +278,85 @@ void Relay::note_cycle_end(TxStatus status) {
   }
 }
 
+void Relay::capture_for_retry(const Frame& frame, Bytes raw) {
+  // One request cycle only (a Query, or extended messages up to Sync): a later request in
+  // the same batch may write, and a write must never run twice.
+  bool cycle_done = false;
+  if (!retry_batch_.empty()) {
+    auto previous = decode_frame(retry_batch_);
+    Bytes rest = retry_batch_;
+    while (previous.status == DecodeStatus::kOk) {
+      char type = previous.message.type;
+      if (type == frontend::kQuery || type == frontend::kSync) cycle_done = true;
+      rest = rest.subspan(previous.consumed);
+      previous = decode_frame(rest);
+    }
+  }
+  switch (frame.type) {
+    case frontend::kQuery:
+    case frontend::kParse:
+    case frontend::kBind:
+    case frontend::kDescribe:
+    case frontend::kExecute:
+    case frontend::kSync:
+    case frontend::kFlush:
+      break;
+    default:
+      cycle_done = true;  // COPY, function calls: not retried
+  }
+  if (cycle_done) {
+    capturing_ = false;
+    drop_retry();
+    return;
+  }
+  append_bytes(retry_batch_, raw);
+}
+
+awaitable<Relay::Retry> Relay::retry_read_elsewhere() {
+  ByteVector frames;
+  frames.swap(retry_batch_);
+  const int failed = backend_index_;
+  const std::string failed_name = backend_->name;
+  server_->mark_broken();
+  std::string error;
+  int other = choose(last_intent_, error, failed);
+  if (other < 0 || other == failed) co_return Retry::kNotPossible;
+  log_.warn("backend {} failed before answering a read; sending it to backend {}", failed_name,
+            s_.cluster_->backends[static_cast<std::size_t>(other)].name);
+  retrying_ = true;
+  discard_server();
+  pending_ = PendingQueue();
+  to_server_.clear();
+  server_failed_ = false;
+  bool attached = co_await attach(other, false);
+  retrying_ = false;
+  if (!attached) co_return Retry::kSessionOver;
+  if (!s_.input_.readable().empty()) {
+    // The client sent more meanwhile; it cannot be put in order with the retried read.
+    server_failed_ = true;
+    co_await s_.fatal("08006", "server connection lost");
+    co_return Retry::kSessionOver;
+  }
+  Bytes rest = frames;
+  while (!rest.empty()) {
+    auto decoded = decode_frame(rest);
+    if (decoded.status != DecodeStatus::kOk) break;
+    handle_client_message(decoded.message);
+    rest = rest.subspan(decoded.consumed);
+  }
+  ByteVector batch;
+  batch.swap(to_server_);
+  error_code ec;
+  bool sent = co_await write_all(server_->socket(), batch, ec);
+  if (!sent) {
+    server_->mark_broken();
+    server_failed_ = true;
+    co_await s_.fatal("08006", "server connection lost");
+    co_return Retry::kSessionOver;
+  }
+  co_return Retry::kRetried;
+}
+
 awaitable<bool> Relay::request_wal_position() {
   need_wal_position_ = false;
   ByteVector out;

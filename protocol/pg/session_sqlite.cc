@@ -114,7 +114,20 @@ awaitable<void> SqliteFront::run() {
     bool received = co_await s_.read_message(frame);
     if (!received) break;
     s_.phase_ = Phase::kActive;
+    // Statements answered by the executor count like relayed ones, on the SQLite backend.
+    bool counted = (frame.type == frontend::kQuery || frame.type == frontend::kExecute) &&
+                   s_.env_.metrics.enabled();
+    auto started = counted ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     bool keep_going = co_await handle(frame);
+    if (counted) {
+      if (!series_) {
+        const config::Backend& backend = s_.cluster_->backends.front();
+        series_ = &s_.env_.metrics.statements("postgres", s_.cluster_->name, backend.name,
+                                              config::to_string(backend.role));
+      }
+      series_->record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - started));
+    }
     s_.input_.consume(frame.size);
     if (!keep_going) break;
   }

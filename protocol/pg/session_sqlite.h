@@ -179,6 +179,7 @@ class SqliteFront {
   std::uint64_t statement_counter_ = 0;
   std::map<std::string, std::shared_ptr<Prepared>> statements_;
   std::map<std::string, std::shared_ptr<Portal>> portals_;
+  const metrics::StatementSeries* series_ = nullptr;
 };
 
 }  // namespace plexi::pg
