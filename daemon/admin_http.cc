@@ -213,17 +213,20 @@ class AdminHttpServer::Connection {
       reply = plain_reply(400, "GET and HEAD take no body\n");
       keep_alive = false;
     } else {
-      reply = answer(head);
+      reply = answer(head, keep_alive);
     }
     bool sent = co_await send(reply, version, keep_alive, is_head);
-    co_return sent&& keep_alive;
+    bool more = sent && keep_alive;
+    co_return more;
   }
 
-  HttpReply answer(const http::request_header<>& head) {
+  // The reply to a GET or HEAD; clears `keep_alive` when the request is malformed.
+  HttpReply answer(const http::request_header<>& head, bool& keep_alive) {
     HttpRequest request;
     request.method = head.method() == http::verb::head ? "HEAD" : "GET";
     if (!parse_target(view(head.target()), request)) {
       client_error("bad request target");
+      keep_alive = false;
       return plain_reply(400, "bad request target\n");
     }
     auto found = state_->routes.find(request.path);
