@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "common/socket_io.h"
+#include "common/json_escape.h"
 #include "daemon/daemon.h"
 
 namespace plexi {
@@ -178,7 +179,9 @@ Table Daemon::backends_table() const {
            seen ? std::string(routing::to_string(seen->state)) : "unchecked",
            actual.empty() ? std::nullopt : std::optional(actual),
            health && health->write_target == static_cast<int>(i) ? "yes" : "no", lag,
-           seen ? std::optional(time_text(seen->checked_at)) : std::nullopt,
+           seen && seen->checked_at.time_since_epoch().count() != 0
+               ? std::optional(time_text(seen->checked_at))
+               : std::nullopt,
            seen && !seen->last_error.empty() ? std::optional(seen->last_error) : std::nullopt,
            traffic_.disabled(name, backend.name) ? "yes" : "no"});
     }
@@ -246,6 +249,95 @@ Table Daemon::queries_table() const {
                           std::to_string(row.rows), row.last_backend});
   }
   return table;
+}
+
+namespace {
+
+bool looks_numeric(const std::string& text) {
+  if (text.empty() || text.size() > 24) return false;
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size() && text != "-" &&
+         std::isdigit(static_cast<unsigned char>(text.back()));
+}
+
+// A table as a JSON array of objects; numbers as numbers, NULL as null.
+void append_table_json(std::string& out, const Table& table) {
+  out += '[';
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    if (r) out += ',';
+    out += '{';
+    for (std::size_t c = 0; c < table.columns.size() && c < table.rows[r].size(); ++c) {
+      if (c) out += ',';
+      out += '"';
+      append_json_escaped(out, table.columns[c]);
+      out += "\":";
+      const auto& cell = table.rows[r][c];
+      if (!cell) {
+        out += "null";
+      } else if (looks_numeric(*cell) && table.columns[c] != "digest") {
+        out += *cell;
+      } else {
+        out += '"';
+        append_json_escaped(out, *cell);
+        out += '"';
+      }
+    }
+    out += '}';
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string Daemon::status_json(bool queries) const {
+  std::string out = "{\"version\":\"" PLEXI_VERSION "\",\"uptime_seconds\":";
+  out += std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_)
+          .count());
+  out += ",\"ready\":";
+  std::string why = unready_reason();
+  out += why.empty() ? "true" : "false";
+  if (!why.empty()) {
+    out += ",\"not_ready_because\":\"";
+    append_json_escaped(out, why);
+    out += '"';
+  }
+  out += ",\"clients\":" + std::to_string(clients_.load());
+  out += ",\"paused\":[";
+  bool first = true;
+  for (const auto& cluster : traffic_.paused_clusters()) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    append_json_escaped(out, cluster.empty() ? "*" : cluster);
+    out += '"';
+  }
+  out += "],\"backends\":";
+  append_table_json(out, backends_table());
+  out += ",\"pools\":";
+  append_table_json(out, pools_table());
+  out += ",\"stats\":";
+  append_table_json(out, stats_table());
+  if (queries) {
+    out += ",\"queries\":";
+    append_table_json(out, queries_table());
+  }
+  out += "}\n";
+  return out;
+}
+
+std::string Daemon::unready_reason() const {
+  if (!serving_.load()) return "listeners are not open (starting or shutting down)";
+  std::string why;
+  for (const auto& [name, cluster] : config()->clusters) {
+    auto health = health_ ? health_->cluster(name) : nullptr;
+    if (!health || health->writer()) continue;
+    if (!why.empty()) why += "; ";
+    why += "cluster " + name + " has no write target";
+    if (!health->no_write_target_reason.empty()) why += " (" + health->no_write_target_reason + ")";
+  }
+  return why;
 }
 
 // How many server connections of a cluster are in a transaction (not pinned: those are

@@ -70,6 +70,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
 }
 
 Daemon::~Daemon() {
+  if (admin_http_) admin_http_->stop();
   signals_.reset();
   acceptors_.clear();
   pools_.close_all();
@@ -126,6 +127,8 @@ int Daemon::run() {
     return 1;
   }
   if (!open_listeners()) return 1;
+  if (!open_admin_http(*config)) return 1;
+  serving_ = true;
   health_->on_change(
       [this](const routing::ClusterHealth& before, const routing::ClusterHealth& after) {
         // Idle connections to a backend that went down are dead or soon will be.
@@ -164,6 +167,63 @@ awaitable<void> Daemon::handle_signals() {
   }
 }
 
+bool Daemon::open_admin_http(const config::Config& config) {
+  if (!config.listen.admin) return true;
+  const auto& endpoint = *config.listen.admin;
+  error_code ec;
+  auto address = asio::ip::make_address(endpoint.host, ec);
+  if (ec) {
+    log_->critical("admin listener {}: not an IP address", endpoint.to_string());
+    return false;
+  }
+  admin_http_ = std::make_unique<AdminHttpServer>(workers_.main().get_executor());
+  using Access = AdminHttpServer::Access;
+  admin_http_->route(
+      "/metrics",
+      [this](const HttpRequest&) {
+        HttpReply reply;
+        reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        reply.body = metrics_.scrape();
+        return reply;
+      },
+      Access::kToken);
+  admin_http_->route(
+      "/healthz", [](const HttpRequest&) { return HttpReply{200, {}, "ok\n", {}}; },
+      Access::kOpen);
+  admin_http_->route(
+      "/readyz",
+      [this](const HttpRequest&) {
+        std::string why = unready_reason();
+        if (why.empty()) return HttpReply{200, {}, "ready\n", {}};
+        return HttpReply{503, {}, "not ready: " + why + "\n", {}};
+      },
+      Access::kOpen);
+  admin_http_->route(
+      "/status",
+      [this](const HttpRequest& request) {
+        HttpReply reply;
+        reply.content_type = "application/json";
+        auto queries = request.param("queries");
+        reply.body = status_json(queries && *queries != "0" && *queries != "false");
+        return reply;
+      },
+      Access::kToken);
+  admin_http_->set_bearer_token(config.admin.token);
+  std::string error;
+  if (!admin_http_->listen(tcp::endpoint(address, endpoint.port), error)) {
+    log_->critical("cannot listen on {} (admin): {}", endpoint.to_string(), error);
+    return false;
+  }
+  if (!address.is_loopback() && config.admin.token.empty()) {
+    log_->warn("admin listener {} is not on loopback and has no admin.token: /metrics and "
+               "/status are open to anyone who reaches it",
+               endpoint.to_string());
+  }
+  admin_http_->start();
+  log_->info("listening on {} (admin: /metrics /healthz /readyz /status)", endpoint.to_string());
+  return true;
+}
+
 std::vector<std::string> Daemon::reload() {
   std::lock_guard reloading(reload_mutex_);
   notify_systemd("RELOADING=1");
@@ -190,6 +250,7 @@ std::vector<std::string> Daemon::reload() {
     configure_logging(result.config->log);
     metrics_.set_enabled(result.config->metrics.enabled);
     digests_.set_max_entries(result.config->digest.max_entries);
+    if (admin_http_) admin_http_->set_bearer_token(result.config->admin.token);
     metrics_.config_reload(true);
     std::lock_guard lock(config_mutex_);
     config_ = result.config;
@@ -295,6 +356,7 @@ void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& fami
 awaitable<void> Daemon::shutdown() {
   if (shutting_down_.exchange(true)) co_return;  // SHUTDOWN and a signal, or two signals
   notify_systemd("STOPPING=1");
+  serving_ = false;
   health_->stop();
   for (auto& acceptor : acceptors_) {
     error_code ignored;

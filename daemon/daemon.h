@@ -14,6 +14,7 @@
 #include "common/client_registry.h"
 #include "config/config.h"
 #include "daemon/admin_console.h"
+#include "daemon/admin_http.h"
 #include "daemon/audit_log.h"
 #include "daemon/metrics.h"
 #include "daemon/workers.h"
@@ -46,6 +47,11 @@ class Daemon : public admin::Console {
 
  private:
   bool open_listeners();
+  bool open_admin_http(const config::Config& config);
+  // /status: the SHOW tables as JSON; with queries, the digests too (admin.cc).
+  std::string status_json(bool queries) const;
+  // /readyz: empty when ready, else why not.
+  std::string unready_reason() const;
   awaitable<void> handle_signals();
   awaitable<void> prune_pools();
   awaitable<void> shutdown();
@@ -89,6 +95,9 @@ class Daemon : public admin::Console {
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::unique_ptr<AdminHttpServer> admin_http_;
+  std::atomic<bool> serving_{false};  // listeners open
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   std::optional<asio::signal_set> signals_;
   // Reset in ~Daemon before the workers: its strand must not outlive their io_contexts.
   std::unique_ptr<routing::HealthMonitor> health_;

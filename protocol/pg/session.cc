@@ -221,6 +221,7 @@ awaitable<bool> Session::read_message(Frame& frame) {
     std::size_t chunk = phase_ == Phase::kAuthentication ? 1024 : 16384;
     std::size_t received = co_await read_some(socket_, input_, ec, chunk);
     if (received == 0) co_return false;
+    if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
   }
 }
 
