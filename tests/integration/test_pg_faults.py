@@ -13,6 +13,9 @@ import unittest
 
 import psycopg
 
+from harness.faulty_link import FaultyLink
+from harness.plexiproxy import Plexiproxy, print_log_if_failed
+from harness.postgres import PostgresServer
 from harness.relay import DB, PASSWORD, USER, RelayTestCase
 from harness.wire import WireClient, error_fields, login_error, message
 
@@ -172,3 +175,68 @@ class LoginTest(RelayTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReadRetryTest(unittest.TestCase):
+    """A read whose replica drops the connection after receiving it is answered by another
+    backend; a read inside a transaction that already ran there is not retried. The replica
+    is the same server reached through a link the test can cut (backends with no username
+    are not health-checked, so the proxy takes their configured roles)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PostgresServer()
+        cls.addClassCleanup(cls.pg.close)
+        cls.pg.start()
+        cls.pg.create_user(USER, PASSWORD)
+        cls.pg.create_database(DB, owner=USER)
+        cls.link = FaultyLink(cls.pg.host, cls.pg.port)
+        cls.addClassCleanup(cls.link.close)
+        backends = [
+            {"name": "pg1", "role": "primary", "host": cls.pg.host, "port": cls.pg.port},
+            {"name": "rep", "role": "replica", "host": "127.0.0.1", "port": cls.link.port},
+        ]
+        cls.proxy = Plexiproxy({
+            "threads": 2,
+            "users": [{"name": USER, "password": PASSWORD}],
+            "clusters": {DB: {"pool_mode": "transaction", "pool_size": 2,
+                              "backends": backends}},
+        })
+        cls.addClassCleanup(cls.proxy.close)
+        cls.proxy.start()
+        cls.addClassCleanup(cls.proxy.stop)
+
+    def setUp(self):
+        self.addCleanup(print_log_if_failed, self, self.proxy, self.pg)
+
+    def connect(self) -> psycopg.Connection:
+        conn = psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=USER,
+                               password=PASSWORD, dbname=DB, autocommit=True)
+        self.addCleanup(conn.close)
+        return conn
+
+    def test_a_read_cut_off_on_the_replica_is_answered_by_another_backend(self):
+        client = self.connect()
+        for _ in range(3):  # the replica's pooled connection exists
+            self.assertEqual(client.execute("SELECT 1").fetchone()[0], 1)
+        for protocol in ("simple", "extended"):
+            with self.subTest(protocol=protocol):
+                cuts = self.link.cuts
+                self.link.cut_on_next_request()
+                if protocol == "simple":
+                    row = client.execute("SELECT 40 + 2").fetchone()
+                else:
+                    row = client.execute("SELECT %s::int + 2", (40,)).fetchone()
+                self.assertEqual(row[0], 42)
+                self.assertEqual(self.link.cuts, cuts + 1, "the read did not go to the replica")
+                self.assertIn("backend rep failed before answering a read; sending it to "
+                              "backend pg1", self.proxy.log())
+
+    def test_a_read_in_a_transaction_that_began_there_is_not_retried(self):
+        client = self.connect()
+        client.execute("BEGIN READ ONLY")
+        client.execute("SELECT 1")
+        self.link.cut_on_next_request()
+        with self.assertRaises(psycopg.OperationalError):
+            client.execute("SELECT 2")
+        self.assertEqual(self.connect().execute("SELECT 3").fetchone()[0], 3)

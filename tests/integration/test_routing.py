@@ -160,7 +160,8 @@ class RoutingTest(unittest.TestCase):
 
         backends = cls.servers.backends(pool_size=POOL_SIZE)
         cls.proxy = Plexiproxy({
-            "users": [{"name": USER, "password": PASSWORD}],
+            "users": [{"name": USER, "password": PASSWORD},
+                      {"name": "ops", "password": "ops-secret", "admin": True}],
             "clusters": {
                 DB: {"read_your_writes": "lsn", "load_balancing": "round_robin",
                      "backends": backends, "rules": RULES},
@@ -268,6 +269,29 @@ class RoutingTest(unittest.TestCase):
         self.assertIn(self.ran_on(conn, "SELECT inet_server_port(), count(*) FROM audit_log"),
                       ("pg2", "pg3"))
         self.assertIn(self.ran_on(conn, "SHOW port"), ("pg2", "pg3"))
+
+    def test_1_disabled_replica_gets_no_new_reads(self):
+        admin = psycopg.connect(host="127.0.0.1", port=self.proxy.port, user="ops",
+                                password="ops-secret", dbname="plexiproxy", autocommit=True)
+        self.addCleanup(admin.close)
+        holder = self.connect()
+        holder.execute("BEGIN READ ONLY")
+        held_on = self.ran_on(holder, "SELECT inet_server_port()")
+        admin.execute(f"DISABLE BACKEND {DB}.{held_on}")
+        try:
+            where = self.spread("SELECT inet_server_port()", 20)
+            other = ({"pg2", "pg3"} - {held_on}).pop()
+            self.assertEqual(set(where), {other}, f"reads with {held_on} disabled: {dict(where)}")
+            # The transaction running there when it was disabled finishes there.
+            self.assertEqual(self.ran_on(holder, "SELECT inet_server_port()"), held_on)
+            holder.execute("COMMIT")
+            backends = admin.execute("SHOW BACKENDS").fetchall()
+            disabled = [row[1] for row in backends if row[0] == DB and row[-1] == "yes"]
+            self.assertEqual(disabled, [held_on])
+        finally:
+            admin.execute(f"ENABLE BACKEND {DB}.{held_on}")
+        where = self.spread("SELECT inet_server_port()", 20)
+        self.assertEqual(set(where), {"pg2", "pg3"}, f"reads after ENABLE: {dict(where)}")
 
     def test_1_writes_go_to_the_primary(self):
         cases = {
