@@ -725,41 +725,32 @@ awaitable<void> Relay::pump() {
     }
     error_code ec;
     std::size_t received = co_await read_some(server_->socket(), server_->input(), ec, 65536);
-    if (received == 0) {
+    // Lost: the connection dropped, or the server said it is going away before answering.
+    bool lost = received == 0;
+    if (lost) {
       if (stopping_) break;
       count_error(metrics::Error::kBackendLost);
       log_.warn("backend {}: server connection lost: {}", backend_->name, ec.message());
-      if (!retry_batch_.empty() && !writing_to_server_) {
-        Retry retry = co_await retry_read_elsewhere();
-        if (retry == Retry::kRetried) continue;
-        if (retry == Retry::kSessionOver) break;
+    } else {
+      bool keep_going = true;
+      while (keep_going) {
+        auto decoded = decode_frame(server_->input().readable());
+        if (decoded.status == DecodeStatus::kNeedMore) break;
+        if (decoded.status == DecodeStatus::kError) {
+          server_->mark_broken();
+          server_failed_ = true;
+          encode_error(out, "FATAL", "08P01", "invalid message from server");
+          break;
+        }
+        keep_going = handle_server_message(decoded.message, out);
+        server_->input().consume(decoded.consumed);
       }
-      server_failed_ = true;
-      if (server_) server_->mark_broken();
-      encode_error(out, "FATAL", "08006", "server connection lost");
-      error_code ignored;
-      co_await write_all(s_.socket_, out, ignored);
-      s_.socket_.close(ignored);
-      break;
-    }
-    bool keep_going = true;
-    while (keep_going) {
-      auto decoded = decode_frame(server_->input().readable());
-      if (decoded.status == DecodeStatus::kNeedMore) break;
-      if (decoded.status == DecodeStatus::kError) {
-        server_->mark_broken();
-        server_failed_ = true;
-        encode_error(out, "FATAL", "08P01", "invalid message from server");
-        keep_going = false;
-        break;
-      }
-      keep_going = handle_server_message(decoded.message, out);
-      server_->input().consume(decoded.consumed);
-    }
-    if (retry_after_error_) {
+      lost = retry_after_error_;
       retry_after_error_ = false;
+    }
+    if (lost) {
       Retry retry = Retry::kNotPossible;
-      if (!writing_to_server_) retry = co_await retry_read_elsewhere();
+      if (!retry_batch_.empty() && !writing_to_server_) retry = co_await retry_read_elsewhere();
       if (retry == Retry::kRetried) continue;
       if (retry == Retry::kSessionOver) break;
       server_failed_ = true;
