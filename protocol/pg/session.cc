@@ -84,6 +84,11 @@ Session::Session(tcp::socket socket, SessionEnvironment& environment)
 
 Session::~Session() {
   if (cancel_key_) env_.registry.remove(*cancel_key_);
+  if (cancel_key_ && env_.log->should_log(spdlog::level::info)) {
+    auto seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - connected_at_);
+    env_.log->info("client {}:{} {}@{} disconnected after {:.1f}s", peer_.address().to_string(),
+                   peer_.port(), user_, database_, seconds.count());
+  }
   if (counted_) env_.clients.fetch_sub(1);
   if (clients_gauge_) clients_gauge_->Decrement();
 }
@@ -447,6 +452,10 @@ awaitable<void> Session::run() {
   peer_ = socket_.remote_endpoint(ec);
   config_ = env_.config();
   bool logged_in = co_await log_in();
+  if (logged_in && env_.log->should_log(spdlog::level::info)) {
+    env_.log->info("client {}:{} {}@{} logged in", peer_.address().to_string(), peer_.port(),
+                   user_, database_);
+  }
   if (logged_in && admin_console_) {
     cancel_key_ = env_.registry.add(weak_from_this());
     co_await run_admin_console(*this);

@@ -28,6 +28,8 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import psycopg
 from psycopg import errors
@@ -226,6 +228,14 @@ class RoutingTest(unittest.TestCase):
             raise
         finally:
             timer.cancel()
+
+    def readyz(self) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.proxy.admin_port}/readyz", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
 
     def name(self, port) -> str:
         return self.names.get(int(port), f"port {port}")
@@ -640,6 +650,7 @@ class RoutingTest(unittest.TestCase):
         down = self.log.wait_for(rf"cluster {DB}: backend pg1 is down: ", killed)
         no_primary = killed + self.log.wait_for(
             rf"cluster {DB}: no backend reports itself primary", killed)
+        readyz_in_outage = self.readyz()
         time.sleep(max(0.3, killed + 1.0 - time.monotonic()))
 
         promoting = time.monotonic()
@@ -654,6 +665,7 @@ class RoutingTest(unittest.TestCase):
             first_new = min((a.end for a in on_pg2), default=None)
             time.sleep(0.05)
         time.sleep(1.0)
+        readyz_after_failover = self.readyz()
 
         # The old primary comes back as a primary: no write may land on it.
         self.log.mark()
@@ -694,6 +706,10 @@ class RoutingTest(unittest.TestCase):
             self.assert_none([a for a in reads if not a.ok], "reads failed", killed)
         with self.subTest("the statement running on pg1"):
             self.assert_clean_error(probe, "a statement running on pg1 at the kill")
+        with self.subTest("/readyz follows the write target"):
+            self.assertEqual(readyz_in_outage[0], 503, readyz_in_outage)
+            self.assertIn(f"cluster {DB} has no write target", readyz_in_outage[1])
+            self.assertEqual(readyz_after_failover, (200, "ready\n"))
         with self.subTest("writes back on the promoted replica"):
             self.assertIsNotNone(first_new, "no write reached pg2 within 10s of its promotion")
             self.assertLess(first_new - promoted, WRITES_BACK_WITHIN,
