@@ -304,6 +304,11 @@ std::string Daemon::status_json(bool queries) const {
     out += '"';
   }
   out += ",\"clients\":" + std::to_string(clients_.load());
+  if (auto audit = audit_log()) {
+    out += ",\"audit\":{\"file\":\"";
+    append_json_escaped(out, audit->file());
+    out += "\",\"dropped\":" + std::to_string(audit->dropped()) + "}";
+  }
   out += ",\"paused\":[";
   bool first = true;
   for (const auto& cluster : traffic_.paused_clusters()) {

@@ -125,6 +125,7 @@ class ObservabilityTest(RelayTestCase):
         self.assertEqual(status, 200)
         state = json.loads(body)
         self.assertEqual(state["version"], "0.1.0")
+        self.assertEqual(state["audit"], {"file": str(self.audit_file), "dropped": 0})
         self.assertGreaterEqual(state["clients"], 1)
         backends = {(b["cluster"], b["backend"]): b for b in state["backends"]}
         self.assertEqual(backends[(DB, "pg1")]["state"], "up")
