@@ -127,21 +127,24 @@ class AuditFiles:
     files: int
     lines: int
     size: int  # bytes
-    sample: str  # the last line
+    sample: str  # the current file's last line
 
     @staticmethod
     def read(directory: Path) -> "AuditFiles":
         """Every file the rotating writer made there (audit.jsonl, audit.1.jsonl, ...)."""
         paths = sorted(directory.glob("audit*.jsonl"))
         lines = size = 0
-        sample = b""
         for path in paths:
             with open(path, "rb") as file:
                 while chunk := file.read(1 << 20):
                     lines += chunk.count(b"\n")
                     size += len(chunk)
-                    if chunk.strip():
-                        sample = chunk.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        sample = b""
+        current = directory / "audit.jsonl"
+        if current.exists():
+            with open(current, "rb") as file:
+                file.seek(max(0, current.stat().st_size - 4096))
+                sample = file.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
         return AuditFiles(len(paths), lines, size, sample.decode(errors="replace"))
 
 
@@ -392,7 +395,7 @@ def main() -> int:
         with ExitStack() as proxy_stack:
             proxies = {name: Proxy(name, pg, audit_root, proxy_stack, incidents)
                        for name in targets}
-            log(", ".join(f"{name} on {p.port}" for name, p in proxies.items()))
+            log(", ".join(f"{name} on {p.port} (pid {p.proxy.pid})" for name, p in proxies.items()))
             # Untimed: opens the pools' server connections and fills the digest table.
             for mode in modes:
                 for proxy in proxies.values():
