@@ -14,11 +14,9 @@ import datetime
 import hashlib
 import os
 import platform
-import re
 import resource
 import statistics
 import struct
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -27,10 +25,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
 
-from harness.clients import pgbench, psql  # noqa: E402
+from bench_common import (bench_server, find_binary, finish_report, git_revision,  # noqa: E402
+                          init_pgbench, log, log_problems, md5_secret, parse_round_arguments,
+                          postgres_incidents, round_cells, round_table_head, tail_lines,
+                          timed_pgbench, version_of)
+from harness.clients import psql  # noqa: E402
 from harness.pgbouncer import PgBouncer  # noqa: E402
 from harness.plexiproxy import Plexiproxy  # noqa: E402
 from harness.postgres import PG_BIN, PostgresServer  # noqa: E402
@@ -45,23 +48,7 @@ WORKLOADS = (("select-only", "-S"), ("simple-update", "-N"))
 MODES = ("simple", "extended", "prepared")
 
 
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
 # ----------------------------------------------------------------------------- setup
-
-def find_binary() -> str:
-    """$PLEXIPROXY_BIN, else build/release/plexiproxy, else build/test/plexiproxy."""
-    candidates = [os.environ.get("PLEXIPROXY_BIN"), REPO / "build/release/plexiproxy",
-                  REPO / "build/test/plexiproxy"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    sys.exit("no plexiproxy binary: set PLEXIPROXY_BIN or build one with\n"
-             "  cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo && "
-             "cmake --build build/release -j2 --target plexiproxy")
-
 
 def raise_nofile() -> int:
     """Raises RLIMIT_NOFILE for us and so for every server we start (children inherit it:
@@ -74,10 +61,6 @@ def raise_nofile() -> int:
         except (ValueError, OSError):
             continue
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def md5_secret(password: str, user: str) -> str:
-    return "md5" + hashlib.md5((password + user).encode()).hexdigest()
 
 
 def plexiproxy_config(pg: PostgresServer) -> dict:
@@ -112,25 +95,6 @@ def check_login(port: int, what: str) -> None:
     result = psql(port, USER, DB, PASSWORD, "-c", "SELECT 1")
     if result.returncode != 0:
         raise RuntimeError(f"psql through {what} failed:\n{result.stdout}{result.stderr}")
-
-
-def version_of(command: list[str]) -> str:
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=10)
-        return (out.stdout or out.stderr).strip().splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        return "?"
-
-
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev + (" + uncommitted changes" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 # ----------------------------------------------------------------------------- proxies
@@ -171,10 +135,6 @@ class Targets:
         return notes
 
 
-def tail_lines(text: str, count: int) -> str:
-    return "\n".join(text.splitlines()[-count:])
-
-
 def stop_plexiproxy(proxy: Plexiproxy, incidents: list[str]) -> None:
     """A clean SIGTERM exit is expected; anything else is reported."""
     if proxy.process is None or proxy.process.poll() is not None:
@@ -184,16 +144,6 @@ def stop_plexiproxy(proxy: Plexiproxy, incidents: list[str]) -> None:
     except AssertionError as error:
         incidents.append(f"plexiproxy did not exit cleanly on SIGTERM: "
                          f"{str(error).splitlines()[0]}\n{tail_lines(proxy.log(), 20)}")
-
-
-LOG_PROBLEM = re.compile(r"\b(error|critical|fatal|warn|warning|panic)\b", re.IGNORECASE)
-
-
-def log_problems(text: str, limit: int = 15) -> list[str]:
-    lines = [line for line in text.splitlines() if LOG_PROBLEM.search(line)]
-    if len(lines) > limit:
-        return lines[:limit] + [f"... and {len(lines) - limit} more such lines"]
-    return lines
 
 
 # ----------------------------------------------------------------------------- pgbench
@@ -232,34 +182,9 @@ def run_pgbench(targets: Targets, target: str, workload: str, flag: str, mode: s
                 round_no: int, duration: int) -> Run:
     reset_tables(targets.pg)
     args = ["-n", flag, "-c", str(CLIENTS), "-j", str(THREADS), "-M", mode, "-T", str(duration)]
-    try:
-        result = pgbench(targets.port(target), USER, DB, PASSWORD, *args,
-                         timeout=duration + 120)
-        output, code = result.stdout + result.stderr, result.returncode
-    except subprocess.TimeoutExpired as timeout:
-        output = timeout.stdout or ""
-        if isinstance(output, bytes):
-            output = output.decode(errors="replace")
-        code = -1
-    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
-    processed = re.search(r"number of transactions actually processed: (\d+)", output)
-    failed = re.search(r"number of failed transactions: (\d+)", output)
-    run = Run(target, workload, mode, round_no, float(tps.group(1)) if tps else None,
-              int(processed.group(1)) if processed else None,
-              int(failed.group(1)) if failed else None, code)
-    if code == -1:
-        run.problems.append(f"pgbench timed out after {duration + 120}s")
-    elif code != 0:
-        run.problems.append(f"pgbench exited with {code}")
-    if run.failed:
-        run.problems.append(f"{run.failed} failed transactions")
-    if tps is None:
-        run.problems.append("no tps in pgbench output")
-    errors = [line for line in output.splitlines() if "error" in line.lower()
-              or "aborted" in line.lower()]
-    run.problems += [f"pgbench: {line.strip()}" for line in errors[:3]]
-    if len(errors) > 3:
-        run.problems.append(f"pgbench: ... {len(errors) - 3} more error lines")
+    result = timed_pgbench(targets.port(target), USER, DB, PASSWORD, args, duration)
+    run = Run(target, workload, mode, round_no, result.tps, result.processed, result.failed,
+              result.returncode, result.problems)
     if flag == "-N" and run.processed is not None:
         # Each -N transaction inserts one history row; transactions still in flight when -T
         # ran out may commit uncounted, at most one per client.
@@ -361,20 +286,11 @@ def tps_table(runs: list[Run], rounds: int, duration: int, scale: int) -> str:
 
 
 def rounds_table(runs: list[Run], rounds: int) -> str:
-    lines = ["### pgbench TPS per round", "",
-             "| workload | -M | target | " + " | ".join(f"round {i}" for i in
-                                                       range(1, rounds + 1)) + " |",
-             "|---|---|---|" + "---:|" * rounds]
+    lines = round_table_head("pgbench TPS per round", ["workload", "-M", "target"], rounds)
     for workload, _, mode, cell_targets in cells():
         for target in cell_targets:
-            values = []
-            for i in range(1, rounds + 1):
-                found = [r for r in runs if (r.target, r.workload, r.mode, r.round)
-                         == (target, workload, mode, i)]
-                if not found or found[0].tps is None:
-                    values.append("—")
-                else:
-                    values.append(f"{found[0].tps:.0f}" + ("" if found[0].ok else " !"))
+            values = round_cells(runs, rounds, lambda r: (r.target, r.workload, r.mode)
+                                 == (target, workload, mode))
             lines.append(f"| {workload} | {mode} | {target} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -572,19 +488,12 @@ def memory_table(results: list[Memory], steps: list[int]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2 rounds of 3 s runs instead of 3 rounds of 10 s")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 2)")
-    parser.add_argument("--duration", type=int, help="pgbench -T seconds (default 10, quick 3)")
-    parser.add_argument("--scale", type=int, default=10, help="pgbench -s (default 10)")
     parser.add_argument("--clients", default="2000,10000",
                         help="idle-client counts, ascending (default 2000,10000)")
     parser.add_argument("--skip-tps", action="store_true", help="only the idle-client test")
     parser.add_argument("--skip-memory", action="store_true", help="only the pgbench test")
-    parser.add_argument("--out", type=Path, help="also write the Markdown report here")
-    args = parser.parse_args()
-    rounds = args.rounds or (2 if args.quick else 3)
-    duration = args.duration or (3 if args.quick else 10)
+    args = parse_round_arguments(parser, rounds=3)
+    rounds, duration = args.rounds, args.duration
     steps = sorted(int(n) for n in args.clients.split(","))
 
     binary = find_binary()
@@ -609,18 +518,10 @@ def main() -> int:
     ]
 
     with ExitStack() as stack:
-        pg = PostgresServer()
-        stack.callback(pg.close)
-        pg.start()
-        log(f"postgres on {pg.port}")
-        pg.create_user(USER, PASSWORD)
-        pg.create_database(DB, owner=USER)
+        pg = bench_server(stack, USER, PASSWORD, DB)
 
         if not args.skip_tps:
-            init = pgbench(pg.port, USER, DB, PASSWORD, "-i", "-q", "-s", str(args.scale),
-                           timeout=600)
-            if init.returncode != 0:
-                raise RuntimeError(f"pgbench -i failed:\n{init.stdout}{init.stderr}")
+            init_pgbench(pg.port, USER, PASSWORD, DB, args.scale)
             log(f"pgbench -i -s {args.scale} done")
             with ExitStack() as tps_stack:
                 targets = Targets(pg, tps_stack)
@@ -639,23 +540,9 @@ def main() -> int:
             memory = memory_phase(pg, steps, incidents)
             sections += ["", memory_table(memory, steps)]
 
-        # The harness polls with logins while the server starts; those refusals are expected.
-        pg_problems = [line for line in log_problems(pg.log(), 10)
-                       if "the database system is starting up" not in line]
-        if pg_problems:
-            incidents.append("postgres log, warning/error lines:\n" + "\n".join(pg_problems))
+        incidents += postgres_incidents(pg.log())
 
-    sections += ["", "### Incidents", ""]
-    if incidents:
-        sections += ["```", "\n\n".join(incidents), "```"]
-    else:
-        sections.append("None: no proxy exited, and no warning or error lines in the logs.")
-    sections += ["", f"Total time {time.monotonic() - started:.0f} s."]
-    report = "\n".join(sections) + "\n"
-    print(report)
-    if args.out:
-        args.out.write_text(report)
-        log(f"wrote {args.out}")
+    finish_report(sections, incidents, started, args.out)
     return 0
 
 

@@ -18,7 +18,6 @@ import platform
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,13 +29,14 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_common import (find_binary, finish_report, git_revision, init_pgbench,  # noqa: E402
+                          log, log_problems, parse_round_arguments, round_cells,
+                          round_table_head, tail_lines, timed_pgbench, version_of)
 from harness.cluster import ReplicatedServers  # noqa: E402
 from harness.clients import pgbench, psql  # noqa: E402
 from harness.load import Attempt, ClientLoad  # noqa: E402
 from harness.plexiproxy import Plexiproxy  # noqa: E402
 from harness.postgres import PG_BIN, PostgresServer  # noqa: E402
-from pg_bench import (find_binary, git_revision, log, log_problems, tail_lines,  # noqa: E402
-                      version_of)
 
 USER, PASSWORD, DB = "bench", "benchpass", "benchdb"
 SINGLE_DB = "benchdb_primary"  # the same proxy, a cluster with the primary only
@@ -95,30 +95,9 @@ def run_pgbench(port: int, database: str, target: str, mode: str, round_no: int,
                 duration: int, scale: int, script: Path) -> Run:
     args = ["-n", "-f", str(script), "-s", str(scale), "-c", str(CLIENTS), "-j", str(THREADS),
             "-M", mode, "-T", str(duration)]
-    try:
-        result = pgbench(port, USER, database, PASSWORD, *args, timeout=duration + 120)
-        output, code = result.stdout + result.stderr, result.returncode
-    except subprocess.TimeoutExpired as timeout:
-        output = timeout.stdout or ""
-        if isinstance(output, bytes):
-            output = output.decode(errors="replace")
-        code = -1
-    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
-    failed = re.search(r"number of failed transactions: (\d+)", output)
-    run = Run(target, mode, round_no, float(tps.group(1)) if tps else None,
-              int(failed.group(1)) if failed else None, code)
-    if code == -1:
-        run.problems.append(f"pgbench timed out after {duration + 120}s")
-    elif code != 0:
-        run.problems.append(f"pgbench exited with {code}")
-    if run.failed:
-        run.problems.append(f"{run.failed} failed transactions")
-    if tps is None:
-        run.problems.append("no tps in pgbench output")
-    errors = [line for line in output.splitlines() if "error" in line.lower()
-              or "aborted" in line.lower()]
-    run.problems += [f"pgbench: {line.strip()}" for line in errors[:3]]
-    return run
+    result = timed_pgbench(port, USER, database, PASSWORD, args, duration)
+    return Run(target, mode, round_no, result.tps, result.failed, result.returncode,
+               result.problems)
 
 
 def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
@@ -127,10 +106,7 @@ def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
         servers = ReplicatedServers(USER, PASSWORD, DB, analytics=False)
         stack.callback(servers.close)
         servers.start()
-        init = pgbench(servers.primary.port, USER, DB, PASSWORD, "-i", "-q", "-s",
-                       str(args.scale), timeout=600)
-        if init.returncode != 0:
-            raise RuntimeError(f"pgbench -i failed:\n{init.stdout}{init.stderr}")
+        init_pgbench(servers.primary.port, USER, PASSWORD, DB, args.scale)
         servers.wait_replicas_caught_up(timeout=300)
         log(f"pgbench -i -s {args.scale} done on pg1 ({servers.primary.port}), replicas "
             f"{[r.port for r in servers.replicas]} caught up")
@@ -251,18 +227,10 @@ def tps_table(runs: list[Run], modes: list[str], args, spread: dict) -> str:
 
 
 def rounds_table(runs: list[Run], modes: list[str], rounds: int) -> str:
-    lines = ["### Read-only TPS per round", "",
-             "| -M | target | " + " | ".join(f"round {i}" for i in range(1, rounds + 1)) + " |",
-             "|---|---|" + "---:|" * rounds]
+    lines = round_table_head("Read-only TPS per round", ["-M", "target"], rounds)
     for mode in modes:
         for target in TARGETS:
-            values = []
-            for i in range(1, rounds + 1):
-                found = [r for r in runs if (r.target, r.mode, r.round) == (target, mode, i)]
-                if not found or found[0].tps is None:
-                    values.append("—")
-                else:
-                    values.append(f"{found[0].tps:.0f}" + ("" if found[0].ok else " !"))
+            values = round_cells(runs, rounds, lambda r: (r.target, r.mode) == (target, mode))
             lines.append(f"| {mode} | {target} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -467,11 +435,6 @@ def failover_plot(t: Timeline, path: Path, writers: int, readers: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2 rounds of 3 s pgbench runs instead of 3 rounds of 10 s")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 2)")
-    parser.add_argument("--duration", type=int, help="pgbench -T seconds (default 10, quick 3)")
-    parser.add_argument("--scale", type=int, default=10, help="pgbench -s (default 10)")
     parser.add_argument("--modes", default="simple,extended",
                         help="pgbench -M modes, comma-separated (default simple,extended)")
     parser.add_argument("--pool-size", type=int, default=8,
@@ -484,12 +447,9 @@ def main() -> int:
                         help="failover: seconds from the kill to pg_promote() (default 1)")
     parser.add_argument("--skip-tps", action="store_true", help="only the failover timeline")
     parser.add_argument("--skip-failover", action="store_true", help="only the read TPS")
-    parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     parser.add_argument("--png", type=Path, default=Path("timeline.png"),
                         help="the failover plot (default timeline.png)")
-    args = parser.parse_args()
-    args.rounds = args.rounds or (2 if args.quick else 3)
-    args.duration = args.duration or (3 if args.quick else 10)
+    args = parse_round_arguments(parser, rounds=3)
 
     binary = find_binary()
     os.environ["PLEXIPROXY_BIN"] = binary  # the harness runs it (and keeps it from the daemon)
@@ -518,18 +478,9 @@ def main() -> int:
         f"- {version_of([str(PG_BIN / 'postgres'), '--version'])}, fsync off, streaming "
         f"replicas (pg_basebackup -R); {version_of([str(PG_BIN / 'pgbench'), '--version'])}",
         *body,
-        "", "### Incidents", "",
     ]
-    if incidents:
-        sections += ["```", "\n\n".join(incidents), "```"]
-    else:
-        sections.append("None: no proxy exited, and no warning or error lines in its logs.")
-    sections += ["", f"Total time {time.monotonic() - started:.0f} s."]
-    report = "\n".join(sections) + "\n"
-    print(report)
-    if args.out:
-        args.out.write_text(report)
-        log(f"wrote {args.out}")
+    finish_report(sections, incidents, started, args.out,
+                  "None: no proxy exited, and no warning or error lines in its logs.")
     return 0
 
 
