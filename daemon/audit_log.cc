@@ -1,17 +1,19 @@
-// The audit log on spdlog: lines formatted by the caller, queued to an async logger with a
-// one-thread pool of its own, written by a rotating file sink. The queue overruns instead of
-// blocking, so a slow disk costs records (counted), never a worker's time.
+// The audit log: lines formatted by the caller and appended to a shared buffer, which a
+// writer thread of its own takes in batches (every 100 ms, or sooner when it fills) and
+// writes through spdlog's rotating file sink with one flush per batch. Callers never wake
+// the writer per record (a wake-up per statement cost more than the rest of the log), and
+// a full buffer drops new records, counted, rather than make a worker wait on the disk.
 #include "daemon/audit_log.h"
 
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <iterator>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
-#include <spdlog/async_logger.h>
-#include <spdlog/details/thread_pool.h>
+#include <spdlog/details/log_msg.h>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/rotating_file_sink.h>
@@ -70,37 +72,111 @@ void format_audit_record(const AuditRecord& record, bool statements,
   out += '}';
 }
 
-// Runs on the writer thread: writes a line to the rotating file, counts it, and flushes
-// when the queue behind it is empty, so the file is current whenever the log is idle while
-// a busy log still writes in large blocks.
-class AuditLog::Sink final : public spdlog::sinks::sink {
+// The writer thread and the buffer it drains.
+class AuditLog::Sink {
  public:
-  Sink(const config::AuditLog& settings, spdlog::details::thread_pool& pool)
-      : file_(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+  Sink(const config::AuditLog& settings, std::size_t capacity)
+      : file_(std::make_shared<spdlog::sinks::rotating_file_sink_st>(
             settings.file, settings.max_size, static_cast<std::size_t>(settings.max_files))),
-        pool_(pool) {
+        capacity_(std::max<std::size_t>(capacity, 1)) {
     file_->set_formatter(
         std::make_unique<spdlog::pattern_formatter>("%v", spdlog::pattern_time_type::utc, "\n"));
+    writer_ = std::thread([this] { run(); });
   }
 
-  void log(const spdlog::details::log_msg& msg) override {
-    struct Count {  // counted written or not, so flush() never waits for a failed record
-      std::atomic<std::uint64_t>& done;
-      ~Count() { done.fetch_add(1, std::memory_order_release); }
-    } count{done_};
-    file_->log(msg);
-    if (pool_.queue_size() == 0) file_->flush();
+  ~Sink() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();  // writes out what is buffered first
   }
-  void flush() override { file_->flush(); }
-  void set_pattern(const std::string&) override {}  // the caller formats the whole line
-  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
 
-  std::uint64_t done() const { return done_.load(std::memory_order_acquire); }
+  // One line, without its line break.
+  void add(std::string_view line) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (lines_ >= capacity_) {
+        ++dropped_;
+        return;
+      }
+      bool was_below = buffer_.size() < kBatchBytes;
+      buffer_.append(line);
+      buffer_ += '\n';
+      ++lines_;
+      wake = was_below && buffer_.size() >= kBatchBytes;
+    }
+    if (wake) wake_.notify_one();
+  }
+
+  // Lines written or dropped since the start: what flush() waits for.
+  std::uint64_t settled() const {
+    std::lock_guard lock(mutex_);
+    return written_ + dropped_;
+  }
+  std::uint64_t dropped() const {
+    std::lock_guard lock(mutex_);
+    return dropped_;
+  }
+  void request_flush() {
+    {
+      std::lock_guard lock(mutex_);
+      flush_requested_ = true;
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  static constexpr std::size_t kBatchBytes = 64 * 1024;
+  static constexpr auto kPeriod = std::chrono::milliseconds(100);
+
+  void run() {
+    std::string batch;
+    while (true) {
+      std::size_t lines = 0;
+      bool stopping = false;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, kPeriod, [this] {
+          return stopping_ || flush_requested_ || buffer_.size() >= kBatchBytes;
+        });
+        batch.swap(buffer_);
+        buffer_.clear();
+        lines = lines_;
+        lines_ = 0;
+        flush_requested_ = false;
+        stopping = stopping_;
+      }
+      if (!batch.empty()) write_batch(batch);
+      {
+        std::lock_guard lock(mutex_);
+        written_ += lines;
+      }
+      if (batch.capacity() > 4 * kBatchBytes) std::string().swap(batch);  // after a burst
+      if (stopping) return;
+    }
+  }
+
+  void write_batch(const std::string& batch) {
+    try {
+      std::string_view rest = batch;
+      while (!rest.empty()) {
+        auto end = rest.find('\n');
+        spdlog::details::log_msg message("audit", spdlog::level::info, rest.substr(0, end));
+        file_->log(message);
+        rest.remove_prefix(end + 1);
+      }
+      file_->flush();
+    } catch (const spdlog::spdlog_ex& e) {
+      report(e.what());
+    }
+  }
 
   // Disk errors reach the daemon's log at most once every ten seconds, with a count of
   // those not shown, so a full disk does not flood it.
   void report(const std::string& error) {
-    std::lock_guard lock(report_mutex_);
     const auto now = std::chrono::steady_clock::now();
     if (reported_ && now - last_report_ < std::chrono::seconds(10)) {
       ++unreported_;
@@ -113,20 +189,27 @@ class AuditLog::Sink final : public spdlog::sinks::sink {
     unreported_ = 0;
   }
 
- private:
-  std::shared_ptr<spdlog::sinks::rotating_file_sink_mt> file_;
-  spdlog::details::thread_pool& pool_;  // the pool whose thread calls log()
-  std::atomic<std::uint64_t> done_{0};
-  std::mutex report_mutex_;
+  std::shared_ptr<spdlog::sinks::rotating_file_sink_st> file_;  // the writer thread's only
+  const std::size_t capacity_;                                   // lines buffered at most
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string buffer_;
+  std::size_t lines_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t dropped_ = 0;
+  bool flush_requested_ = false;
+  bool stopping_ = false;
+  // The writer thread's own.
   bool reported_ = false;
   std::chrono::steady_clock::time_point last_report_;
   std::uint64_t unreported_ = 0;
+  std::thread writer_;
 };
 
 AuditLog::AuditLog(std::string file, bool statements)
     : file_(std::move(file)), statements_(statements) {}
 
-AuditLog::~AuditLog() = default;  // the pool's thread writes the queue out before it joins
+AuditLog::~AuditLog() = default;  // the sink's thread writes the buffer out before it joins
 
 std::unique_ptr<AuditLog> AuditLog::open(const config::Logging& settings, std::string& error,
                                          std::size_t queue) {
@@ -149,18 +232,11 @@ std::unique_ptr<AuditLog> AuditLog::open(const config::Logging& settings, std::s
   }
   std::unique_ptr<AuditLog> log(new AuditLog(file, settings.statements));
   try {
-    log->pool_ = std::make_shared<spdlog::details::thread_pool>(std::max<std::size_t>(queue, 1), 1);
-    log->sink_ = std::make_shared<Sink>(settings.audit, *log->pool_);
+    log->sink_ = std::make_unique<Sink>(settings.audit, queue);
   } catch (const spdlog::spdlog_ex& e) {
     error = "cannot open the audit log " + file + ": " + e.what();
     return nullptr;
   }
-  log->logger_ = std::make_shared<spdlog::async_logger>(
-      "audit", log->sink_, log->pool_, spdlog::async_overflow_policy::overrun_oldest);
-  log->logger_->set_level(spdlog::level::trace);
-  log->logger_->flush_on(spdlog::level::off);  // flush messages would take queue slots
-  log->logger_->set_error_handler(
-      [sink = log->sink_.get()](const std::string& message) { sink->report(message); });
   return log;
 }
 
@@ -169,21 +245,18 @@ void AuditLog::write(const AuditRecord& record) {
   line.clear();
   format_audit_record(record, statements_, std::chrono::system_clock::now(), line);
   queued_.fetch_add(1, std::memory_order_relaxed);
-  logger_->log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
+  sink_->add(line);
 }
 
-std::uint64_t AuditLog::dropped() const { return pool_->overrun_counter(); }
+std::uint64_t AuditLog::dropped() const { return sink_->dropped(); }
 
 void AuditLog::flush() {
   const std::uint64_t target = queued_.load(std::memory_order_relaxed);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (sink_->done() + dropped() < target && std::chrono::steady_clock::now() < deadline) {
+  sink_->request_flush();
+  while (sink_->settled() < target && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  try {
-    sink_->flush();
-  } catch (const spdlog::spdlog_ex& e) {
-    sink_->report(e.what());
+    sink_->request_flush();
   }
 }
 

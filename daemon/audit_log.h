@@ -13,13 +13,6 @@
 
 #include "config/config.h"
 
-namespace spdlog {
-class async_logger;
-namespace details {
-class thread_pool;
-}
-}  // namespace spdlog
-
 namespace plexi {
 
 // One finished statement. Views and numbers only: filling one allocates nothing, and
@@ -42,7 +35,7 @@ struct AuditRecord {
 
 class AuditLog {
  public:
-  // Records that may wait for the disk; past it the oldest waiting record is dropped.
+  // Records that may wait for the disk; past it new records are dropped (and counted).
   static constexpr std::size_t kDefaultQueue = 8192;
 
   // Opens (appends to) `settings.audit.file`. Null, with `error` saying why, when there is
@@ -55,16 +48,16 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   // Formats `record` as one line stamped with the current time and queues it. Safe from any
-  // number of threads at once; never waits on the disk, only on a short queue lock. When
-  // the queue is full the oldest queued record is dropped and counted.
+  // number of threads at once; never waits on the disk, only on a short buffer lock. When
+  // the buffer is full the record is dropped and counted.
   void write(const AuditRecord& record);
 
   // Records dropped because the writer thread fell behind, since open().
   std::uint64_t dropped() const;
 
   // Waits (up to a few seconds) until every record queued before the call is written or
-  // dropped, then flushes the file. The writer thread also flushes whenever it empties its
-  // queue, so lines reach the file promptly without this.
+  // dropped. The writer thread writes and flushes a batch every 100 ms (sooner when 64 kB
+  // are waiting), so lines reach the file within about that without this.
   void flush();
 
   // The file's path as configured.
@@ -77,9 +70,7 @@ class AuditLog {
   std::string file_;
   bool statements_;
   std::atomic<std::uint64_t> queued_{0};
-  std::shared_ptr<Sink> sink_;
-  std::shared_ptr<spdlog::details::thread_pool> pool_;
-  std::shared_ptr<spdlog::async_logger> logger_;
+  std::unique_ptr<Sink> sink_;
 };
 
 // `record` as the audit log writes it, without the line break. The line is appended to
