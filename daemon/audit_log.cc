@@ -36,11 +36,19 @@ void append_time(std::string& out, std::chrono::system_clock::time_point time) {
   using namespace std::chrono;
   const auto since_epoch = duration_cast<milliseconds>(time.time_since_epoch());
   const std::time_t seconds = duration_cast<std::chrono::seconds>(since_epoch).count();
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                 utc.tm_sec, since_epoch.count() % 1000);
+  // The date and time to the second, formatted once a second per thread.
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[24];
+  if (seconds != cached_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    fmt::format_to_n(cached, sizeof(cached), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                     utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                     utc.tm_sec);
+    cached_second = seconds;
+  }
+  out.append(cached, 19);
+  fmt::format_to(std::back_inserter(out), ".{:03}Z", since_epoch.count() % 1000);
 }
 
 }  // namespace

@@ -241,7 +241,10 @@ awaitable<bool> Relay::run_internal(const std::string& sql) {
       }
     } else if (frame.type == backend::kErrorResponse) {
       auto fields = parse_error_fields(frame.body);
-      log_.warn("backend {}: \"{}\" failed: {}", backend_->name, sql,
+      // The SQL replays the client's settings, whose values may be secrets.
+      log_.warn("backend {}: {} failed: {}", backend_->name,
+                s_.config_->log.statements ? "\"" + sql + "\""
+                                           : std::string("replaying settings or the reset query"),
                 fields ? fields->message : "?");
       ok = false;
     } else if (frame.type == backend::kReadyForQuery) {
@@ -1011,12 +1014,22 @@ void Relay::audit(const Pending& done, std::chrono::nanoseconds elapsed, config:
                   std::string_view shape) {
   auto log = s_.env_.audit ? s_.env_.audit() : nullptr;
   if (!log) return;
+  // ip:port, [ipv6]:port, formatted without allocating.
   const auto& peer = s_.peer_;
-  std::string client = peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
-                                               : peer.address().to_string();
-  client += ":" + std::to_string(peer.port());
+  char client[64];
+  std::size_t length = 0;
+  if (peer.address().is_v4()) {
+    auto bytes = peer.address().to_v4().to_bytes();
+    length = fmt::format_to_n(client, sizeof(client), "{}.{}.{}.{}:{}", bytes[0], bytes[1],
+                              bytes[2], bytes[3], peer.port())
+                 .size;
+  } else {
+    length = fmt::format_to_n(client, sizeof(client), "[{}]:{}", peer.address().to_string(),
+                              peer.port())
+                 .size;
+  }
   AuditRecord record;
-  record.client = client;
+  record.client = std::string_view(client, std::min(length, sizeof(client)));
   record.user = s_.user_;
   record.database = s_.database_;
   record.cluster = s_.cluster_->name;

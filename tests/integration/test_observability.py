@@ -155,6 +155,7 @@ class ObservabilityTest(RelayTestCase):
         self.assertEqual(failed[0]["error"]["code"], "42P01")
         self.assertEqual(failed[0]["user"], USER)
         self.assertEqual(failed[0]["backend"], "pg1")
+        self.assertRegex(failed[0]["client"], r"^127\.0\.0\.1:\d+$")
         self.assertGreaterEqual(len(ok), 1, lines[-5:])
         self.assertEqual(ok[-1]["rows"], 1)
         # log.statements is off: literals stay out of the file.
