@@ -515,7 +515,9 @@ bool Relay::handle_client_message(const Frame& frame) {
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
       if (parse->statement.empty()) {
         extended().unnamed_statement_settings = std::move(effects.settings);
-        if (keeps_text()) extended().unnamed_query = std::string(parse->query);
+        if (keeps_text()) {
+          extended().unnamed_query = std::make_shared<const std::string>(parse->query);
+        }
         expect(Pending::Kind::kParse);
         forward();
         return true;
@@ -544,7 +546,7 @@ bool Relay::handle_client_message(const Frame& frame) {
                  it != extended().statements.end()) {
         ensure_prepared(it->second);
         settings = it->second.settings;
-        if (keeps_text()) extended().bound_query = it->second.query;
+        if (keeps_text()) extended().bound_query = std::make_shared<const std::string>(it->second.query);
         encode_bind_renamed(to_server_, bind->portal, it->second.proxy_name, bind->rest);
       } else {
         forward();  // the server answers that the statement does not exist
@@ -576,7 +578,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto execute = parse_execute(frame.body);
       if (!execute) return false;
       Pending pending{Pending::Kind::kExecute, {}, {}, {}, false};
-      start_statement(pending, extended_ ? extended_->bound_query : std::string_view());
+      start_statement(pending, extended_ ? extended_->bound_query : nullptr);
       if (auto it = extended().portal_settings.find(std::string(execute->portal));
           it != extended().portal_settings.end()) {
         pending.settings = it->second;
@@ -967,10 +969,13 @@ void Relay::apply(const std::vector<SettingChange>& changes,
   }
 }
 
+void Relay::start_statement(Pending& pending, std::shared_ptr<const std::string> sql) const {
+  if (s_.env_.metrics.enabled() || keeps_text()) pending.arrived_at = pools::Clock::now();
+  pending.statement = std::move(sql);
+}
+
 void Relay::start_statement(Pending& pending, std::string_view sql) const {
-  bool keeps_text = this->keeps_text();
-  if (s_.env_.metrics.enabled() || keeps_text) pending.arrived_at = pools::Clock::now();
-  if (keeps_text) pending.statement = std::string(sql);
+  start_statement(pending, keeps_text() ? std::make_shared<const std::string>(sql) : nullptr);
 }
 
 void Relay::finish_statement(const Pending& done) {
@@ -984,14 +989,19 @@ void Relay::finish_statement(const Pending& done) {
     // One shaping per statement, shared by the digests and the audit log; the scratch
     // shape is per thread, so a session keeps no buffer for it.
     thread_local routing::StatementShape shape;
-    routing::shape_statement(done.statement, shape);
+    thread_local std::string shaped;  // the text `shape` is of: prepared and parameterised
+    std::string_view text = done.statement ? std::string_view(*done.statement) : "";
+    if (text != shaped) {  // statements repeat their text exactly
+      routing::shape_statement(text, shape);
+      shaped = text;
+    }
     if (digesting()) {
       routing::DigestSample sample;
       sample.cluster = s_.cluster_->name;
       sample.user = s_.user_;
       sample.digest = shape.digest;
       sample.shape = shape.text;
-      sample.statement = done.statement;
+      sample.statement = text;
       sample.elapsed = elapsed;
       sample.rows = done.rows;
       sample.backend = backend_->name;
@@ -1040,7 +1050,7 @@ void Relay::audit(const Pending& done, std::chrono::nanoseconds elapsed, config:
   if (done.rows >= 0) record.rows = static_cast<std::uint64_t>(done.rows);
   record.error_code = done.error_code;
   record.error_message = done.error_message;
-  record.statement = done.statement;
+  if (done.statement) record.statement = *done.statement;
   record.shape = shape;
   log->write(record);
 }

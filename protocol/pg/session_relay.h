@@ -47,7 +47,7 @@ struct Pending {
   std::int64_t rows = -1;  // summed from command tags; -1: none reported
   bool failed = false;
   // With digests or an audit log only: the statement's text and the error it got.
-  std::string statement{};
+  std::shared_ptr<const std::string> statement{};  // shared with the Bind it came from
   std::string error_code{};
   std::string error_message{};
 };
@@ -170,6 +170,7 @@ class Relay {
   void apply(const std::vector<SettingChange>& changes, std::map<std::string, std::string>& to);
 
   // --- what is counted (metrics) ---
+  void start_statement(Pending& pending, std::shared_ptr<const std::string> sql) const;
   void start_statement(Pending& pending, std::string_view sql) const;
   void finish_statement(const Pending& done);
   void audit(const Pending& done, std::chrono::nanoseconds elapsed, config::Role role,
@@ -233,8 +234,8 @@ class Relay {
     std::vector<SettingChange> unnamed_statement_settings;
     std::unordered_map<std::string, std::vector<SettingChange>> portal_settings;
     // With digests or an audit log only: the text an Execute runs (of the last Bind).
-    std::string unnamed_query;
-    std::string bound_query;
+    std::shared_ptr<const std::string> unnamed_query;
+    std::shared_ptr<const std::string> bound_query;
   };
   Extended& extended() {
     if (!extended_) extended_ = std::make_unique<Extended>();

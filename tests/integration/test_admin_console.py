@@ -79,6 +79,11 @@ class AdminConsoleTest(RelayTestCase):
         self.assertNotIn("x6", rows[0]["query"])  # literals are not kept
         self.assertIn("$1", rows[0]["query"])
 
+        for i in range(4):  # the extended protocol: Parse, Bind, Execute
+            client.execute("SELECT %s::int AS extended_probe", (i,))
+        rows = [row for row in self.show("QUERIES") if "extended_probe" in row["query"]]
+        self.assertEqual([(r["calls"], r["rows"]) for r in rows], [("4", "4")], rows)
+
         before = sum(int(r["statements"]) for r in self.show("STATS") if r["cluster"] == DB)
         for _ in range(5):
             client.execute("SELECT 1")
