@@ -18,6 +18,17 @@ SMALL_POOL_SIZE = 2  # cluster small: the same database, so tests can force serv
 WARM_DB = "plexi_warm"  # cluster warmdb's database: min_idle 2 of pool_size 3
 
 
+def app_server(test_class) -> PostgresServer:
+    """A started PostgreSQL server with user `app` owning database `appdb`, closed when the
+    test class is done."""
+    pg = PostgresServer()
+    test_class.addClassCleanup(pg.close)
+    pg.start()
+    pg.create_user(USER, PASSWORD)
+    pg.create_database(DB, owner=USER)
+    return pg
+
+
 def backend(pg: PostgresServer, pool_size: int, database: str = DB, name: str = "pg1") -> dict:
     return {"name": name, "type": "postgres", "role": "primary", "host": pg.host,
             "port": pg.port, "database": database, "username": USER, "password": PASSWORD,
@@ -57,11 +68,7 @@ class RelayTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = PostgresServer()
-        cls.addClassCleanup(cls.pg.close)
-        cls.pg.start()
-        cls.pg.create_user(USER, PASSWORD)
-        cls.pg.create_database(DB, owner=USER)
+        cls.pg = app_server(cls)
         cls.proxy = Plexiproxy(relay_config(cls.pg, **cls.proxy_extra))
         cls.addClassCleanup(cls.proxy.close)
         cls.proxy.start()

@@ -10,9 +10,8 @@ import urllib.error
 import urllib.request
 
 from harness.prometheus import PrometheusServer, promtool_check_metrics
-from harness.postgres import PostgresServer
 from harness.plexiproxy import Plexiproxy
-from harness.relay import DB, PASSWORD, USER, RelayTestCase, backend, relay_config
+from harness.relay import DB, USER, RelayTestCase, app_server, backend, relay_config
 
 TOKEN = "scrape-secret"
 OTHER = "otherdb"  # a cluster on a second server, which the tests stop and start
@@ -21,14 +20,8 @@ OTHER = "otherdb"  # a cluster on a second server, which the tests stop and star
 class ObservabilityTest(RelayTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pg = PostgresServer()
-        cls.addClassCleanup(cls.pg.close)
-        cls.other = PostgresServer()
-        cls.addClassCleanup(cls.other.close)
-        for server in (cls.pg, cls.other):
-            server.start()
-            server.create_user(USER, PASSWORD)
-            server.create_database(DB, owner=USER)
+        cls.pg = app_server(cls)
+        cls.other = app_server(cls)
         cls.proxy = Plexiproxy({})
         cls.addClassCleanup(cls.proxy.close)
         cls.audit_file = cls.proxy.dir / "audit.jsonl"

@@ -15,8 +15,7 @@ import psycopg
 
 from harness.faulty_link import FaultyLink
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
-from harness.postgres import PostgresServer
-from harness.relay import DB, PASSWORD, USER, RelayTestCase
+from harness.relay import DB, PASSWORD, USER, RelayTestCase, app_server
 from harness.wire import WireClient, error_fields, login_error, message
 
 TWO_GIB = 0x80000000
@@ -185,11 +184,7 @@ class ReadRetryTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = PostgresServer()
-        cls.addClassCleanup(cls.pg.close)
-        cls.pg.start()
-        cls.pg.create_user(USER, PASSWORD)
-        cls.pg.create_database(DB, owner=USER)
+        cls.pg = app_server(cls)
         cls.link = FaultyLink(cls.pg.host, cls.pg.port)
         cls.addClassCleanup(cls.link.close)
         backends = [
