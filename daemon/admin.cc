@@ -80,10 +80,9 @@ Table Daemon::pools_table() const {
   auto config = this->config();
   for (const auto& [key, pool] : pools_.postgres_pools()) {
     auto stats = pool->stats();
-    int pinned = std::min(pool->pinned(), stats.active);
     table.rows.push_back({key.cluster, key.backend, key.user, key.database,
-                          pool_mode_of(*config, key), std::to_string(stats.active - pinned),
-                          std::to_string(stats.idle), std::to_string(pinned),
+                          pool_mode_of(*config, key), std::to_string(stats.active - stats.pinned),
+                          std::to_string(stats.idle), std::to_string(stats.pinned),
                           std::to_string(stats.waiting), std::to_string(stats.capacity),
                           std::to_string(stats.opened), std::to_string(stats.timeouts)});
   }
@@ -352,7 +351,7 @@ int Daemon::transactions_running(const std::string& cluster) const {
   for (const auto& [key, pool] : pools_.postgres_pools()) {
     if (!cluster.empty() && key.cluster != cluster) continue;
     auto stats = pool->stats();
-    running += std::max(0, stats.active - pool->pinned());
+    running += stats.active - stats.pinned;
   }
   return running;
 }

@@ -85,10 +85,7 @@ std::shared_ptr<const config::Config> Daemon::config() const {
   return config_;
 }
 
-bool Daemon::open_listeners() {
-  auto config = this->config();
-  if (!config->listen.postgres) return true;
-  const auto& endpoint = *config->listen.postgres;
+std::optional<tcp::endpoint> Daemon::resolve(const config::Endpoint& endpoint) {
   error_code ec;
   auto address = asio::ip::make_address(endpoint.host, ec);
   if (ec) {
@@ -96,12 +93,22 @@ bool Daemon::open_listeners() {
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec || results.empty()) {
       log_->critical("cannot resolve listen address {}: {}", endpoint.to_string(), ec.message());
-      return false;
+      return std::nullopt;
     }
     address = results.begin()->endpoint().address();
   }
+  return tcp::endpoint(address, endpoint.port);
+}
+
+bool Daemon::open_listeners() {
+  auto config = this->config();
+  if (!config->listen.postgres) return true;
+  const auto& endpoint = *config->listen.postgres;
+  auto resolved = resolve(endpoint);
+  if (!resolved) return false;
+  tcp::endpoint local = *resolved;
+  error_code ec;
   auto acceptor = std::make_unique<tcp::acceptor>(workers_.main());
-  tcp::endpoint local(address, endpoint.port);
   acceptor->open(local.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor->bind(local, ec);
@@ -170,12 +177,8 @@ awaitable<void> Daemon::handle_signals() {
 bool Daemon::open_admin_http(const config::Config& config) {
   if (!config.listen.admin) return true;
   const auto& endpoint = *config.listen.admin;
-  error_code ec;
-  auto address = asio::ip::make_address(endpoint.host, ec);
-  if (ec) {
-    log_->critical("admin listener {}: not an IP address", endpoint.to_string());
-    return false;
-  }
+  auto local = resolve(endpoint);
+  if (!local) return false;
   admin_http_ = std::make_unique<AdminHttpServer>(workers_.main().get_executor());
   using Access = AdminHttpServer::Access;
   admin_http_->route(
@@ -210,11 +213,11 @@ bool Daemon::open_admin_http(const config::Config& config) {
       Access::kToken);
   admin_http_->set_bearer_token(config.admin.token);
   std::string error;
-  if (!admin_http_->listen(tcp::endpoint(address, endpoint.port), error)) {
+  if (!admin_http_->listen(*local, error)) {
     log_->critical("cannot listen on {} (admin): {}", endpoint.to_string(), error);
     return false;
   }
-  if (!address.is_loopback() && config.admin.token.empty()) {
+  if (!local->address().is_loopback() && config.admin.token.empty()) {
     log_->warn("admin listener {} is not on loopback and has no admin.token: /metrics and "
                "/status are open to anyone who reaches it",
                endpoint.to_string());
@@ -304,10 +307,9 @@ void Daemon::collect_pool_metrics(std::vector<prometheus::MetricFamily>& familie
   for (const auto& [key, pool] : pools_.postgres_pools()) {
     auto stats = pool->stats();
     auto& occupancy = backends[key.backend];
-    int pinned = std::min(pool->pinned(), stats.active);
     occupancy.idle += stats.idle;
-    occupancy.active += stats.active - pinned;
-    occupancy.pinned += pinned;
+    occupancy.active += stats.active - stats.pinned;
+    occupancy.pinned += stats.pinned;
     occupancy.waiting += stats.waiting;
     occupancy.capacity += stats.capacity;
   }

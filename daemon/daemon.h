@@ -46,6 +46,8 @@ class Daemon : public admin::Console {
   awaitable<admin::Reply> execute(const admin::Command& command) override;
 
  private:
+  // A listen address as an endpoint (host names resolved); logs why not.
+  std::optional<tcp::endpoint> resolve(const config::Endpoint& endpoint);
   bool open_listeners();
   bool open_admin_http(const config::Config& config);
   // /status: the SHOW tables as JSON; with queries, the digests too (admin.cc).

@@ -32,6 +32,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     int active = 0;  // handed out or being opened
     int waiting = 0;
     int capacity = 0;  // pool_size + max_overflow
+    int pinned = 0;    // of active: held for a whole session (counted by the sessions)
     std::uint64_t opened = 0;
     std::uint64_t timeouts = 0;
   };

@@ -3,6 +3,7 @@
 // for a server, as PgBouncer answers logins from its pool's cached parameters.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -31,8 +32,14 @@ class ServerPool : public pools::Pool<ServerConnection> {
     return it->second.parameters;
   }
 
-  // Connections held by sessions pinned to them (counted by the sessions).
-  int pinned() const { return pinned_.load(std::memory_order_relaxed); }
+  Stats stats() const {
+    Stats stats = Pool::stats();
+    // Counted apart from the pool's lock: a session may count its pin a moment before or
+    // after its connection is counted active.
+    stats.pinned = std::clamp(pinned_.load(std::memory_order_relaxed), 0, stats.active);
+    return stats;
+  }
+  // A session pinned to its connection (+1) or done with it (-1).
   void add_pinned(int delta) { pinned_.fetch_add(delta, std::memory_order_relaxed); }
 
   void remember_login_parameters(const std::string& settings, Parameters parameters) {

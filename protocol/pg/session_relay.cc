@@ -391,16 +391,17 @@ awaitable<bool> Relay::forward_client_messages() {
       if (!attached) co_return false;
       s_.phase_ = Phase::kActive;
       drop_retry();
-      capturing_ = routing_ && !cycle_writes_ && pin_ == PinReason::kNone;
+      bool eligible = routing_ && !cycle_writes_ && pin_ == PinReason::kNone;
+      capture_ = eligible ? Capture::kOpen : Capture::kOff;
       if (!s_.output_.empty()) {
-        capturing_ = false;  // answers given meanwhile would be lost by a retry
+        capture_ = Capture::kOff;  // answers given meanwhile would be lost by a retry
         // Answers already given without a server go out before the server's.
         Pending earlier{Pending::Kind::kSynthetic, {}, {}, {}, false};
         earlier.synthetic.swap(s_.output_);
         pending_.push_front(std::move(earlier));
       }
     }
-    if (capturing_) capture_for_retry(frame, s_.input_.readable().first(decoded.consumed));
+    if (capture_ != Capture::kOff) capture_for_retry(frame, s_.input_.readable().first(decoded.consumed));
     if (!handle_client_message(frame)) {
       s_.input_.consume(decoded.consumed);
       co_await stop_pump();
@@ -410,7 +411,7 @@ awaitable<bool> Relay::forward_client_messages() {
     }
     s_.input_.consume(decoded.consumed);
   }
-  capturing_ = false;
+  capture_ = Capture::kOff;
   if (to_server_.empty()) {
     if (!server_) {
       bool flushed = co_await s_.flush();

@@ -212,7 +212,10 @@ class Relay {
   bool need_wal_position_ = false;  // the write committed; its position is not asked yet
   bool skipping_until_sync_ = false;
   ByteVector retry_batch_;           // see capture_for_retry()
-  bool capturing_ = false;           // this batch may still be retried
+  // Where the batch being forwarded stands for a retry: not a candidate, a request cycle
+  // being captured, or one captured whole (anything after it makes the batch ineligible).
+  enum class Capture { kOff, kOpen, kCycleEnded };
+  Capture capture_ = Capture::kOff;
   bool retrying_ = false;            // retry_read_elsewhere() is under way
   bool retry_after_error_ = false;   // the server said it is going away before answering
   std::uint64_t written_lsn_ = 0;        // read-your-writes (lsn): the client's last commit

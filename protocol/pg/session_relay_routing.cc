@@ -280,18 +280,9 @@ void Relay::note_cycle_end(TxStatus status) {
 
 void Relay::capture_for_retry(const Frame& frame, Bytes raw) {
   // One request cycle only (a Query, or extended messages up to Sync): a later request in
-  // the same batch may write, and a write must never run twice.
-  bool cycle_done = false;
-  if (!retry_batch_.empty()) {
-    auto previous = decode_frame(retry_batch_);
-    Bytes rest = retry_batch_;
-    while (previous.status == DecodeStatus::kOk) {
-      char type = previous.message.type;
-      if (type == frontend::kQuery || type == frontend::kSync) cycle_done = true;
-      rest = rest.subspan(previous.consumed);
-      previous = decode_frame(rest);
-    }
-  }
+  // the same batch may write, and a write must never run twice. COPY and function calls
+  // are not retried.
+  bool retriable = false;
   switch (frame.type) {
     case frontend::kQuery:
     case frontend::kParse:
@@ -300,16 +291,20 @@ void Relay::capture_for_retry(const Frame& frame, Bytes raw) {
     case frontend::kExecute:
     case frontend::kSync:
     case frontend::kFlush:
+      retriable = true;
       break;
     default:
-      cycle_done = true;  // COPY, function calls: not retried
+      break;
   }
-  if (cycle_done) {
-    capturing_ = false;
+  if (capture_ == Capture::kCycleEnded || !retriable) {
+    capture_ = Capture::kOff;
     drop_retry();
     return;
   }
   append_bytes(retry_batch_, raw);
+  if (frame.type == frontend::kQuery || frame.type == frontend::kSync) {
+    capture_ = Capture::kCycleEnded;
+  }
 }
 
 awaitable<Relay::Retry> Relay::retry_read_elsewhere() {
