@@ -29,11 +29,34 @@ sqlite::Database* Registry::sqlite_database(const std::string& path, std::string
   return it == sqlite_.end() ? nullptr : it->second.get();
 }
 
-std::vector<std::shared_ptr<pg::ServerPool>> Registry::all_pools() const {
+std::shared_ptr<mysql::ServerPool> Registry::mysql_pool(const PoolKey& key,
+                                                       const mysql::ServerAddress& address,
+                                                       const config::PoolSettings& settings) {
   std::lock_guard lock(mutex_);
-  std::vector<std::shared_ptr<pg::ServerPool>> pools;
-  for (const auto& [key, pool] : postgres_) pools.push_back(pool);
-  return pools;
+  auto& pool = mysql_[key];
+  if (!pool) {
+    pool = std::make_shared<mysql::ServerPool>(
+        key.to_string(), settings,
+        [address](std::string& error) -> awaitable<std::unique_ptr<mysql::ServerConnection>> {
+          co_return co_await mysql::ServerConnection::connect(address, error);
+        });
+  } else {
+    pool->update_settings(settings);
+  }
+  return pool;
+}
+
+template <class Visit>
+void Registry::for_each_pool(Visit visit) const {
+  std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> postgres;
+  std::vector<std::pair<PoolKey, std::shared_ptr<mysql::ServerPool>>> mysql;
+  {
+    std::lock_guard lock(mutex_);
+    postgres.assign(postgres_.begin(), postgres_.end());
+    mysql.assign(mysql_.begin(), mysql_.end());
+  }
+  for (auto& [key, pool] : postgres) visit(key, *pool);
+  for (auto& [key, pool] : mysql) visit(key, *pool);
 }
 
 std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> Registry::postgres_pools() const {
@@ -41,26 +64,26 @@ std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> Registry::postg
   return {postgres_.begin(), postgres_.end()};
 }
 
+std::vector<std::pair<PoolKey, std::shared_ptr<mysql::ServerPool>>> Registry::mysql_pools() const {
+  std::lock_guard lock(mutex_);
+  return {mysql_.begin(), mysql_.end()};
+}
+
 void Registry::prune(const asio::any_io_executor& executor) {
-  for (auto& pool : all_pools()) {
-    pool->prune();
-    pool->replenish(executor);
-  }
+  for_each_pool([&](const PoolKey&, auto& pool) {
+    pool.prune();
+    pool.replenish(executor);
+  });
 }
 
 void Registry::close_idle(std::string_view cluster, std::string_view backend) {
-  std::vector<std::shared_ptr<pg::ServerPool>> doomed;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [key, pool] : postgres_) {
-      if (key.cluster == cluster && key.backend == backend) doomed.push_back(pool);
-    }
-  }
-  for (auto& pool : doomed) pool->close_idle();
+  for_each_pool([&](const PoolKey& key, auto& pool) {
+    if (key.cluster == cluster && key.backend == backend) pool.close_idle();
+  });
 }
 
 void Registry::close_all() {
-  for (auto& pool : all_pools()) pool->close_all();
+  for_each_pool([](const PoolKey&, auto& pool) { pool.close_all(); });
 }
 
 }  // namespace plexi::pools

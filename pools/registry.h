@@ -10,6 +10,7 @@
 
 #include "common/asio.h"
 #include "config/config.h"
+#include "pools/mysql/server_pool.h"
 #include "pools/pg/server_pool.h"
 #include "pools/sqlite/executor.h"
 
@@ -20,8 +21,15 @@ struct PoolKey {
   std::string backend;
   std::string user;
   std::string database;
+  // What else server connections of the pool must share (MySQL: the capability flags and
+  // character set they log in with, which shape the packets a client reads).
+  std::string variant;
   auto operator<=>(const PoolKey&) const = default;
-  std::string to_string() const { return cluster + "/" + backend + "/" + user + "/" + database; }
+  std::string to_string() const {
+    std::string text = cluster + "/" + backend + "/" + user + "/" + database;
+    if (!variant.empty()) text += " (" + variant + ")";
+    return text;
+  }
 };
 
 class Registry {
@@ -33,11 +41,16 @@ class Registry {
                                                 const pg::ServerAddress& address,
                                                 const config::PoolSettings& settings);
 
+  std::shared_ptr<mysql::ServerPool> mysql_pool(const PoolKey& key,
+                                                const mysql::ServerAddress& address,
+                                                const config::PoolSettings& settings);
+
   // The executor database for `path`, opened on first use; null with `error` on failure.
   sqlite::Database* sqlite_database(const std::string& path, std::string& error);
 
   // Every PostgreSQL pool with its key (for metrics and the admin console).
   std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> postgres_pools() const;
+  std::vector<std::pair<PoolKey, std::shared_ptr<mysql::ServerPool>>> mysql_pools() const;
 
   // Closes idle connections past their timeouts and opens connections up to min_idle (on
   // `executor`); called by the daemon's janitor.
@@ -48,11 +61,14 @@ class Registry {
   void close_all();
 
  private:
-  std::vector<std::shared_ptr<pg::ServerPool>> all_pools() const;
+  // Calls `visit` with every pool of every protocol, outside the registry's lock.
+  template <class Visit>
+  void for_each_pool(Visit visit) const;
 
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;
+  std::map<PoolKey, std::shared_ptr<mysql::ServerPool>> mysql_;
   std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "protocol/pg/encoder.h"
 #include "protocol/pg/session_relay.h"
+#include "routing/backend_choice.h"
 #include "routing/backend_health.h"
 #include "routing/pg_check.h"
 
@@ -13,31 +14,7 @@ namespace plexi::pg {
 namespace {
 
 using routing::Want;
-
-Want want_of(config::Role role) {
-  switch (role) {
-    case config::Role::kPrimary:
-      return Want::kWrite;
-    case config::Role::kAnalytics:
-      return Want::kAnalytics;
-    case config::Role::kReplica:
-    case config::Role::kCache:
-      break;
-  }
-  return Want::kRead;
-}
-
-routing::Balancing balancing_of(config::LoadBalancing value) {
-  switch (value) {
-    case config::LoadBalancing::kLeastOutstanding:
-      return routing::Balancing::kLeastOutstanding;
-    case config::LoadBalancing::kWeighted:
-      return routing::Balancing::kWeighted;
-    case config::LoadBalancing::kRoundRobin:
-      break;
-  }
-  return routing::Balancing::kRoundRobin;
-}
+using routing::want_of;
 
 // A statement string that is nothing but SET/RESET plexiproxy.role: the proxy's own setting,
 // answered without a server.
@@ -53,48 +30,6 @@ bool only_sets_role(std::string_view shape) {
   auto semicolon = shape.find(';');
   return semicolon == std::string_view::npos ||
          shape.find_first_not_of(" ;", semicolon) == std::string_view::npos;
-}
-
-// What the router knows of a cluster's backends: the health monitor's view where it has one,
-// the configured role where it has not checked yet (so start-up does not refuse writes).
-// Sized for ordinary clusters without allocating; larger ones are cut at the array's size.
-struct BackendStates {
-  std::array<routing::Candidate, 32> items;
-  std::size_t size = 0;
-  std::string no_write_target_reason;
-  std::span<const routing::Candidate> view() const { return {items.data(), size}; }
-};
-
-BackendStates backend_states(const config::Cluster& cluster, const routing::ClusterHealth* health) {
-  BackendStates states;
-  states.size = std::min(cluster.backends.size(), states.items.size());
-  bool no_writer_yet = !health || (health->write_target < 0 && !health->had_write_target &&
-                                   health->no_write_target_reason.empty());
-  for (std::size_t i = 0; i < states.size; ++i) {
-    const auto& backend = cluster.backends[i];
-    auto& state = states.items[i];
-    state.role = backend.role;
-    state.weight = backend.weight;
-    state.zone = backend.zone;
-    const routing::BackendHealth* seen =
-        health && i < health->backends.size() ? &health->backends[i] : nullptr;
-    bool known = seen && (seen->state == routing::BackendState::kUp ||
-                          seen->state == routing::BackendState::kDown);
-    if (!known) {
-      state.up = true;
-      state.in_recovery = backend.role != config::Role::kPrimary;
-      state.write_target = backend.role == config::Role::kPrimary &&
-                           (no_writer_yet || health->write_target == static_cast<int>(i));
-      continue;
-    }
-    state.up = seen->up;
-    state.write_target = health->write_target == static_cast<int>(i);
-    state.in_recovery = !seen->actual_primary;
-    state.replay_lsn = seen->replay_lsn;
-    state.lag = seen->lag.value_or(std::chrono::milliseconds::max());
-  }
-  if (health) states.no_write_target_reason = health->no_write_target_reason;
-  return states;
 }
 
 }  // namespace
@@ -226,28 +161,10 @@ int Relay::choose(const Intent& intent, std::string& error, int avoid) {
     }
   }
   auto health = s_.env_.health ? s_.env_.health(cluster.name) : nullptr;
-  BackendStates states = backend_states(cluster, health.get());
-  if (avoid >= 0 && static_cast<std::size_t>(avoid) < states.size) {
-    states.items[static_cast<std::size_t>(avoid)].up = false;
-  }
-  if (s_.env_.traffic.any_disabled()) {
-    // DISABLE BACKEND: no new transactions; the running ones finish where they are.
-    for (std::size_t i = 0; i < states.size; ++i) {
-      if (s_.env_.traffic.disabled(cluster.name, cluster.backends[i].name)) {
-        states.items[i].up = false;
-      }
-    }
-  }
-  routing::Policy policy;
-  policy.balancing = balancing_of(cluster.load_balancing);
-  policy.max_replication_lag = cluster.health.max_replication_lag;
-  policy.local_zone = s_.config_->zone;
-  auto choice = routing_->router().choose(want, min_lsn, states.view(), policy);
+  auto choice = routing::choose_backend(routing_->router(), *s_.config_, cluster, health.get(),
+                                        s_.env_.traffic, {want, min_lsn, avoid});
   if (choice.backend < 0) {
     error = choice.error;
-    if (!states.no_write_target_reason.empty()) {
-      error += " (" + states.no_write_target_reason + ")";
-    }
     return -1;
   }
   cycle_writes_ = writes;

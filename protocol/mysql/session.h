@@ -1,0 +1,175 @@
+// A client of the MySQL listener, from the server greeting to its last command, as one
+// coroutine: handshake, authentication against the config's users, then commands relayed
+// to a server pool (session_relay.cc) or answered by the SQLite executor
+// (session_sqlite.cc).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/bytes.h"
+#include "common/client_registry.h"
+#include "common/spin_lock.h"
+#include "config/config.h"
+#include "protocol/mysql/packets.h"
+#include "protocol/pg/session.h"
+
+namespace plexi::mysql {
+
+using pg::Phase;
+using pg::SessionEnvironment;
+
+// The capabilities the proxy offers clients.
+inline constexpr std::uint32_t kOfferedCapabilities =
+    cap::kLongPassword | cap::kFoundRows | cap::kLongFlag | cap::kConnectWithDb |
+    cap::kNoSchema | cap::kOdbc | cap::kIgnoreSpace | cap::kProtocol41 | cap::kInteractive |
+    cap::kIgnoreSigpipe | cap::kTransactions | cap::kSecureConnection |
+    cap::kMultiStatements | cap::kMultiResults | cap::kPsMultiResults | cap::kPluginAuth |
+    cap::kConnectAttrs | cap::kPluginAuthLenencData | cap::kSessionTrack | cap::kDeprecateEof;
+
+// MySQL error numbers the proxy answers with itself.
+namespace error {
+inline constexpr std::uint16_t kTooManyConnections = 1040;
+inline constexpr std::uint16_t kHandshake = 1043;
+inline constexpr std::uint16_t kAccessDenied = 1045;
+inline constexpr std::uint16_t kNoDatabase = 1046;
+inline constexpr std::uint16_t kUnknownCommand = 1047;
+inline constexpr std::uint16_t kBadDatabase = 1049;
+inline constexpr std::uint16_t kServerShutdown = 1053;
+inline constexpr std::uint16_t kParse = 1064;
+inline constexpr std::uint16_t kUnknownThread = 1094;
+inline constexpr std::uint16_t kNotAllowed = 1148;  // LOAD DATA LOCAL
+inline constexpr std::uint16_t kNetPacketTooLarge = 1153;
+inline constexpr std::uint16_t kNetReadError = 1158;
+inline constexpr std::uint16_t kKillDenied = 1095;
+inline constexpr std::uint16_t kUnknownStatement = 1243;
+inline constexpr std::uint16_t kQueryInterrupted = 1317;
+inline constexpr std::uint16_t kOptionPreventsStatement = 1290;
+inline constexpr std::uint16_t kLockWaitTimeout = 1205;
+inline constexpr std::uint16_t kConnectionLost = 2013;  // client-side number, used for relays
+}  // namespace error
+
+class Session : public Client, public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, SessionEnvironment& environment);
+  ~Session() override;
+
+  awaitable<void> run();
+  void cancel() override;
+  void drain() override;
+  ClientInfo describe() const override;
+  void kill() override;
+
+  // --- what the fronts use ---
+  SessionEnvironment& env() { return env_; }
+  const config::Config& config() const { return *config_; }
+  std::shared_ptr<const config::Config> config_snapshot() const { return config_; }
+  const config::Cluster& cluster() const { return *cluster_; }
+  const config::User* config_user() const { return config_user_; }
+  const std::string& user() const { return user_; }
+  // The plain password the client logged in with, when the proxy knows it (a plain password
+  // in the config); the relay logs in to servers with it when a backend has no username.
+  const std::string& password() const { return password_; }
+  std::uint32_t capabilities() const { return capabilities_; }
+  std::uint8_t collation() const { return collation_; }
+  std::uint32_t connection_id() const { return connection_id_; }
+  // The schema the client chose (handshake, COM_INIT_DB, USE); empty: none.
+  std::string& schema() { return schema_; }
+  tcp::socket& socket() { return socket_; }
+  void set_phase(Phase phase) { phase_ = phase; }
+  bool draining() const { return env_.shutting_down.load(); }
+
+  // Reads one command from the client: its payload (pieces of a packet over 16 MB joined)
+  // in `payload`, command byte first. The client's sequence ids are checked; the replies
+  // queued next continue them. False on EOF, or a framing error or oversized packet (then
+  // reported to the client with an ERR and counted).
+  awaitable<bool> read_command(ByteVector& payload);
+  // Reads the next packet of an exchange the client continues (authentication, LOCAL
+  // INFILE data): false on EOF or error.
+  awaitable<bool> read_packet(ByteVector& payload);
+
+  // Replies, queued until flush(); each gets the next sequence id.
+  void send_packet(Bytes payload);
+  void send_ok(std::uint64_t affected_rows = 0, std::uint64_t last_insert_id = 0,
+               std::uint16_t warnings = 0, std::string_view info = {});
+  void send_error(std::uint16_t code, std::string_view sqlstate, std::string_view message);
+  // The packet that ends a result set's column definitions or rows: EOF, or with
+  // kDeprecateEof the OK packet that replaces it (`end_of_rows` says which place it is in:
+  // only the rows' end is replaced).
+  void send_eof(bool end_of_rows = true, std::uint16_t warnings = 0);
+  // The status flags this session reports in OK and EOF packets (autocommit, in
+  // transaction, more results).
+  std::uint16_t& status_flags() { return status_flags_; }
+  std::uint8_t& sequence() { return sequence_; }
+  ByteVector& output() { return output_; }
+  awaitable<bool> flush();
+
+  // Sends an ERR and ends the session.
+  awaitable<void> fatal(std::uint16_t code, std::string_view sqlstate, std::string_view message);
+
+  // Where a KILL QUERY for this client goes: the server thread its relay is using, or the
+  // executor front's own interrupt. Guarded: cancel() runs on another thread.
+  struct ServerThread {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string user;
+    std::string password;
+    std::uint32_t thread_id = 0;
+  };
+  void set_server_thread(std::optional<ServerThread> thread, const config::Backend* backend);
+  void set_cancel_action(std::function<void()> action);
+  void show_pin(std::string reason);
+
+ private:
+  awaitable<bool> log_in();
+  awaitable<bool> authenticate(const HandshakeResponse& response);
+  awaitable<bool> handle_change_user(Bytes payload);
+  bool is_loopback() const;
+
+  tcp::socket socket_;
+  SessionEnvironment& env_;
+  std::shared_ptr<const config::Config> config_;
+  ReadBuffer input_;
+  ByteVector output_;
+  std::uint8_t sequence_ = 0;
+  std::string scramble_;
+
+  std::atomic<Phase> phase_ = Phase::kStartup;
+  bool counted_ = false;
+  prometheus::Gauge* clients_gauge_ = nullptr;
+  std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
+  tcp::endpoint peer_;
+
+  std::string user_;
+  std::string password_;
+  std::string database_;  // as given at login (the cluster's name)
+  std::string schema_;
+  std::string program_name_;  // connection attribute program_name, shown as application
+  const config::Cluster* cluster_ = nullptr;
+  const config::User* config_user_ = nullptr;
+  std::uint32_t capabilities_ = 0;
+  std::uint8_t collation_ = kCollationUtf8mb4GeneralCi;
+  std::uint16_t status_flags_ = status::kAutocommit;
+  std::optional<ClientRegistry::Key> registry_key_;
+  std::uint32_t connection_id_ = 0;
+
+  mutable SpinLock cancel_lock_;
+  std::optional<ServerThread> server_thread_;
+  std::function<void()> cancel_action_;
+  const config::Backend* attached_backend_ = nullptr;
+  std::string shown_pin_;
+};
+
+// Accepts on `acceptor` until it is closed, running a Session for each client.
+awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);
+
+// The ways a logged-in client is served (each returns when the session is over).
+awaitable<void> run_relay(Session& session);
+awaitable<void> run_sqlite_front(Session& session);
+
+}  // namespace plexi::mysql

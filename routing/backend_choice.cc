@@ -1,0 +1,88 @@
+#include "routing/backend_choice.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace plexi::routing {
+
+Want want_of(config::Role role) {
+  switch (role) {
+    case config::Role::kPrimary:
+      return Want::kWrite;
+    case config::Role::kAnalytics:
+      return Want::kAnalytics;
+    case config::Role::kReplica:
+    case config::Role::kCache:
+      break;
+  }
+  return Want::kRead;
+}
+
+Balancing balancing_of(config::LoadBalancing value) {
+  switch (value) {
+    case config::LoadBalancing::kLeastOutstanding:
+      return Balancing::kLeastOutstanding;
+    case config::LoadBalancing::kWeighted:
+      return Balancing::kWeighted;
+    case config::LoadBalancing::kRoundRobin:
+      break;
+  }
+  return Balancing::kRoundRobin;
+}
+
+BackendStates backend_states(const config::Cluster& cluster, const ClusterHealth* health) {
+  BackendStates states;
+  states.size = std::min(cluster.backends.size(), states.items.size());
+  bool no_writer_yet = !health || (health->write_target < 0 && !health->had_write_target &&
+                                   health->no_write_target_reason.empty());
+  for (std::size_t i = 0; i < states.size; ++i) {
+    const auto& backend = cluster.backends[i];
+    auto& state = states.items[i];
+    state.role = backend.role;
+    state.weight = backend.weight;
+    state.zone = backend.zone;
+    const BackendHealth* seen =
+        health && i < health->backends.size() ? &health->backends[i] : nullptr;
+    bool known = seen && (seen->state == BackendState::kUp || seen->state == BackendState::kDown);
+    if (!known) {
+      state.up = true;
+      state.in_recovery = backend.role != config::Role::kPrimary;
+      state.write_target = backend.role == config::Role::kPrimary &&
+                           (no_writer_yet || health->write_target == static_cast<int>(i));
+      continue;
+    }
+    state.up = seen->up;
+    state.write_target = health->write_target == static_cast<int>(i);
+    state.in_recovery = !seen->actual_primary;
+    state.replay_lsn = seen->replay_lsn;
+    state.lag = seen->lag.value_or(std::chrono::milliseconds::max());
+  }
+  if (health) states.no_write_target_reason = health->no_write_target_reason;
+  return states;
+}
+
+Choice choose_backend(Router& router, const config::Config& config, const config::Cluster& cluster,
+                      const ClusterHealth* health, const TrafficControl& traffic,
+                      const ChoiceRequest& request) {
+  BackendStates states = backend_states(cluster, health);
+  if (request.avoid >= 0 && static_cast<std::size_t>(request.avoid) < states.size) {
+    states.items[static_cast<std::size_t>(request.avoid)].up = false;
+  }
+  if (traffic.any_disabled()) {
+    // DISABLE BACKEND: no new transactions; the running ones finish where they are.
+    for (std::size_t i = 0; i < states.size; ++i) {
+      if (traffic.disabled(cluster.name, cluster.backends[i].name)) states.items[i].up = false;
+    }
+  }
+  Policy policy;
+  policy.balancing = balancing_of(cluster.load_balancing);
+  policy.max_replication_lag = cluster.health.max_replication_lag;
+  policy.local_zone = config.zone;
+  auto choice = router.choose(request.want, request.min_lsn, states.view(), policy);
+  if (choice.backend < 0 && !states.no_write_target_reason.empty()) {
+    choice.error += " (" + states.no_write_target_reason + ")";
+  }
+  return choice;
+}
+
+}  // namespace plexi::routing
