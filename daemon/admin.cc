@@ -15,6 +15,11 @@
 namespace plexi {
 namespace {
 
+// What SHOW SERVERS shows as a server connection's process: PostgreSQL's backend pid, MySQL's
+// connection (thread) id.
+std::int64_t server_id_of(const pg::ServerConnection& connection) { return connection.backend_pid(); }
+std::int64_t server_id_of(const mysql::ServerConnection& connection) { return connection.thread_id(); }
+
 using admin::Reply;
 using admin::Table;
 
@@ -78,14 +83,14 @@ Table Daemon::pools_table() const {
                    "sv_idle", "sv_pinned", "waiting", "pool_size", "connections_opened",
                    "wait_timeouts"};
   auto config = this->config();
-  for (const auto& [key, pool] : pools_.postgres_pools()) {
-    auto stats = pool->stats();
+  pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
+    auto stats = pool.stats();
     table.rows.push_back({key.cluster, key.backend, key.user, key.database,
                           pool_mode_of(*config, key), std::to_string(stats.active - stats.pinned),
                           std::to_string(stats.idle), std::to_string(stats.pinned),
                           std::to_string(stats.waiting), std::to_string(stats.capacity),
                           std::to_string(stats.opened), std::to_string(stats.timeouts)});
-  }
+  });
   return table;
 }
 
@@ -116,13 +121,13 @@ Table Daemon::servers_table() const {
   auto age = [&](pools::Clock::time_point since) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - since).count());
   };
-  for (const auto& [key, pool] : pools_.postgres_pools()) {
-    pool->visit_idle([&](const pg::ServerConnection& connection) {
+  pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
+    pool.visit_idle([&](const auto& connection) {
       table.rows.push_back({key.cluster, key.backend, key.user, key.database, "idle",
-                            std::to_string(connection.backend_pid()), std::nullopt,
+                            std::to_string(server_id_of(connection)), std::nullopt,
                             age(connection.created_at()), age(connection.last_used_at())});
     });
-  }
+  });
   // Connections in use are known by the clients using them.
   for (const auto& [id, client] : client_registry_.clients()) {
     ClientInfo info = client->describe();
@@ -348,11 +353,11 @@ std::string Daemon::unready_reason() const {
 // held for their session's life and do not block PAUSE).
 int Daemon::transactions_running(const std::string& cluster) const {
   int running = 0;
-  for (const auto& [key, pool] : pools_.postgres_pools()) {
-    if (!cluster.empty() && key.cluster != cluster) continue;
-    auto stats = pool->stats();
+  pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
+    if (!cluster.empty() && key.cluster != cluster) return;
+    auto stats = pool.stats();
     running += stats.active - stats.pinned;
-  }
+  });
   return running;
 }
 

@@ -1,6 +1,8 @@
 // Start-up, signals, reload and the draining shutdown of the daemon.
 #include "daemon/daemon.h"
 
+#include "protocol/mysql/session.h"
+
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -8,6 +10,7 @@
 
 #include "common/socket_io.h"
 #include "daemon/logging.h"
+#include "protocol/mysql/session.h"
 
 #ifdef PLEXI_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -102,25 +105,35 @@ std::optional<tcp::endpoint> Daemon::resolve(const config::Endpoint& endpoint) {
 
 bool Daemon::open_listeners() {
   auto config = this->config();
-  if (!config->listen.postgres) return true;
-  const auto& endpoint = *config->listen.postgres;
-  auto resolved = resolve(endpoint);
-  if (!resolved) return false;
-  tcp::endpoint local = *resolved;
-  error_code ec;
-  auto acceptor = std::make_unique<tcp::acceptor>(workers_.main());
-  acceptor->open(local.protocol(), ec);
-  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor->bind(local, ec);
-  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    log_->critical("cannot listen on {} (postgres): {}", endpoint.to_string(), ec.message());
-    return false;
+  auto open = [&](const config::Endpoint& endpoint, std::string_view protocol) -> tcp::acceptor* {
+    auto resolved = resolve(endpoint);
+    if (!resolved) return nullptr;
+    tcp::endpoint local = *resolved;
+    error_code ec;
+    auto acceptor = std::make_unique<tcp::acceptor>(workers_.main());
+    acceptor->open(local.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->bind(local, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      log_->critical("cannot listen on {} ({}): {}", endpoint.to_string(), protocol, ec.message());
+      return nullptr;
+    }
+    log_->info("listening on {} ({})", endpoint.to_string(), protocol);
+    acceptors_.push_back(std::move(acceptor));
+    return acceptors_.back().get();
+  };
+  if (config->listen.postgres) {
+    auto* acceptor = open(*config->listen.postgres, "postgres");
+    if (!acceptor) return false;
+    asio::co_spawn(workers_.main(), pg::accept_clients(*acceptor, pg_environment_), asio::detached);
   }
-  log_->info("listening on {} (postgres)", endpoint.to_string());
-  auto& ref = *acceptor;
-  acceptors_.push_back(std::move(acceptor));
-  asio::co_spawn(workers_.main(), pg::accept_clients(ref, pg_environment_), asio::detached);
+  if (config->listen.mysql) {
+    auto* acceptor = open(*config->listen.mysql, "mysql");
+    if (!acceptor) return false;
+    asio::co_spawn(workers_.main(), mysql::accept_clients(*acceptor, pg_environment_),
+                   asio::detached);
+  }
   return true;
 }
 
@@ -304,15 +317,15 @@ void Daemon::collect_pool_metrics(std::vector<prometheus::MetricFamily>& familie
     int idle = 0, active = 0, pinned = 0, waiting = 0, capacity = 0;
   };
   std::map<std::string, Occupancy> backends;  // a backend's pools: one per user and database
-  for (const auto& [key, pool] : pools_.postgres_pools()) {
-    auto stats = pool->stats();
+  pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
+    auto stats = pool.stats();
     auto& occupancy = backends[key.backend];
     occupancy.idle += stats.idle;
     occupancy.active += stats.active - stats.pinned;
     occupancy.pinned += stats.pinned;
     occupancy.waiting += stats.waiting;
     occupancy.capacity += stats.capacity;
-  }
+  });
   auto connections = metrics::Metrics::gauge_family("plexiproxy_server_connections");
   auto size = metrics::Metrics::gauge_family("plexiproxy_pool_size");
   auto waiting = metrics::Metrics::gauge_family("plexiproxy_pool_waiting_clients");

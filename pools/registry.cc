@@ -46,19 +46,6 @@ std::shared_ptr<mysql::ServerPool> Registry::mysql_pool(const PoolKey& key,
   return pool;
 }
 
-template <class Visit>
-void Registry::for_each_pool(Visit visit) const {
-  std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> postgres;
-  std::vector<std::pair<PoolKey, std::shared_ptr<mysql::ServerPool>>> mysql;
-  {
-    std::lock_guard lock(mutex_);
-    postgres.assign(postgres_.begin(), postgres_.end());
-    mysql.assign(mysql_.begin(), mysql_.end());
-  }
-  for (auto& [key, pool] : postgres) visit(key, *pool);
-  for (auto& [key, pool] : mysql) visit(key, *pool);
-}
-
 std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> Registry::postgres_pools() const {
   std::lock_guard lock(mutex_);
   return {postgres_.begin(), postgres_.end()};

@@ -52,6 +52,15 @@ class Registry {
   std::vector<std::pair<PoolKey, std::shared_ptr<pg::ServerPool>>> postgres_pools() const;
   std::vector<std::pair<PoolKey, std::shared_ptr<mysql::ServerPool>>> mysql_pools() const;
 
+  // Calls `visit(key, pool)` with every pool of every protocol, outside the registry's lock.
+  template <class Visit>
+  void for_each_pool(Visit visit) const {
+    auto postgres = postgres_pools();
+    auto mysql = mysql_pools();
+    for (auto& [key, pool] : postgres) visit(key, *pool);
+    for (auto& [key, pool] : mysql) visit(key, *pool);
+  }
+
   // Closes idle connections past their timeouts and opens connections up to min_idle (on
   // `executor`); called by the daemon's janitor.
   void prune(const asio::any_io_executor& executor);
@@ -61,9 +70,6 @@ class Registry {
   void close_all();
 
  private:
-  // Calls `visit` with every pool of every protocol, outside the registry's lock.
-  template <class Visit>
-  void for_each_pool(Visit visit) const;
 
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;

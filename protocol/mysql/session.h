@@ -109,6 +109,15 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   ByteVector& output() { return output_; }
   awaitable<bool> flush();
 
+  // COM_CHANGE_USER: authenticates the client again as the user it names (an auth switch
+  // with a fresh scramble). True with the OK queued; false when refused (the ERR is queued
+  // and the session must end, as a server ends it).
+  awaitable<bool> change_user(Bytes payload);
+  // KILL [QUERY] <id> from this client: another client's query stopped, or its connection
+  // closed. The client must be this user's own, unless this user is an admin. False with
+  // the error to send (unknown thread, not allowed).
+  bool kill_client(std::uint64_t id, bool query_only, std::uint16_t& code, std::string& message);
+
   // Sends an ERR and ends the session.
   awaitable<void> fatal(std::uint16_t code, std::string_view sqlstate, std::string_view message);
 
@@ -128,7 +137,11 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
  private:
   awaitable<bool> log_in();
   awaitable<bool> authenticate(const HandshakeResponse& response);
-  awaitable<bool> handle_change_user(Bytes payload);
+  // The client's answer for `plugin` (whose scramble is scramble_) checked against the
+  // config: true when it is the user's password. May continue the exchange (caching_sha2's
+  // full authentication, an auth switch).
+  awaitable<bool> verify(const std::string& user, std::string plugin, std::string response);
+  awaitable<void> end_for_shutdown();
   bool is_loopback() const;
 
   tcp::socket socket_;

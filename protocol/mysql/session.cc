@@ -1,0 +1,561 @@
+// A client's session on the MySQL listener: the server greeting, the client's handshake
+// response, authentication (mysql_native_password, caching_sha2_password with its fast path
+// and its full authentication over the RSA key exchange, auth switch), then the cluster's
+// front.
+#include "protocol/mysql/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+
+#include "common/socket_io.h"
+#include "protocol/mysql/auth.h"
+
+namespace plexi::mysql {
+namespace {
+
+constexpr std::string_view kServerVersion = "8.0.36-plexiproxy-" PLEXI_VERSION;
+
+// The proxy's RSA key for caching_sha2_password's full authentication without TLS, made
+// once per process (2048-bit generation takes a moment).
+std::shared_ptr<RsaKey> rsa_key() {
+  static std::once_flag once;
+  static std::shared_ptr<RsaKey> key;
+  std::call_once(once, [] { key = RsaKey::generate(); });
+  return key;
+}
+
+// caching_sha2_password's cache, as MySQL keeps it: users who completed a full
+// authentication since start may use the fast path. Keyed by user and a digest of the
+// password, so a changed password needs a full authentication again.
+class FastAuthCache {
+ public:
+  bool contains(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return entries_.count(key) != 0;
+  }
+  void add(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= 100000) entries_.clear();
+    entries_.insert(key);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> entries_;
+};
+
+FastAuthCache& fast_auth_cache() {
+  static FastAuthCache cache;
+  return cache;
+}
+
+std::string denied(const std::string& user, const std::string& host, bool with_password) {
+  return "Access denied for user '" + user + "'@'" + host + "' (using password: " +
+         (with_password ? "YES" : "NO") + ")";
+}
+
+bool is_native_hash(std::string_view password) {
+  return password.size() == 41 && password[0] == '*';
+}
+
+}  // namespace
+
+Session::Session(tcp::socket socket, SessionEnvironment& environment)
+    : socket_(std::move(socket)), env_(environment) {}
+
+Session::~Session() {
+  if (registry_key_) env_.registry.remove(*registry_key_);
+  if (phase_ != Phase::kStartup && env_.log->should_log(spdlog::level::info)) {
+    auto seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - connected_at_);
+    env_.log->info("mysql client {}:{} {}@{} disconnected after {:.1f}s",
+                   peer_.address().to_string(), peer_.port(), user_, database_, seconds.count());
+  }
+  if (counted_) env_.clients.fetch_sub(1);
+  if (clients_gauge_) clients_gauge_->Decrement();
+}
+
+ClientInfo Session::describe() const {
+  ClientInfo info;
+  info.protocol = "mysql";
+  info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
+  info.user = user_;
+  info.database = database_;
+  if (cluster_) info.cluster = cluster_->name;
+  info.application_name = program_name_;
+  info.state = std::string(pg::to_string(phase_.load()));
+  info.connected_at = connected_at_;
+  std::lock_guard lock(cancel_lock_);
+  if (attached_backend_) info.backend = attached_backend_->name;
+  if (server_thread_) info.server_pid = static_cast<std::int32_t>(server_thread_->thread_id);
+  info.pinned = shown_pin_;
+  return info;
+}
+
+void Session::set_server_thread(std::optional<ServerThread> thread,
+                                const config::Backend* backend) {
+  std::lock_guard lock(cancel_lock_);
+  server_thread_ = std::move(thread);
+  attached_backend_ = backend;
+}
+
+void Session::set_cancel_action(std::function<void()> action) {
+  std::lock_guard lock(cancel_lock_);
+  cancel_action_ = std::move(action);
+}
+
+void Session::show_pin(std::string reason) {
+  std::lock_guard lock(cancel_lock_);
+  shown_pin_ = std::move(reason);
+}
+
+void Session::kill() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->env_.log->info("mysql client {}@{} killed", self->user_, self->database_);
+    error_code ignored;
+    self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+  });
+}
+
+void Session::cancel() {
+  std::optional<ServerThread> thread;
+  std::function<void()> action;
+  {
+    std::lock_guard lock(cancel_lock_);
+    thread = server_thread_;
+    action = cancel_action_;
+  }
+  if (thread) {
+    ServerAddress address;
+    address.host = thread->host;
+    address.port = thread->port;
+    address.user = thread->user;
+    address.password = thread->password;
+    asio::co_spawn(socket_.get_executor(), kill_query(std::move(address), thread->thread_id),
+                   asio::detached);
+  } else if (action) {
+    action();
+  }
+}
+
+void Session::drain() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == Phase::kIdle || self->phase_ == Phase::kStartup ||
+        self->phase_ == Phase::kAuthentication) {
+      asio::co_spawn(
+          self->socket_.get_executor(), [self]() { return self->end_for_shutdown(); },
+          asio::detached);
+    }
+  });
+}
+
+awaitable<void> Session::end_for_shutdown() {
+  if (phase_ == Phase::kClosing) co_return;
+  phase_ = Phase::kClosing;
+  ByteVector out;
+  std::uint8_t sequence = 0;
+  append_packet(out, sequence,
+                encode_err_payload({error::kServerShutdown, "08S01", "Server shutdown in progress"}));
+  error_code ec;
+  co_await write_all(socket_, out, ec);
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+bool Session::is_loopback() const { return peer_.address().is_loopback(); }
+
+void Session::send_packet(Bytes payload) { append_packet(output_, sequence_, payload); }
+
+void Session::send_ok(std::uint64_t affected_rows, std::uint64_t last_insert_id,
+                      std::uint16_t warnings, std::string_view info) {
+  Ok ok;
+  ok.affected_rows = affected_rows;
+  ok.last_insert_id = last_insert_id;
+  ok.status = status_flags_;
+  ok.warnings = warnings;
+  ok.info = std::string(info);
+  send_packet(encode_ok_payload(ok, capabilities_));
+}
+
+void Session::send_error(std::uint16_t code, std::string_view sqlstate, std::string_view message) {
+  send_packet(encode_err_payload({code, std::string(sqlstate), std::string(message)}));
+}
+
+void Session::send_eof(bool end_of_rows, std::uint16_t warnings) {
+  if (capabilities_ & cap::kDeprecateEof) {
+    if (!end_of_rows) return;  // no EOF after column definitions
+    Ok ok;
+    ok.status = status_flags_;
+    ok.warnings = warnings;
+    send_packet(encode_ok_payload(ok, capabilities_, true));
+    return;
+  }
+  send_packet(encode_eof_payload({warnings, status_flags_}));
+}
+
+awaitable<bool> Session::flush() {
+  if (output_.empty()) co_return true;
+  if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientOut, output_.size());
+  error_code ec;
+  bool ok = co_await write_all(socket_, output_, ec);
+  output_.clear();
+  if (output_.capacity() > 65536) ByteVector().swap(output_);
+  co_return ok;
+}
+
+awaitable<void> Session::fatal(std::uint16_t code, std::string_view sqlstate,
+                               std::string_view message) {
+  phase_ = Phase::kClosing;
+  send_error(code, sqlstate, message);
+  co_await flush();
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+awaitable<bool> Session::read_packet(ByteVector& payload) {
+  payload.clear();
+  std::size_t limit = config_ ? config_->limits.max_message_size : (64u << 20);
+  while (true) {
+    if (auto packet = next_packet(input_.readable())) {
+      if (payload.size() + packet->payload.size() > limit) {
+        env_.metrics.error(metrics::Error::kClientProtocol);
+        sequence_ = static_cast<std::uint8_t>(packet->sequence + 1);
+        co_await fatal(error::kNetPacketTooLarge, "08S01",
+                       "Got a packet bigger than 'max_allowed_packet' bytes");
+        co_return false;
+      }
+      payload.insert(payload.end(), packet->payload.begin(), packet->payload.end());
+      sequence_ = static_cast<std::uint8_t>(packet->sequence + 1);
+      bool more = packet->payload.size() == kMaxPayload;
+      input_.consume(packet->size());
+      if (!more) co_return true;
+      continue;
+    }
+    // A header announcing more than the limit is refused before its payload arrives.
+    auto pending = input_.readable();
+    if (pending.size() >= kHeaderSize) {
+      std::size_t announced = std::to_integer<std::size_t>(pending[0]) |
+                              (std::to_integer<std::size_t>(pending[1]) << 8) |
+                              (std::to_integer<std::size_t>(pending[2]) << 16);
+      if (payload.size() + announced > limit) {
+        env_.metrics.error(metrics::Error::kClientProtocol);
+        sequence_ = static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(pending[3]) + 1);
+        co_await fatal(error::kNetPacketTooLarge, "08S01",
+                       "Got a packet bigger than 'max_allowed_packet' bytes");
+        co_return false;
+      }
+    }
+    error_code ec;
+    std::size_t chunk = phase_ == Phase::kIdle || phase_ == Phase::kActive ? 16384 : 1024;
+    std::size_t received = co_await read_some(socket_, input_, ec, chunk);
+    if (received == 0) co_return false;
+    if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
+  }
+}
+
+awaitable<bool> Session::read_command(ByteVector& payload) {
+  if (input_.empty()) {
+    input_.release_if_empty();
+    error_code ec;
+    co_await socket_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
+  }
+  auto pending = input_.readable();
+  bool first_in_order = pending.size() < kHeaderSize || pending[3] == std::byte{0};
+  bool got = co_await read_packet(payload);
+  if (!got) co_return false;
+  if (!first_in_order || payload.empty()) {
+    // A command starts a new exchange at sequence 0; anything else is not a client speaking
+    // this protocol (or one that lost its place).
+    env_.metrics.error(metrics::Error::kClientProtocol);
+    sequence_ = 1;
+    co_await fatal(1156, "08S01", "Got packets out of order");
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> Session::verify(const std::string& user, std::string plugin, std::string response) {
+  // Without a users section, loopback clients are trusted, whatever they answer.
+  if (!config_->users_configured) co_return is_loopback();
+  config_user_ = config_->find_user(user);
+  const std::string* password = config_user_ ? &config_user_->password : nullptr;
+  bool plain = password && !is_native_hash(*password) && !password->starts_with("SCRAM-SHA-256$") &&
+               !(password->size() == 35 && password->starts_with("md5"));
+  if (password && !plain && !is_native_hash(*password)) {
+    env_.log->error("user {}: a PostgreSQL secret cannot authenticate MySQL clients; give a plain "
+                    "password or a mysql_native_password hash",
+                    user);
+  }
+  // Answers for another plugin, or caching_sha2 when only a native hash is known, are
+  // switched to mysql_native_password with a fresh scramble.
+  bool switch_to_native = plugin != kNativePassword && !(plugin == kCachingSha2Password && plain);
+  if (switch_to_native) {
+    scramble_ = make_scramble();
+    send_packet(encode_auth_switch_payload(kNativePassword, scramble_ + '\0'));
+    bool sent = co_await flush();
+    if (!sent) co_return false;
+    ByteVector answer;
+    bool got = co_await read_packet(answer);
+    if (!got) co_return false;
+    response.assign(as_chars(answer));
+    plugin = std::string(kNativePassword);
+  }
+  if (!password) co_return false;
+  if (plugin == kNativePassword) {
+    bool ok = plain ? check_native_password(response, scramble_, native_password_hash(*password))
+                    : is_native_hash(*password) && check_native_password(response, scramble_, *password);
+    if (ok && plain) password_ = *password;
+    co_return ok;
+  }
+  // caching_sha2_password with a plain password known.
+  std::string cache_key = user + '\0' + native_password_hash(*password);
+  if (!response.empty() && fast_auth_cache().contains(cache_key) &&
+      check_caching_sha2(response, scramble_, *password)) {
+    send_packet(encode_auth_more_data_payload(std::string(1, kFastAuthSuccess)));
+    password_ = *password;
+    co_return true;
+  }
+  if (response.empty() && password->empty()) {
+    password_.clear();
+    co_return true;
+  }
+  // Full authentication: the password itself, RSA-encrypted with the proxy's public key
+  // (no TLS on this listener).
+  send_packet(encode_auth_more_data_payload(std::string(1, kPerformFullAuthentication)));
+  bool sent = co_await flush();
+  if (!sent) co_return false;
+  ByteVector answer;
+  bool got = co_await read_packet(answer);
+  if (!got) co_return false;
+  auto key = rsa_key();
+  if (answer.size() == 1 && answer[0] == std::byte{static_cast<std::uint8_t>(kRequestPublicKey)}) {
+    send_packet(encode_auth_more_data_payload(key->public_pem()));
+    bool sent_key = co_await flush();
+    if (!sent_key) co_return false;
+    bool got_password = co_await read_packet(answer);
+    if (!got_password) co_return false;
+  }
+  auto decrypted = key->decrypt_password(as_chars(answer), scramble_);
+  if (!decrypted || *decrypted != *password) co_return false;
+  fast_auth_cache().add(cache_key);
+  password_ = *password;
+  co_return true;
+}
+
+awaitable<bool> Session::authenticate(const HandshakeResponse& response) {
+  phase_ = Phase::kAuthentication;
+  if (!config_->users_configured && !is_loopback()) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    co_await fatal(error::kAccessDenied, "28000",
+                   "no users are configured: only loopback clients are trusted");
+    co_return false;
+  }
+  std::string plugin = response.auth_plugin.empty() ? std::string(kNativePassword)
+                                                    : response.auth_plugin;
+  bool ok = co_await verify(response.user, plugin, response.auth_response);
+  if (!ok) {
+    if (phase_ == Phase::kClosing || !socket_.is_open()) co_return false;
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    co_await fatal(error::kAccessDenied, "28000",
+                   denied(response.user, peer_.address().to_string(),
+                          !response.auth_response.empty()));
+    co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> Session::log_in() {
+  auto executor = co_await asio::this_coro::executor;
+  Deadline deadline(executor, config_->limits.startup_timeout, socket_);
+
+  scramble_ = make_scramble();
+  Handshake greeting;
+  greeting.server_version = std::string(kServerVersion);
+  greeting.connection_id = connection_id_;
+  greeting.auth_data = scramble_;
+  greeting.capabilities = kOfferedCapabilities;
+  greeting.collation = kCollationUtf8mb4GeneralCi;
+  greeting.status = status::kAutocommit;
+  greeting.auth_plugin = std::string(kNativePassword);
+  sequence_ = 0;
+  send_packet(encode_handshake_payload(greeting));
+  bool greeted = co_await flush();
+  if (!greeted) co_return false;
+
+  ByteVector payload;
+  bool got = co_await read_packet(payload);
+  if (!got) {
+    if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
+    co_return false;
+  }
+  auto response = decode_handshake_response(payload);
+  if (!response || response->ssl_request) {
+    env_.metrics.error(metrics::Error::kClientProtocol);
+    co_await fatal(error::kHandshake, "08S01",
+                   response ? "TLS is not enabled on this listener" : "Bad handshake");
+    co_return false;
+  }
+  user_ = response->user;
+  capabilities_ = response->capabilities & kOfferedCapabilities;
+  collation_ = response->collation;
+  for (const auto& [key, value] : response->attributes) {
+    if (key == "program_name") program_name_ = value;
+  }
+  if (env_.shutting_down.load()) {
+    co_await fatal(error::kServerShutdown, "08S01", "Server shutdown in progress");
+    co_return false;
+  }
+  if (env_.clients.load() > config_->limits.max_client_conn) {
+    env_.metrics.error(metrics::Error::kMaxClientConn);
+    co_await fatal(error::kTooManyConnections, "08004", "Too many connections");
+    co_return false;
+  }
+
+  // The database names a cluster; any other name is a schema of the only MySQL cluster
+  // (or of the fallback cluster, which serves every name).
+  database_ = (capabilities_ & cap::kConnectWithDb) ? response->database : "";
+  auto serves_mysql = [](const config::Cluster& cluster) {
+    return cluster.protocol == config::Protocol::kMysql || cluster.is_sqlite();
+  };
+  const config::Cluster* named = database_.empty() ? nullptr : config_->find_cluster(database_);
+  if (named && serves_mysql(*named)) {
+    cluster_ = named;
+  } else {
+    const config::Cluster* only = nullptr;
+    int mysql_clusters = 0;
+    for (const auto& [name, cluster] : config_->clusters) {
+      if (cluster.protocol == config::Protocol::kMysql) {
+        only = &cluster;
+        ++mysql_clusters;
+      }
+    }
+    if (mysql_clusters == 1) {
+      cluster_ = only;
+    } else if (!config_->fallback_cluster.empty()) {
+      cluster_ = config_->find_cluster(config_->fallback_cluster);
+      if (cluster_ && !serves_mysql(*cluster_)) cluster_ = nullptr;
+    }
+    if (cluster_) schema_ = database_;
+  }
+  if (!cluster_) {
+    bool authenticated = co_await authenticate(*response);
+    if (!authenticated) co_return false;
+    co_await fatal(error::kBadDatabase, "42000", "Unknown database '" + database_ + "'");
+    co_return false;
+  }
+  bool authenticated = co_await authenticate(*response);
+  if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
+  co_return authenticated && !deadline.expired();
+}
+
+awaitable<bool> Session::change_user(Bytes payload) {
+  auto change = decode_change_user(payload.subspan(1), capabilities_);
+  if (!change) {
+    send_error(error::kHandshake, "08S01", "Bad handshake");
+    co_return false;
+  }
+  // A fresh scramble for the new user's answer, whatever the client computed from the old.
+  scramble_ = make_scramble();
+  send_packet(encode_auth_switch_payload(kNativePassword, scramble_ + '\0'));
+  bool sent = co_await flush();
+  if (!sent) co_return false;
+  ByteVector answer;
+  bool got = co_await read_packet(answer);
+  if (!got) co_return false;
+  bool ok = co_await verify(change->user, std::string(kNativePassword),
+                            std::string(as_chars(answer)));
+  if (!ok) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    send_error(error::kAccessDenied, "28000",
+               denied(change->user, peer_.address().to_string(), !answer.empty()));
+    co_return false;
+  }
+  user_ = change->user;
+  schema_ = change->database;
+  if (change->collation != 0) collation_ = static_cast<std::uint8_t>(change->collation);
+  status_flags_ = status::kAutocommit;
+  send_ok();
+  co_return true;
+}
+
+bool Session::kill_client(std::uint64_t id, bool query_only, std::uint16_t& code,
+                          std::string& message) {
+  bool admin = config_user_ ? config_user_->admin : !config_->users_configured;
+  for (auto& [client_id, client] : env_.registry.clients()) {
+    if (static_cast<std::uint64_t>(static_cast<std::uint32_t>(client_id)) != id) continue;
+    auto info = client->describe();
+    if (info.protocol != "mysql") break;
+    if (!admin && info.user != user_) {
+      code = error::kKillDenied;
+      message = "You are not owner of thread " + std::to_string(id);
+      return false;
+    }
+    if (query_only) {
+      client->cancel();
+    } else {
+      client->kill();
+    }
+    return true;
+  }
+  code = error::kUnknownThread;
+  message = "Unknown thread id: " + std::to_string(id);
+  return false;
+}
+
+awaitable<void> Session::run() {
+  env_.clients.fetch_add(1);
+  counted_ = true;
+  env_.metrics.client_connected();
+  error_code ec;
+  peer_ = socket_.remote_endpoint(ec);
+  config_ = env_.config();
+  // The connection id of the greeting is the key KILL finds this client by.
+  registry_key_ = env_.registry.add(weak_from_this());
+  connection_id_ = static_cast<std::uint32_t>(registry_key_->pid);
+  bool logged_in = co_await log_in();
+  if (logged_in) {
+    if (env_.log->should_log(spdlog::level::info)) {
+      env_.log->info("mysql client {}:{} {}@{} logged in", peer_.address().to_string(),
+                     peer_.port(), user_, cluster_->name);
+    }
+    clients_gauge_ = &env_.metrics.clients("mysql", cluster_->name);
+    clients_gauge_->Increment();
+    send_ok();
+    bool sent = co_await flush();
+    if (sent) {
+      phase_ = Phase::kIdle;
+      if (cluster_->is_sqlite()) {
+        co_await run_sqlite_front(*this);
+      } else {
+        co_await run_relay(*this);
+      }
+    }
+  }
+  phase_ = Phase::kClosing;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {
+  while (true) {
+    error_code ec;
+    auto worker = environment.worker();
+    tcp::socket socket(worker);
+    co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      environment.log->warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(std::move(socket), environment);
+    asio::co_spawn(
+        worker, [session]() { return session->run(); }, pg::log_session_errors(environment.log));
+  }
+}
+
+}  // namespace plexi::mysql

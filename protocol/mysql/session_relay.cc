@@ -1,0 +1,995 @@
+// The MySQL relay: each command of a logged-in client is forwarded to a pooled server
+// connection chosen per transaction by the router, and the server's packets are relayed
+// back as they arrive. A connection returns to its pool when the server reports no open
+// transaction and the session holds nothing that cannot move (see MysqlPin); the schema,
+// tracked settings and prepared statements follow the client to whichever server it gets.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "common/socket_io.h"
+#include "pools/mysql/server_pool.h"
+#include "protocol/mysql/response.h"
+#include "protocol/mysql/session.h"
+#include "routing/backend_choice.h"
+#include "routing/cluster_routing.h"
+#include "routing/mysql_statement.h"
+
+namespace plexi::mysql {
+namespace {
+
+using routing::MysqlPin;
+using routing::Want;
+
+// What the client's capabilities change in the packets a server sends, so the pool's
+// connections must share them.
+constexpr std::uint32_t kRelayedCapabilities = cap::kFoundRows | cap::kIgnoreSpace |
+                                               cap::kMultiStatements | cap::kMultiResults |
+                                               cap::kPsMultiResults | cap::kSessionTrack |
+                                               cap::kDeprecateEof | cap::kNoSchema | cap::kOdbc;
+
+// Output to the client goes out at the end of a response, or sooner past this size.
+constexpr std::size_t kFlushBytes = 64 * 1024;
+// After an insert that generated an id, the connection stays for this many more
+// statements, so that SELECT LAST_INSERT_ID() reads it where it was made (as ProxySQL's
+// auto_increment_delay_multiplex does).
+constexpr int kAutoIncrementHold = 5;
+
+// ProxySQL's number for a request that found no backend; clients treat it as HY000.
+constexpr std::uint16_t kNoBackend = 9001;
+
+std::uint64_t gtid_sequence(std::string_view gtid) {
+  // "domain-server-sequence"; several domains are comma-separated: the highest sequence.
+  std::uint64_t best = 0;
+  while (!gtid.empty()) {
+    auto comma = gtid.find(',');
+    auto one = gtid.substr(0, comma);
+    auto dash = one.rfind('-');
+    if (dash != std::string_view::npos) {
+      std::uint64_t value = 0;
+      for (char c : one.substr(dash + 1)) {
+        if (c < '0' || c > '9') break;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      best = std::max(best, value);
+    }
+    if (comma == std::string_view::npos) break;
+    gtid.remove_prefix(comma + 1);
+  }
+  return best;
+}
+
+class Relay {
+ public:
+  explicit Relay(Session& session)
+      : s_(session),
+        log_(*session.env().log),
+        cluster_(session.cluster()),
+        mode_(session.config_user() && session.config_user()->pool_mode
+                  ? *session.config_user()->pool_mode
+                  : session.cluster().pool_mode) {
+    if (cluster_.backends.size() > 1) {
+      routing_ = s_.env().routing.cluster(s_.config_snapshot(), cluster_);
+    }
+    pools_.resize(cluster_.backends.size());
+    multi_statements_ = (s_.capabilities() & cap::kMultiStatements) != 0;
+  }
+
+  awaitable<void> run();
+
+ private:
+  struct Intent {
+    bool read = false;
+    std::optional<config::Role> role;
+    bool hinted = false;
+    int blocked_by = -1;
+  };
+  // A statement the client prepared, under the id the proxy gave it.
+  struct ClientStatement {
+    std::string sql;
+    Intent intent;
+    std::uint16_t parameters = 0;
+    std::uint16_t columns = 0;
+    // The parameter types of the last execution that sent them (2 bytes each): an execution
+    // on a server that has not seen them must carry them.
+    std::string types;
+    std::vector<ByteVector> long_data;  // COM_STMT_SEND_LONG_DATA payloads, for the next run
+  };
+
+  // --- commands ---
+  awaitable<bool> query(ByteVector& payload);
+  awaitable<bool> init_db(ByteVector& payload);
+  awaitable<bool> prepare(ByteVector& payload);
+  awaitable<bool> execute(ByteVector& payload);
+  awaitable<bool> fetch(ByteVector& payload);
+  awaitable<bool> reset_statement(ByteVector& payload);
+  awaitable<bool> reset_connection();
+  // Forgets the client's session state (COM_RESET_CONNECTION, COM_CHANGE_USER); a server
+  // connection holding some of it is closed.
+  void reset_state();
+  awaitable<bool> set_option(ByteVector& payload);
+  awaitable<bool> forward_anywhere(ByteVector& payload, ResponseTracker::Shape shape);
+  void record_long_data(ByteVector& payload);
+  void close_statement(ByteVector& payload);
+
+  // --- routing ---
+  Intent intent_of(std::string_view sql, const routing::MysqlStatement& analysis) const;
+  int choose(const Intent& intent, std::string& error, int avoid = -1);
+  std::shared_ptr<ServerPool> pool_for(int backend);
+  // Gets a server connection for `intent` unless one is attached; false when the client was
+  // answered with an error instead (the session goes on) or `fatal_` is set.
+  awaitable<bool> ensure_server(const Intent& intent);
+  awaitable<bool> sync_session_state();
+  awaitable<bool> wait_while_paused();
+  void release();
+  void discard_server();
+  bool releasable() const {
+    return server_ && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
+           !(server_->status() & status::kInTrans) && !cursor_open_ && hold_ == 0;
+  }
+  void set_pin(MysqlPin pin);
+
+  // --- relaying ---
+  // Sends the command to the attached server and relays its response. With `rewrite_id`,
+  // the statement id of a prepare's OK becomes the proxy's. False when the session must end.
+  awaitable<bool> relay(Bytes command, ResponseTracker::Shape shape, ResponseTracker& tracker,
+                        std::uint32_t rewrite_id = 0);
+  // A statement prepared on the attached server (prepared now if it is not), or null when
+  // the server refused it (the client has been told).
+  awaitable<ServerStatement*> prepared_on_server(ClientStatement& statement);
+  awaitable<bool> server_lost(const std::string& error, bool answered_anything);
+
+  void start_statement() {
+    if (s_.env().metrics.enabled() || digesting()) started_at_ = pools::Clock::now();
+  }
+  void finish_statement(std::string_view sql, const ResponseTracker& tracker);
+  bool digesting() const { return s_.env().digests && s_.config().digest.enabled; }
+
+  Session& s_;
+  spdlog::logger& log_;
+  const config::Cluster& cluster_;
+  config::PoolMode mode_;
+  std::shared_ptr<routing::ClusterRouting> routing_;
+  std::vector<std::shared_ptr<ServerPool>> pools_;
+  ServerPool::Lease server_;
+  int backend_index_ = 0;
+  const config::Backend* backend_ = nullptr;
+  bool cycle_writes_ = false;
+  bool fatal_ = false;  // the session is over (the client was told, or is gone)
+
+  std::map<std::string, std::string> settings_;  // key → SQL after SET
+  bool multi_statements_ = true;
+  MysqlPin pin_ = MysqlPin::kNone;
+  ServerPool* pinned_in_ = nullptr;
+  bool cursor_open_ = false;
+  int hold_ = 0;
+  std::uint64_t written_gtid_ = 0;
+  pools::Clock::time_point wrote_at_{};
+  bool wrote_in_cycle_ = false;
+
+  std::unordered_map<std::uint32_t, ClientStatement> statements_;
+  std::uint32_t next_statement_id_ = 1;
+
+  pools::Clock::time_point started_at_{};
+  const metrics::StatementSeries* series_ = nullptr;
+  const config::Backend* series_backend_ = nullptr;
+  config::Role series_role_ = config::Role::kPrimary;
+};
+
+// ---------------------------------------------------------------- routing
+
+Relay::Intent Relay::intent_of(std::string_view sql,
+                               const routing::MysqlStatement& analysis) const {
+  Intent intent;
+  intent.read = analysis.read;
+  if (analysis.hint.role) {
+    intent.role = analysis.hint.role;
+    intent.hinted = true;
+  } else if (routing_ && routing_->has_rules()) {
+    auto shape = routing::shape_mysql_statement(sql);
+    if (auto match = routing_->match(sql, shape.text, shape.digest)) {
+      if (match->rule->block) {
+        intent.blocked_by = match->index;
+      } else if (match->rule->role) {
+        intent.role = match->rule->role;
+      }
+    }
+  }
+  return intent;
+}
+
+int Relay::choose(const Intent& intent, std::string& error, int avoid) {
+  if (!routing_) {
+    cycle_writes_ = !intent.read;
+    return 0;
+  }
+  Want want = intent.read ? Want::kRead : Want::kWrite;
+  if (intent.role) want = routing::want_of(*intent.role);
+  bool writes = want == Want::kWrite && !intent.read;
+  std::uint64_t min_lsn = 0;
+  if (want == Want::kRead) {
+    switch (cluster_.read_your_writes) {
+      case config::ReadYourWrites::kLsn:
+        min_lsn = written_gtid_;
+        break;
+      case config::ReadYourWrites::kWindow:
+        if (pools::Clock::now() - wrote_at_ < cluster_.read_your_writes_window) {
+          want = Want::kWrite;
+        }
+        break;
+      case config::ReadYourWrites::kOff:
+        break;
+    }
+  }
+  auto health = s_.env().health ? s_.env().health(cluster_.name) : nullptr;
+  auto choice = routing::choose_backend(routing_->router(), s_.config(), cluster_, health.get(),
+                                        s_.env().traffic, {want, min_lsn, avoid});
+  if (choice.backend < 0) {
+    error = choice.error;
+    return -1;
+  }
+  cycle_writes_ = writes;
+  return choice.backend;
+}
+
+std::shared_ptr<ServerPool> Relay::pool_for(int index) {
+  auto& pool = pools_[static_cast<std::size_t>(index)];
+  if (pool) return pool;
+  const config::Backend& backend = cluster_.backends[static_cast<std::size_t>(index)];
+  ServerAddress address;
+  address.host = backend.host;
+  address.port = backend.port;
+  address.database = backend.database;
+  address.user = backend.username.empty() ? s_.user() : backend.username;
+  address.password = backend.username.empty() ? s_.password() : backend.password;
+  address.capabilities = s_.capabilities() & kRelayedCapabilities;
+  address.collation = s_.collation();
+  address.connect_timeout = backend.pool.connect_timeout;
+  char variant[48];
+  std::snprintf(variant, sizeof(variant), "flags %x, collation %u", address.capabilities,
+                static_cast<unsigned>(address.collation));
+  pools::PoolKey key{cluster_.name, backend.name, address.user, backend.database, variant};
+  pool = s_.env().pools.mysql_pool(key, address, backend.pool);
+  return pool;
+}
+
+awaitable<bool> Relay::wait_while_paused() {
+  asio::steady_timer timer(s_.socket().get_executor());
+  while (s_.env().traffic.paused(cluster_.name)) {
+    if (s_.draining()) co_return false;
+    timer.expires_after(std::chrono::milliseconds(20));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (!s_.socket().is_open()) co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> Relay::ensure_server(const Intent& intent) {
+  if (server_) co_return true;
+  if (intent.blocked_by >= 0) {
+    s_.env().metrics.error(metrics::Error::kRefusedByRule);
+    s_.send_error(error::kOptionPreventsStatement, "HY000",
+                  "statement refused by plexiproxy rule " + std::to_string(intent.blocked_by + 1) +
+                      " of cluster " + cluster_.name);
+    co_return false;
+  }
+  bool go_on = co_await wait_while_paused();
+  if (!go_on) {
+    fatal_ = true;
+    co_return false;
+  }
+  std::string error;
+  int backend = choose(intent, error);
+  if (backend < 0) {
+    s_.env().metrics.error(metrics::Error::kNoWriteTarget);
+    s_.send_error(kNoBackend, "HY000", "plexiproxy: " + error);
+    co_return false;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    backend_index_ = backend;
+    backend_ = &cluster_.backends[static_cast<std::size_t>(backend)];
+    auto pool = pool_for(backend);
+    bool timed = s_.env().metrics.enabled();
+    auto asked_at = timed ? pools::Clock::now() : pools::Clock::time_point{};
+    server_ = co_await pool->acquire(error);
+    if (server_) {
+      if (timed) {
+        s_.env().metrics.pool_wait(cluster_.name)
+            .Observe(std::chrono::duration<double>(pools::Clock::now() - asked_at).count());
+      }
+      break;
+    }
+    if (error == "query_wait_timeout") {
+      s_.env().metrics.error(metrics::Error::kPoolTimeout);
+      s_.send_error(kNoBackend, "HY000",
+                    "plexiproxy: query_wait_timeout: no server connection became free in time");
+      co_return false;
+    }
+    s_.env().metrics.error(metrics::Error::kBackendConnect);
+    log_.warn("cannot connect to backend {} ({}:{}): {}", backend_->name, backend_->host,
+              backend_->port, error);
+    // Nothing reached the server yet: another backend may take the request.
+    std::string other_error;
+    int other = routing_ ? choose(intent, other_error, backend) : -1;
+    if (other < 0 || other == backend) break;
+    backend = other;
+  }
+  if (!server_) {
+    s_.send_error(kNoBackend, "HY000", "plexiproxy: cannot connect to server: " + error);
+    co_return false;
+  }
+  if (routing_) routing_->router().started(backend_index_);
+  server_->set_busy(true);
+  server_->move_to(s_.socket().get_executor());
+  const config::Backend& backend_config = *backend_;
+  s_.set_server_thread(
+      Session::ServerThread{backend_config.host, backend_config.port,
+                            backend_config.username.empty() ? s_.user() : backend_config.username,
+                            backend_config.username.empty() ? s_.password()
+                                                            : backend_config.password,
+                            server_->thread_id()},
+      backend_);
+  wrote_in_cycle_ = false;
+  bool synced = co_await sync_session_state();
+  co_return synced;
+}
+
+// Brings the server's session to the client's: schema, settings, the multi-statement
+// option. Usually nothing to do: the connection last served a client with the same state.
+awaitable<bool> Relay::sync_session_state() {
+  std::string error;
+  const std::string& schema = s_.schema().empty() ? backend_->database : s_.schema();
+  if (!schema.empty() && server_->schema() != schema) {
+    bool changed = co_await server_->run_command(Command::kInitDb, schema, error);
+    if (!changed) {
+      if (server_->broken()) co_return co_await server_lost(error, false);
+      s_.send_error(error::kBadDatabase, "42000", error);
+      release();
+      co_return false;
+    }
+    server_->schema() = schema;
+  }
+  auto& applied = server_->settings();
+  if (applied != settings_) {
+    std::string sql;
+    auto add = [&sql](std::string_view assignment) {
+      sql += sql.empty() ? "SET " : ", ";
+      sql += assignment;
+    };
+    for (const auto& [key, value] : settings_) {
+      auto it = applied.find(key);
+      if (it == applied.end() || it->second != value) add(value);
+    }
+    for (const auto& [key, value] : applied) {
+      if (settings_.count(key)) continue;
+      // Back to what the server starts a session with.
+      if (key == "names") {
+        if (!server_->default_names().empty()) add(server_->default_names());
+      } else if (key == "transaction_isolation") {
+        add(server_->mariadb() ? "@@session.tx_isolation = DEFAULT"
+                               : "@@session.transaction_isolation = DEFAULT");
+      } else if (key == "transaction_read_only") {
+        add(server_->mariadb() ? "@@session.tx_read_only = DEFAULT"
+                               : "@@session.transaction_read_only = DEFAULT");
+      } else {
+        add("@@session." + key + " = DEFAULT");
+      }
+    }
+    if (!sql.empty()) {
+      bool set = co_await server_->run(sql, error);
+      if (!set) {
+        if (server_->broken()) co_return co_await server_lost(error, false);
+        log_.warn("cluster {}: replaying session settings failed: {}", cluster_.name, error);
+        s_.send_error(1105, "HY000", "plexiproxy: cannot restore session settings: " + error);
+        discard_server();
+        co_return false;
+      }
+    }
+    applied = settings_;
+  }
+  if (server_->multi_statements() != multi_statements_) {
+    std::string option(2, '\0');
+    option[0] = multi_statements_ ? 0 : 1;
+    bool set = co_await server_->run_command(Command::kSetOption, option, error);
+    if (!set) co_return co_await server_lost(error, false);
+    server_->multi_statements() = multi_statements_;
+  }
+  co_return true;
+}
+
+void Relay::release() {
+  if (!server_) return;
+  if (routing_) routing_->router().finished(backend_index_);
+  if (pinned_in_) {
+    pinned_in_->add_pinned(-1);
+    pinned_in_ = nullptr;
+  }
+  server_->set_busy(false);
+  s_.set_server_thread(std::nullopt, nullptr);
+  server_.reset();
+}
+
+void Relay::discard_server() {
+  if (!server_) return;
+  server_->mark_broken();
+  release();
+}
+
+void Relay::set_pin(MysqlPin pin) {
+  if (pin == MysqlPin::kNone || pin_ != MysqlPin::kNone) return;
+  pin_ = pin;
+  auto reason = routing::to_string(pin);
+  s_.env().metrics.pinned(reason);
+  s_.show_pin(std::string(reason));
+  if (server_ && server_.pool()) {
+    pinned_in_ = static_cast<ServerPool*>(server_.pool());
+    pinned_in_->add_pinned(1);
+  }
+}
+
+// ---------------------------------------------------------------- relaying
+
+awaitable<bool> Relay::server_lost(const std::string& error, bool answered_anything) {
+  s_.env().metrics.error(metrics::Error::kBackendLost);
+  log_.warn("cluster {}: lost the connection to backend {}: {}", cluster_.name,
+            backend_ ? backend_->name : "?", error);
+  bool had_state = pin_ != MysqlPin::kNone || (server_ && (server_->status() & status::kInTrans));
+  discard_server();
+  if (answered_anything || had_state) {
+    // The client holds part of an answer, or a transaction or session state that is gone:
+    // it cannot go on as if nothing happened.
+    co_await s_.fatal(error::kConnectionLost, "HY000",
+                      "Lost connection to backend server during query: " + error);
+    fatal_ = true;
+    co_return false;
+  }
+  s_.send_error(error::kConnectionLost, "HY000",
+                "Lost connection to backend server during query: " + error);
+  co_return false;
+}
+
+awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape,
+                             ResponseTracker& tracker, std::uint32_t rewrite_id) {
+  ByteVector out;
+  std::uint8_t sequence = 0;
+  append_packet(out, sequence, command);
+  error_code ec;
+  bool sent = co_await write_all(server_->socket(), out, ec);
+  if (!sent) co_return co_await server_lost(ec.message(), false);
+
+  tracker.start(shape, server_->capabilities());
+  ReadBuffer& input = server_->input();
+  ByteVector& client = s_.output();
+  bool answered = false;
+  bool first = true;
+  while (!tracker.done()) {
+    auto packet = next_packet(input.readable());
+    if (!packet) {
+      if (client.size() > 0 && input.empty()) {
+        // Pass on what is complete while the server works on the rest.
+        answered = true;
+        bool flushed = co_await s_.flush();
+        if (!flushed) {
+          discard_server();
+          fatal_ = true;
+          co_return false;
+        }
+      }
+      std::size_t received = co_await read_some(server_->socket(), input, ec, 65536);
+      if (received == 0) {
+        co_return co_await server_lost(ec ? ec.message() : "the server closed the connection",
+                                       answered || !client.empty());
+      }
+      continue;
+    }
+    std::size_t start = client.size();
+    auto raw = input.readable().first(packet->size());
+    client.insert(client.end(), raw.begin(), raw.end());
+    if (first && rewrite_id != 0 && shape == ResponseTracker::Shape::kPrepare &&
+        packet->payload.size() >= 5 && packet->payload[0] == std::byte{0}) {
+      set_statement_id(std::span<std::byte>(client.data() + start + kHeaderSize, 5), rewrite_id);
+    }
+    first = false;
+    tracker.feed(packet->payload);
+    // The client's sequence continues the server's.
+    s_.sequence() = static_cast<std::uint8_t>(packet->sequence + 1);
+    input.consume(packet->size());
+    if (tracker.wants_local_file()) {
+      // Never asked for: the proxy does not offer LOCAL INFILE to servers.
+      co_return co_await server_lost("the server asked for a local file", true);
+    }
+    if (client.size() >= kFlushBytes) {
+      answered = true;
+      bool flushed = co_await s_.flush();
+      if (!flushed) {
+        discard_server();
+        fatal_ = true;
+        co_return false;
+      }
+    }
+  }
+  server_->set_status(tracker.saw_status() ? tracker.status() : server_->status());
+  std::uint16_t& flags = s_.status_flags();
+  flags = static_cast<std::uint16_t>((flags & ~(status::kInTrans | status::kAutocommit)) |
+                                     (server_->status() & (status::kInTrans | status::kAutocommit)));
+  input.shrink_if_idle(16384);
+  co_return true;
+}
+
+awaitable<ServerStatement*> Relay::prepared_on_server(ClientStatement& statement) {
+  if (auto* known = server_->statement(statement.sql)) co_return known;
+  ByteVector command;
+  command.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtPrepare)));
+  append_text(command, statement.sql);
+  ByteVector out;
+  std::uint8_t sequence = 0;
+  append_packet(out, sequence, command);
+  error_code ec;
+  bool sent = co_await write_all(server_->socket(), out, ec);
+  if (!sent) {
+    co_await server_lost(ec.message(), false);
+    co_return nullptr;
+  }
+  ResponseTracker tracker(ResponseTracker::Shape::kPrepare, server_->capabilities());
+  ReadBuffer& input = server_->input();
+  std::optional<Err> refused;
+  while (!tracker.done()) {
+    auto packet = next_packet(input.readable());
+    if (!packet) {
+      std::size_t received = co_await read_some(server_->socket(), input, ec, 16384);
+      if (received == 0) {
+        co_await server_lost(ec ? ec.message() : "the server closed the connection", false);
+        co_return nullptr;
+      }
+      continue;
+    }
+    if (is_err(packet->payload)) refused = decode_err(packet->payload);
+    tracker.feed(packet->payload);
+    input.consume(packet->size());
+  }
+  if (!tracker.prepare_ok()) {
+    // The statement prepared once elsewhere does not prepare here (a schema differs).
+    Err err = refused.value_or(Err{1105, "HY000", "the server refused the statement"});
+    s_.send_error(err.code, err.sqlstate, err.message);
+    co_return nullptr;
+  }
+  ServerStatement prepared;
+  prepared.id = tracker.prepare_ok()->statement_id;
+  prepared.parameters = tracker.prepare_ok()->parameters;
+  prepared.columns = tracker.prepare_ok()->columns;
+  std::uint32_t evicted = server_->remember_statement(statement.sql, prepared);
+  if (evicted != 0) {
+    ByteVector close;
+    close.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtClose)));
+    append_u32le(close, evicted);
+    ByteVector packet_out;
+    std::uint8_t close_sequence = 0;
+    append_packet(packet_out, close_sequence, close);
+    co_await write_all(server_->socket(), packet_out, ec);  // no answer comes
+  }
+  co_return server_->statement(statement.sql);
+}
+
+void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracker) {
+  if (started_at_ == pools::Clock::time_point{} || !backend_) return;
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(pools::Clock::now() - started_at_);
+  started_at_ = {};
+  config::Role role = cycle_writes_ ? config::Role::kPrimary : backend_->role;
+  if (digesting()) {
+    thread_local routing::StatementShape shape;
+    thread_local std::string shaped;
+    if (sql != shaped) {
+      shape = routing::shape_mysql_statement(sql);
+      shaped = sql;
+    }
+    routing::DigestSample sample;
+    sample.cluster = cluster_.name;
+    sample.user = s_.user();
+    sample.digest = shape.digest;
+    sample.shape = shape.text;
+    sample.statement = sql;
+    sample.elapsed = elapsed;
+    sample.rows = tracker.rows() > 0 ? static_cast<std::int64_t>(tracker.rows())
+                                     : static_cast<std::int64_t>(tracker.affected_rows());
+    sample.backend = backend_->name;
+    sample.error = tracker.failed();
+    s_.env().digests->record(sample);
+  }
+  if (!s_.env().metrics.enabled()) return;
+  if (!series_ || series_backend_ != backend_ || series_role_ != role) {
+    series_ = &s_.env().metrics.statements("mysql", cluster_.name, backend_->name,
+                                           config::to_string(role));
+    series_backend_ = backend_;
+    series_role_ = role;
+  }
+  series_->record(elapsed);
+}
+
+// ---------------------------------------------------------------- commands
+
+awaitable<bool> Relay::query(ByteVector& payload) {
+  std::string_view sql = as_chars(Bytes(payload).subspan(1));
+  auto analysis = routing::analyze_mysql(sql);
+  if (analysis.kill_id) {
+    std::uint16_t code = 0;
+    std::string message;
+    if (s_.kill_client(*analysis.kill_id, analysis.kill_query, code, message)) {
+      s_.send_ok();
+    } else {
+      s_.send_error(code, "HY000", message);
+    }
+    co_return true;
+  }
+  if (analysis.load_data_local) {
+    s_.send_error(error::kNotAllowed, "42000",
+                  "LOAD DATA LOCAL INFILE is not supported through plexiproxy; load the file "
+                  "on the server, or with INSERT statements");
+    co_return true;
+  }
+  Intent intent = intent_of(sql, analysis);
+  if (!server_ && routing_ && analysis.transaction == routing::TransactionControl::kBegin &&
+      analysis.read_only) {
+    intent.read = true;
+  }
+  bool attached = co_await ensure_server(intent);
+  if (!attached) co_return !fatal_;
+  // A pin is taken before the statement runs: whatever it leaves on this server stays
+  // reachable even if it fails halfway.
+  set_pin(analysis.pin);
+  start_statement();
+  ResponseTracker tracker;
+  bool relayed = co_await relay(payload, ResponseTracker::Shape::kResultSets, tracker);
+  if (!relayed) co_return !fatal_;
+  finish_statement(sql, tracker);
+  if (!tracker.failed()) {
+    for (auto& setting : analysis.settings) {
+      settings_[setting.key] = setting.sql;
+      server_->settings()[setting.key] = setting.sql;
+    }
+    if (analysis.use_database) {
+      s_.schema() = *analysis.use_database;
+      server_->schema() = *analysis.use_database;
+    }
+  }
+  if (!intent.read) wrote_in_cycle_ = true;
+  if (tracker.last_insert_id() != 0) hold_ = kAutoIncrementHold + 1;
+  co_return true;
+}
+
+awaitable<bool> Relay::init_db(ByteVector& payload) {
+  std::string schema(as_chars(Bytes(payload).subspan(1)));
+  Intent intent;
+  intent.read = true;
+  bool attached = co_await ensure_server(intent);
+  if (!attached) co_return !fatal_;
+  ResponseTracker tracker;
+  bool relayed = co_await relay(payload, ResponseTracker::Shape::kOnePacket, tracker);
+  if (!relayed) co_return !fatal_;
+  if (!tracker.failed()) {
+    s_.schema() = schema;
+    server_->schema() = schema;
+  }
+  co_return true;
+}
+
+awaitable<bool> Relay::prepare(ByteVector& payload) {
+  std::string sql(as_chars(Bytes(payload).subspan(1)));
+  auto analysis = routing::analyze_mysql(sql);
+  Intent intent = intent_of(sql, analysis);
+  bool attached = co_await ensure_server(intent);
+  if (!attached) co_return !fatal_;
+  std::uint32_t id = next_statement_id_++;
+  if (next_statement_id_ == 0) next_statement_id_ = 1;
+  ResponseTracker tracker;
+  bool relayed = co_await relay(payload, ResponseTracker::Shape::kPrepare, tracker, id);
+  if (!relayed) co_return !fatal_;
+  if (auto ok = tracker.prepare_ok()) {
+    ClientStatement statement;
+    statement.sql = std::move(sql);
+    statement.intent = intent;
+    statement.parameters = ok->parameters;
+    statement.columns = ok->columns;
+    ServerStatement prepared{ok->statement_id, ok->parameters, ok->columns, false};
+    std::uint32_t evicted = server_->remember_statement(statement.sql, prepared);
+    if (evicted != 0) {
+      ByteVector close;
+      close.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtClose)));
+      append_u32le(close, evicted);
+      ByteVector out;
+      std::uint8_t sequence = 0;
+      append_packet(out, sequence, close);
+      error_code ec;
+      co_await write_all(server_->socket(), out, ec);
+    }
+    statements_.emplace(id, std::move(statement));
+  }
+  co_return true;
+}
+
+awaitable<bool> Relay::execute(ByteVector& payload) {
+  std::uint32_t id = statement_id_of(payload);
+  auto it = statements_.find(id);
+  if (it == statements_.end() || payload.size() < 10) {
+    s_.send_error(error::kUnknownStatement, "HY000",
+                  "Unknown prepared statement handler (" + std::to_string(id) +
+                      ") given to mysqld_stmt_execute");
+    co_return true;
+  }
+  ClientStatement& statement = it->second;
+  bool attached = co_await ensure_server(statement.intent);
+  if (!attached) co_return !fatal_;
+  ServerStatement* prepared = co_await prepared_on_server(statement);
+  if (!prepared) co_return !fatal_;
+  std::uint32_t server_id = prepared->id;
+
+  // Parameter types: kept from the execution that sent them; added when this server has
+  // not seen them.
+  ByteVector rewritten;
+  if (statement.parameters > 0) {
+    std::size_t bitmap = (statement.parameters + 7) / 8;
+    std::size_t flag_at = 10 + bitmap;
+    std::size_t types_size = 2u * statement.parameters;
+    if (payload.size() > flag_at) {
+      bool bound = payload[flag_at] != std::byte{0};
+      if (bound && payload.size() >= flag_at + 1 + types_size) {
+        statement.types.assign(as_chars(Bytes(payload).subspan(flag_at + 1, types_size)));
+        prepared->types_sent = true;
+      } else if (!bound && !prepared->types_sent && statement.types.size() == types_size) {
+        rewritten.reserve(payload.size() + types_size);
+        rewritten.assign(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(flag_at));
+        rewritten.push_back(std::byte{1});
+        append_text(rewritten, statement.types);
+        rewritten.insert(rewritten.end(), payload.begin() + static_cast<std::ptrdiff_t>(flag_at) + 1,
+                         payload.end());
+        prepared->types_sent = true;
+      }
+    }
+  }
+  // Long data sent for this execution goes to the server now, under its id.
+  if (!statement.long_data.empty()) {
+    ByteVector out;
+    for (auto& piece : statement.long_data) {
+      set_statement_id(piece, server_id);
+      std::uint8_t sequence = 0;
+      append_packet(out, sequence, piece);
+    }
+    statement.long_data.clear();
+    error_code ec;
+    bool sent = co_await write_all(server_->socket(), out, ec);
+    if (!sent) co_return co_await server_lost(ec.message(), false) || !fatal_;
+  }
+  ByteVector& command = rewritten.empty() ? payload : rewritten;
+  set_statement_id(command, server_id);
+  std::uint8_t cursor_flags = std::to_integer<std::uint8_t>(payload[5]);
+
+  start_statement();
+  ResponseTracker tracker;
+  bool relayed = co_await relay(command, ResponseTracker::Shape::kResultSets, tracker);
+  if (!relayed) co_return !fatal_;
+  finish_statement(statement.sql, tracker);
+  if (cursor_flags != 0 && (tracker.status() & status::kCursorExists)) cursor_open_ = true;
+  if (!statement.intent.read) wrote_in_cycle_ = true;
+  if (tracker.last_insert_id() != 0) hold_ = kAutoIncrementHold + 1;
+  co_return true;
+}
+
+awaitable<bool> Relay::fetch(ByteVector& payload) {
+  std::uint32_t id = statement_id_of(payload);
+  auto it = statements_.find(id);
+  ServerStatement* prepared = (it != statements_.end() && server_ && cursor_open_)
+                                  ? server_->statement(it->second.sql)
+                                  : nullptr;
+  if (!prepared) {
+    s_.send_error(error::kUnknownStatement, "HY000",
+                  "The statement (" + std::to_string(id) + ") has no open cursor");
+    co_return true;
+  }
+  set_statement_id(payload, prepared->id);
+  ResponseTracker tracker;
+  bool relayed = co_await relay(payload, ResponseTracker::Shape::kRows, tracker);
+  if (!relayed) co_return !fatal_;
+  if (tracker.failed() || (tracker.status() & status::kLastRowSent) ||
+      !(tracker.status() & status::kCursorExists)) {
+    cursor_open_ = false;
+  }
+  co_return true;
+}
+
+void Relay::record_long_data(ByteVector& payload) {
+  auto it = statements_.find(statement_id_of(payload));
+  if (it == statements_.end()) return;  // no answer is sent; the execution will fail
+  it->second.long_data.push_back(std::move(payload));
+}
+
+void Relay::close_statement(ByteVector& payload) {
+  // The server's statement stays prepared on its connection for the next client that
+  // prepares the same text (closed when the connection has too many).
+  statements_.erase(statement_id_of(payload));
+}
+
+awaitable<bool> Relay::reset_statement(ByteVector& payload) {
+  auto it = statements_.find(statement_id_of(payload));
+  if (it == statements_.end()) {
+    s_.send_error(error::kUnknownStatement, "HY000", "Unknown prepared statement handler");
+    co_return true;
+  }
+  it->second.long_data.clear();
+  if (cursor_open_ && server_) {
+    if (auto* prepared = server_->statement(it->second.sql)) {
+      set_statement_id(payload, prepared->id);
+      ResponseTracker tracker;
+      bool relayed = co_await relay(payload, ResponseTracker::Shape::kOnePacket, tracker);
+      cursor_open_ = false;
+      co_return relayed || !fatal_;
+    }
+  }
+  s_.send_ok();
+  co_return true;
+}
+
+void Relay::reset_state() {
+  if (server_) {
+    if (pin_ != MysqlPin::kNone || (server_->status() & status::kInTrans) || cursor_open_) {
+      // State the client leaves on its server (locks, variables, a transaction) goes with
+      // the connection.
+      discard_server();
+    } else {
+      release();
+    }
+  }
+  pin_ = MysqlPin::kNone;
+  s_.show_pin({});
+  settings_.clear();
+  statements_.clear();
+  cursor_open_ = false;
+  hold_ = 0;
+  multi_statements_ = (s_.capabilities() & cap::kMultiStatements) != 0;
+  s_.status_flags() = status::kAutocommit;
+}
+
+awaitable<bool> Relay::reset_connection() {
+  reset_state();
+  s_.send_ok();
+  co_return true;
+}
+
+awaitable<bool> Relay::set_option(ByteVector& payload) {
+  if (payload.size() < 3) {
+    s_.send_error(error::kUnknownCommand, "08S01", "Unknown command");
+    co_return true;
+  }
+  multi_statements_ = payload[1] == std::byte{0};
+  s_.send_eof();
+  co_return true;
+}
+
+awaitable<bool> Relay::forward_anywhere(ByteVector& payload, ResponseTracker::Shape shape) {
+  Intent intent;
+  intent.read = true;
+  bool attached = co_await ensure_server(intent);
+  if (!attached) co_return !fatal_;
+  ResponseTracker tracker;
+  bool relayed = co_await relay(payload, shape, tracker);
+  co_return relayed || !fatal_;
+}
+
+awaitable<void> Relay::run() {
+  ByteVector payload;
+  while (!fatal_) {
+    s_.set_phase(server_ ? Phase::kActive : Phase::kIdle);
+    if (!server_ && s_.draining()) {
+      co_await s_.fatal(error::kServerShutdown, "08S01", "Server shutdown in progress");
+      break;
+    }
+    bool got = co_await s_.read_command(payload);
+    if (!got) break;
+    s_.set_phase(Phase::kActive);
+    auto command = static_cast<Command>(std::to_integer<std::uint8_t>(payload[0]));
+    bool go_on = true;
+    switch (command) {
+      case Command::kQuit:
+        go_on = false;
+        break;
+      case Command::kPing:
+        s_.send_ok();
+        break;
+      case Command::kQuery:
+        go_on = co_await query(payload);
+        break;
+      case Command::kInitDb:
+        go_on = co_await init_db(payload);
+        break;
+      case Command::kStmtPrepare:
+        go_on = co_await prepare(payload);
+        break;
+      case Command::kStmtExecute:
+        go_on = co_await execute(payload);
+        break;
+      case Command::kStmtFetch:
+        go_on = co_await fetch(payload);
+        break;
+      case Command::kStmtSendLongData:
+        record_long_data(payload);
+        continue;  // no answer
+      case Command::kStmtClose:
+        close_statement(payload);
+        continue;  // no answer
+      case Command::kStmtReset:
+        go_on = co_await reset_statement(payload);
+        break;
+      case Command::kFieldList:
+        go_on = co_await forward_anywhere(payload, ResponseTracker::Shape::kFieldList);
+        break;
+      case Command::kStatistics:
+        go_on = co_await forward_anywhere(payload, ResponseTracker::Shape::kOnePacket);
+        break;
+      case Command::kResetConnection:
+        go_on = co_await reset_connection();
+        break;
+      case Command::kSetOption:
+        go_on = co_await set_option(payload);
+        break;
+      case Command::kChangeUser: {
+        bool changed = co_await s_.change_user(payload);
+        if (changed) {
+          // The new user's session starts clean, on its own pools.
+          reset_state();
+          for (auto& pool : pools_) pool.reset();
+        }
+        go_on = changed;
+        break;
+      }
+      case Command::kProcessKill: {
+        std::uint16_t code = 0;
+        std::string message;
+        std::uint64_t id = payload.size() >= 5 ? statement_id_of(payload) : 0;
+        if (s_.kill_client(id, false, code, message)) {
+          s_.send_ok();
+        } else {
+          s_.send_error(code, "HY000", message);
+        }
+        break;
+      }
+      default:
+        s_.send_error(error::kUnknownCommand, "08S01", "Unknown command");
+        break;
+    }
+    if (hold_ > 0) --hold_;
+    if (server_ && releasable()) {
+      if (wrote_in_cycle_ && cycle_writes_) {
+        wrote_at_ = pools::Clock::now();
+        if (cluster_.read_your_writes == config::ReadYourWrites::kLsn && server_->mariadb()) {
+          std::vector<TextRow> rows;
+          std::string error;
+          bool asked = co_await server_->run("SELECT @@last_gtid", error, &rows);
+          if (asked && !rows.empty() && !rows[0].empty() && rows[0][0]) {
+            written_gtid_ = std::max(written_gtid_, gtid_sequence(*rows[0][0]));
+          }
+        }
+      }
+      release();
+    }
+    bool flushed = co_await s_.flush();
+    if (!flushed || !go_on) break;
+  }
+  if (server_) {
+    if (pin_ != MysqlPin::kNone || (server_->status() & status::kInTrans) || cursor_open_) {
+      discard_server();
+    } else {
+      release();
+    }
+  }
+}
+
+}  // namespace
+
+awaitable<void> run_relay(Session& session) {
+  Relay relay(session);
+  co_await relay.run();
+}
+
+}  // namespace plexi::mysql
