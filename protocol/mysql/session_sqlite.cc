@@ -4,6 +4,7 @@
 // session's life and the protocol's commands.
 #include "protocol/mysql/session_sqlite.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -134,6 +135,7 @@ awaitable<void> SqliteFront::run() {
                    s_.env().metrics.enabled();
     auto started = counted ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     bool keep_going = co_await handle(payload);
+    if (!keep_going) co_await s_.flush();  // a refused COM_CHANGE_USER's ERR
     if (counted) {
       if (!series_) {
         const config::Backend& backend = s_.cluster().backends.front();
@@ -195,19 +197,26 @@ awaitable<bool> SqliteFront::handle(Bytes payload) {
       error(kNoOpenCursor, "HY000",
             "The statement (" + std::to_string(statement_id_of(payload)) + ") has no open cursor.");
       break;
-    case Command::kResetConnection:
-      co_await reset_connection();
+    case Command::kResetConnection: {
+      bool reset = co_await forget_session_state();
+      if (reset) ok(0, 0, false);
       break;
+    }
     case Command::kSetOption:
       set_option(body);
       break;
     case Command::kProcessKill:
       if (body.size() >= 4 && kill(Reader(body).u32(), false)) ok(0, 0, false);
       break;
-    case Command::kChangeUser:
-      error(error::kUnknownCommand, "08S01",
-            "COM_CHANGE_USER is not supported by the embedded SQLite database");
+    case Command::kChangeUser: {
+      // A new user starts afresh, as on a MySQL server. The session checks the user and
+      // queues its OK, or an ERR after which the session ends.
+      bool forgot = co_await forget_session_state();
+      if (!forgot) break;
+      bool changed = co_await s_.change_user(payload);
+      if (!changed) co_return false;
       break;
+    }
     default:
       error(error::kUnknownCommand, "08S01", "Unknown command");
       break;
@@ -375,19 +384,21 @@ void SqliteFront::reset_statement(Bytes payload) {
 
 // --- other commands -----------------------------------------------------------------------
 
-awaitable<void> SqliteFront::reset_connection() {
+// What COM_RESET_CONNECTION and COM_CHANGE_USER drop: the transaction, prepared
+// statements, variables. False once an error was sent.
+awaitable<bool> SqliteFront::forget_session_state() {
   statements_.clear();
   if (connection_->in_transaction()) {
     bool rolled_back = co_await run_internal("ROLLBACK");
-    if (!rolled_back) co_return;
+    if (!rolled_back) co_return false;
   }
   bool checks = co_await run_internal("PRAGMA foreign_keys = ON");
-  if (!checks) co_return;
+  if (!checks) co_return false;
   variables_.reset_all();
   user_variables_.clear();
   last_insert_id_ = 0;
   row_count_ = -1;
-  ok(0, 0, false);
+  co_return true;
 }
 
 void SqliteFront::set_option(Bytes body) {

@@ -114,7 +114,7 @@ class SqliteFront {
   void send_long_data(Bytes payload);
   void reset_statement(Bytes payload);
   std::shared_ptr<Statement> find_statement(Bytes payload);
-  awaitable<void> reset_connection();
+  awaitable<bool> forget_session_state();
   void set_option(Bytes payload);
   void statistics();
 

@@ -1,6 +1,6 @@
 // What the embedded SQLite front answers itself: SET (system and user variables), the
 // SELECTs of @@variables and session functions that drivers send on connect, SHOW
-// VARIABLES / DATABASES / WARNINGS, KILL, COM_FIELD_LIST, and the SQL behind SHOW TABLES,
+// VARIABLES / DATABASES / WARNINGS, COM_FIELD_LIST, and the SQL behind SHOW TABLES,
 // SHOW COLUMNS and SHOW CREATE TABLE (which SQLite answers from its schema).
 #include <algorithm>
 #include <charconv>
@@ -202,30 +202,12 @@ embedded::Answer SqliteFront::show_variables(const FrontStatement& command) cons
   return out;
 }
 
-// KILL [QUERY] id: the client's own connections only, as MySQL allows a user without the
-// PROCESS privilege. The id is what CONNECTION_ID() and the admin console show.
 bool SqliteFront::kill(std::uint64_t id, bool query_only) {
-  std::shared_ptr<Client> target;
-  for (auto& [client_id, client] : s_.env().registry.clients()) {
-    if (client_id >= 0 && static_cast<std::uint64_t>(client_id) == id) {
-      target = std::move(client);
-      break;
-    }
-  }
-  if (!target) {
-    error(error::kUnknownThread, "HY000", "Unknown thread id: " + std::to_string(id));
-    return false;
-  }
-  if (target->describe().user != s_.user()) {
-    error(error::kKillDenied, "HY000", "You are not owner of thread " + std::to_string(id));
-    return false;
-  }
-  if (query_only) {
-    target->cancel();
-  } else {
-    target->kill();
-  }
-  return true;
+  std::uint16_t code = 0;
+  std::string message;
+  bool killed = s_.kill_client(id, query_only, code, message);
+  if (!killed) error(code, "HY000", message);
+  return killed;
 }
 
 // COM_FIELD_LIST: the table's columns as column definitions, each followed by its default
@@ -234,8 +216,11 @@ awaitable<void> SqliteFront::field_list(Bytes body) {
   Reader reader(body);
   std::string table(reader.null_terminated());
   std::string wildcard(reader.rest());
+  // Built before the co_await: GCC 12 miscompiles an initializer list inside one.
+  std::vector<sqlite::Value> parameters;
+  parameters.push_back(sqlite::Value::of_text(table));
   auto rows = co_await query_rows("SELECT name, type, dflt_value FROM pragma_table_info(?)",
-                                  {sqlite::Value::of_text(table)});
+                                  std::move(parameters));
   if (!rows) co_return;
   if (rows->empty()) {
     error(kNoSuchTable, "42S02", "Table '" + database_name() + "." + table + "' doesn't exist");

@@ -4,6 +4,8 @@
 // variables, so the front keeps them; most have no effect beyond being shown back.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
