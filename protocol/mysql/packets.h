@@ -216,6 +216,7 @@ struct Handshake {
   std::uint8_t collation = kCollationUtf8mb4GeneralCi;
   std::uint16_t status = status::kAutocommit;
   std::string auth_plugin;  // with kPluginAuth
+  bool operator==(const Handshake&) const = default;
 };
 ByteVector encode_handshake_payload(const Handshake& handshake);
 std::optional<Handshake> decode_handshake(Bytes payload);
@@ -232,17 +233,20 @@ struct HandshakeResponse {
   std::string auth_plugin;    // with kPluginAuth
   std::vector<std::pair<std::string, std::string>> attributes;  // with kConnectAttrs
   bool ssl_request = false;
+  bool operator==(const HandshakeResponse&) const = default;
 };
 ByteVector encode_handshake_response_payload(const HandshakeResponse& response);
 // Decodes with the capabilities the client itself announced. nullopt when malformed
 // (including a client without kProtocol41, which the proxy does not serve).
 std::optional<HandshakeResponse> decode_handshake_response(Bytes payload);
 
-// AuthSwitchRequest (0xfe, plugin name, data) and AuthMoreData (0x01, data).
+// AuthSwitchRequest (0xfe, plugin name, data) and AuthMoreData (0x01, data). The switch's
+// data goes out NUL-terminated, as servers send the scramble there.
 ByteVector encode_auth_switch_payload(std::string_view plugin, std::string_view data);
 struct AuthSwitch {
   std::string plugin;
   std::string data;  // without a trailing NUL
+  bool operator==(const AuthSwitch&) const = default;
 };
 std::optional<AuthSwitch> decode_auth_switch(Bytes payload);
 ByteVector encode_auth_more_data_payload(std::string_view data);
@@ -255,6 +259,7 @@ struct ChangeUser {
   std::uint16_t collation = 0;  // 0: not given
   std::string auth_plugin;
   std::vector<std::pair<std::string, std::string>> attributes;
+  bool operator==(const ChangeUser&) const = default;
 };
 std::optional<ChangeUser> decode_change_user(Bytes payload, std::uint32_t capabilities);
 ByteVector encode_change_user_payload(const ChangeUser& change, std::uint32_t capabilities);
@@ -276,9 +281,12 @@ struct Ok {
   std::uint64_t last_insert_id = 0;
   std::uint16_t status = 0;
   std::uint16_t warnings = 0;
+  // Length-encoded on the wire with or without kSessionTrack: that is what MySQL and MariaDB
+  // send and what their clients read (the protocol documentation's "string<EOF>" is not).
   std::string info;
   // kSessionTrack with kSessionStateChanged: the raw session state information.
   std::string session_state;
+  bool operator==(const Ok&) const = default;
 };
 // Reads an OK packet (0x00 or, with kDeprecateEof, 0xfe header) as `capabilities` shape it.
 std::optional<Ok> decode_ok(Bytes payload, std::uint32_t capabilities);
@@ -289,6 +297,7 @@ struct Err {
   std::uint16_t code = 0;
   std::string sqlstate = "HY000";  // 5 characters
   std::string message;
+  bool operator==(const Err&) const = default;
 };
 std::optional<Err> decode_err(Bytes payload);
 ByteVector encode_err_payload(const Err& err);
@@ -296,6 +305,7 @@ ByteVector encode_err_payload(const Err& err);
 struct Eof {
   std::uint16_t warnings = 0;
   std::uint16_t status = 0;
+  bool operator==(const Eof&) const = default;
 };
 std::optional<Eof> decode_eof(Bytes payload);
 ByteVector encode_eof_payload(const Eof& eof);
@@ -318,6 +328,7 @@ struct ColumnDefinition {
   FieldType type = FieldType::kVarString;
   std::uint16_t flags = 0;
   std::uint8_t decimals = 0;
+  bool operator==(const ColumnDefinition&) const = default;
 };
 ByteVector encode_column_definition_payload(const ColumnDefinition& column);
 std::optional<ColumnDefinition> decode_column_definition(Bytes payload);
@@ -331,6 +342,7 @@ struct PrepareOk {
   std::uint16_t columns = 0;
   std::uint16_t parameters = 0;
   std::uint16_t warnings = 0;
+  bool operator==(const PrepareOk&) const = default;
 };
 std::optional<PrepareOk> decode_prepare_ok(Bytes payload);
 ByteVector encode_prepare_ok_payload(const PrepareOk& ok);
@@ -341,12 +353,15 @@ struct ExecuteHeader {
   std::uint32_t statement_id = 0;
   std::uint8_t flags = 0;  // CURSOR_TYPE_*
   std::uint32_t iterations = 1;
+  bool operator==(const ExecuteHeader&) const = default;
 };
 std::optional<ExecuteHeader> decode_execute_header(Bytes payload);
 // Overwrites the statement id of a COM_STMT_EXECUTE, _SEND_LONG_DATA, _CLOSE, _RESET or
 // _FETCH payload (command byte included) in place.
 void set_statement_id(std::span<std::byte> payload, std::uint32_t id);
-std::uint32_t statement_id_of(Bytes payload);  // 0 when too short
+// The statement id of such a payload (command byte included, as for set_statement_id); 0
+// when too short.
+std::uint32_t statement_id_of(Bytes payload);
 
 // The parameters of a COM_STMT_EXECUTE, decoded with the number the statement takes and
 // the types sent with the first execution (kept by the caller: later executions may omit
@@ -365,10 +380,14 @@ struct ExecuteParameters {
   // The types as given by this execution, or empty when it reused the previous ones.
   std::vector<std::pair<FieldType, bool>> types;  // (type, unsigned)
 };
-// `long_data`: values sent with COM_STMT_SEND_LONG_DATA, by parameter index (may be empty).
+// `payload` starts after the command byte, like decode_execute_header's. nullopt when
+// malformed, or when the packet reuses types and `previous_types` does not hold
+// `parameter_count` of them. `long_data`: values sent with COM_STMT_SEND_LONG_DATA, by
+// parameter index (may be empty); a parameter that has one is not in the packet again.
 std::optional<ExecuteParameters> decode_execute(
     Bytes payload, std::size_t parameter_count,
-    const std::vector<std::pair<FieldType, bool>>& previous_types);
+    const std::vector<std::pair<FieldType, bool>>& previous_types,
+    const std::vector<std::optional<std::string>>& long_data = {});
 
 // A binary-protocol row for the columns given: 0x00 header, NULL bitmap (offset 2), values.
 struct BinaryCell {
