@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "pools/sqlite/connection_state.h"
 #include "pools/sqlite/errors.h"
@@ -18,6 +20,10 @@ namespace {
 
 // Virtual machine steps between checks of the cancel flag.
 constexpr int kProgressSteps = 1000;
+// Opening a connection while the last one closes (and checkpoints) meets SQLITE_BUSY for
+// that short while: up to two seconds of retries.
+constexpr int kOpenAttempts = 200;
+constexpr std::chrono::milliseconds kOpenRetryWait{10};
 
 }  // namespace
 
@@ -80,11 +86,22 @@ awaitable<Result<std::unique_ptr<Connection>>> Database::connect() {
         &state->cancel);
     return std::unique_ptr<Connection>(new Connection(*this, std::move(state)));
   };
+  // The last connection to close checkpoints and removes the WAL file under an exclusive
+  // lock; a connection opened meanwhile is told SQLITE_BUSY, so it tries again briefly.
   Opened opened;
-  try {
-    opened = co_await run_on_pool(pool_, open_connection);
-  } catch (const std::exception& e) {
-    opened = failure_of(e);
+  for (int attempt = 0; attempt < kOpenAttempts; ++attempt) {
+    if (attempt > 0) {
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(kOpenRetryWait);
+      co_await timer.async_wait(use_awaitable);
+    }
+    try {
+      opened = co_await run_on_pool(pool_, open_connection);
+    } catch (const std::exception& e) {
+      opened = failure_of(e);
+    }
+    auto* e = std::get_if<Error>(&opened);
+    if (e == nullptr || e->code != SQLITE_BUSY) break;
   }
   co_return opened;
 }

@@ -121,6 +121,8 @@ class Database {
                                         std::string& error);
   ~Database();
 
+  // A new connection. While the last connection closes (and checkpoints the WAL file)
+  // opening one fails with SQLITE_BUSY, so this retries for up to two seconds.
   awaitable<Result<std::unique_ptr<Connection>>> connect();
   const std::string& path() const { return path_; }
   asio::thread_pool& pool() { return pool_; }

@@ -112,8 +112,8 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
     address.user = s_.user_;
     address.password = s_.client_password_;
   }
-  pool = s_.env_.pools.postgres_pool({cluster.name, backend.name, address.user, address.database},
-                                     address, backend.pool);
+  pool = s_.env_.pools.postgres_pool(
+      {cluster.name, backend.name, address.user, address.database, {}}, address, backend.pool);
   return pool;
 }
 

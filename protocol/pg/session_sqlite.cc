@@ -44,18 +44,7 @@ awaitable<bool> SqliteFront::connect() {
     co_await s_.fatal("58030", "could not open the embedded database: " + failure);
     co_return false;
   }
-  // The last connection to close checkpoints and removes the WAL file under an exclusive
-  // lock; a connection opened meanwhile is told SQLITE_BUSY, so it tries again briefly.
-  constexpr int kSqliteBusy = 5;  // SQLITE_BUSY, the primary result code
   auto opened = co_await database_->connect();
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    auto* e = std::get_if<sqlite::Error>(&opened);
-    if (e == nullptr || (e->code & 0xff) != kSqliteBusy) break;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(std::chrono::milliseconds(10));
-    co_await timer.async_wait(use_awaitable);
-    opened = co_await database_->connect();
-  }
   if (auto* e = std::get_if<sqlite::Error>(&opened)) {
     s_.env_.log->error("cannot connect to the embedded database {}: {}", backend.path, e->message);
     co_await s_.fatal("58030", "could not open the embedded database: " + e->message);
