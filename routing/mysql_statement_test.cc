@@ -5,12 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace plexi::routing {
+
+// Names rather than bytes in failure messages.
+void PrintTo(MysqlPin pin, std::ostream* out) { *out << to_string(pin); }
+
 namespace {
 
 using TC = TransactionControl;
@@ -487,6 +492,13 @@ TEST(MysqlStatement, MultipleStatements) {
       analyze_mysql("CREATE PROCEDURE p() BEGIN SELECT 1; SELECT @x; END");
   EXPECT_FALSE(program.multiple);
   EXPECT_TRUE(program.implicit_commit);
+  EXPECT_EQ(program.pin, MysqlPin::kNone);  // the body runs when called, not here
+  EXPECT_EQ(analyze_mysql("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET @n = @n + 1").pin,
+            MysqlPin::kNone);
+  // A statement that should hold another but ends first leaves the next one alone.
+  const MysqlStatement cut = analyze_mysql("EXPLAIN ANALYZE; BEGIN");
+  EXPECT_TRUE(cut.multiple);
+  EXPECT_EQ(cut.transaction, TC::kBegin);
   EXPECT_TRUE(analyze_mysql("CREATE TABLE t (begin INT); SELECT 1").multiple);
 }
 
