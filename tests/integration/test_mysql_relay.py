@@ -303,7 +303,7 @@ class MysqlRelayTest(unittest.TestCase):
         with self.connect() as conn:
             for i in range(3):
                 self.value(conn, "SELECT COUNT(*) FROM items WHERE id = %s", (i,))
-        shapes = [row for row in self.admin("SHOW QUERIES") if "COUNT(*) FROM items WHERE id = ?" in
+        shapes = [row for row in self.admin("SHOW QUERIES") if "SELECT count(*) FROM items WHERE id = ?" in
                   str(row)]
         self.assertTrue(shapes, self.admin("SHOW QUERIES"))
         with urllib.request.urlopen(
