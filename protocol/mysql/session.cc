@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 
@@ -379,7 +380,15 @@ awaitable<bool> Session::log_in() {
   greeting.auth_data = scramble_;
   greeting.capabilities = kOfferedCapabilities;
   greeting.collation = kCollationUtf8mb4GeneralCi;
-  greeting.status = status::kAutocommit;
+  // Clients that quote values themselves (PyMySQL, mysql_real_escape_string) read
+  // NO_BACKSLASH_ESCAPES from the greeting before their first query: when every client of
+  // this listener reaches the embedded SQLite database, which keeps backslashes as they
+  // are, the greeting says so already.
+  bool relays = std::any_of(config_->clusters.begin(), config_->clusters.end(), [](const auto& entry) {
+    return entry.second.protocol == config::Protocol::kMysql && !entry.second.is_sqlite();
+  });
+  greeting.status = relays ? status::kAutocommit : status::kAutocommit | status::kNoBackslashEscapes;
+  status_flags_ = greeting.status;
   greeting.auth_plugin = std::string(kNativePassword);
   sequence_ = 0;
   send_packet(encode_handshake_payload(greeting));

@@ -18,6 +18,7 @@
 #include "protocol/mysql/packets.h"
 #include "protocol/mysql/session.h"
 #include "protocol/mysql/sqlite_commands.h"
+#include "protocol/mysql/sqlite_ddl.h"
 #include "protocol/mysql/sqlite_encoding.h"
 #include "protocol/mysql/sqlite_variables.h"
 

@@ -95,9 +95,15 @@ awaitable<bool> SqliteFront::plan(Statement& statement, std::string_view text, s
   FrontStatement& command = statement.command;
   length = command.length;
   std::string sql;
+  bool rewritten = false;
   switch (command.kind) {
     case FrontKind::kSql:
-      sql = std::string(text.substr(command.begin));
+      if (auto ddl = embedded::rewrite_create_table(text.substr(command.begin))) {
+        sql = std::move(*ddl);
+        rewritten = true;
+      } else {
+        sql = std::string(text.substr(command.begin));
+      }
       break;
     case FrontKind::kShowTables:
     case FrontKind::kShowColumns:
@@ -118,10 +124,19 @@ awaitable<bool> SqliteFront::plan(Statement& statement, std::string_view text, s
   statement.executor_name = std::move(name);
   statement.connection = connection_;
   if (command.kind == FrontKind::kSql) {
-    // SQLite decides where its statements end: it knows its own quoting and trigger bodies.
-    length = info.consumed > 0 ? command.begin + info.consumed : text.size();
+    if (rewritten) {
+      // The rewrite took the statement up to its ';': SQLite must take all of it.
+      if (!embedded::is_blank(std::string_view(sql).substr(std::min(info.consumed, sql.size())))) {
+        error(error::kParse, "42000",
+              "You have an error in your SQL syntax: CREATE TABLE could not be read to its end");
+        co_return false;
+      }
+    } else {
+      // SQLite decides where its statements end: it knows its own quoting and trigger bodies.
+      length = info.consumed > 0 ? command.begin + info.consumed : text.size();
+    }
     if (info.empty) command.kind = FrontKind::kEmpty;
-    statement.commits = embedded::commits_implicitly(text.substr(command.begin, info.consumed));
+    statement.commits = embedded::commits_implicitly(sql);
   }
   statement.parameters = static_cast<std::size_t>(std::max(info.parameter_count, 0));
   statement.columns = std::move(info.columns);

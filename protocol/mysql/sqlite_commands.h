@@ -1,7 +1,7 @@
 // MySQL statements the embedded SQLite front answers or adjusts before SQLite sees them:
 // transaction control, SET, USE, SHOW, DESCRIBE, KILL and the SELECTs of system variables
 // and session functions that clients send on connect. Pure text work, with MySQL's lexical
-// rules (`#` and `-- ` comments, backquoted names, doubled quotes in strings).
+// rules (sqlite_lexer.h).
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "protocol/mysql/sqlite_lexer.h"
 
 namespace plexi::mysql::embedded {
 
@@ -87,24 +89,5 @@ FrontStatement classify_statement(std::string_view sql);
 
 // The kinds the front answers with rows it computes itself.
 bool answers_rows(FrontKind kind);
-
-// True when `sql` holds nothing but whitespace, comments and semicolons.
-bool is_blank(std::string_view sql);
-
-// MySQL's LIKE: `%` any run, `_` one character, backslash escapes the next; ASCII letters
-// compare case-insensitively, as under MySQL's default collations.
-bool like_match(std::string_view text, std::string_view pattern);
-
-// Statements after which MySQL commits implicitly, and before which it commits an open
-// transaction: CREATE, ALTER, DROP, RENAME, TRUNCATE (not CREATE TEMPORARY TABLE).
-bool commits_implicitly(std::string_view sql);
-
-// `sql` with its '...' string literals that hold NUL bytes written as X'...' blob literals.
-// SQLite reads statement text only up to a NUL, and clients that know backslashes are not
-// escapes here (PyMySQL) send bytes values raw between quotes.
-std::string blob_literals_for_nul(std::string_view sql);
-
-// A string as an SQL literal for SQLite: quoted, inner quotes doubled.
-std::string quote_literal(std::string_view text);
 
 }  // namespace plexi::mysql::embedded

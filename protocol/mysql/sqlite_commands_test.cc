@@ -1,6 +1,6 @@
 // Tests of the MySQL embedded front's statement recognition: transaction control, SET, USE,
 // SHOW, DESCRIBE, KILL, the SELECTs of variables clients send on connect, where statements
-// end, and the text helpers (LIKE, implicit commits, NUL bytes in literals).
+// end.
 #include "protocol/mysql/sqlite_commands.h"
 
 #include <gtest/gtest.h>
@@ -229,37 +229,6 @@ TEST(MysqlSqliteCommands, KillAndLocks) {
   EXPECT_EQ(classify_statement("KILL x").kind, FrontKind::kSql);
   EXPECT_EQ(classify_statement("LOCK TABLES t WRITE").kind, FrontKind::kAccepted);
   EXPECT_EQ(classify_statement("UNLOCK TABLES").kind, FrontKind::kAccepted);
-}
-
-TEST(MysqlSqliteCommands, LikeMatch) {
-  EXPECT_TRUE(like_match("max_allowed_packet", "max%"));
-  EXPECT_TRUE(like_match("MAX_allowed_packet", "max\\_allowed%packet"));
-  EXPECT_FALSE(like_match("maxiallowed", "max\\_%"));
-  EXPECT_TRUE(like_match("abc", "a_c"));
-  EXPECT_TRUE(like_match("abc", "%"));
-  EXPECT_TRUE(like_match("", "%"));
-  EXPECT_FALSE(like_match("abc", "ab"));
-  EXPECT_TRUE(like_match("abcbc", "%bc"));
-  EXPECT_FALSE(like_match("abcbd", "%bc"));
-}
-
-TEST(MysqlSqliteCommands, ImplicitCommits) {
-  EXPECT_TRUE(commits_implicitly("CREATE TABLE t (a INTEGER)"));
-  EXPECT_TRUE(commits_implicitly(" drop table t"));
-  EXPECT_TRUE(commits_implicitly("ALTER TABLE t ADD b TEXT"));
-  EXPECT_FALSE(commits_implicitly("CREATE TEMPORARY TABLE t (a)"));
-  EXPECT_FALSE(commits_implicitly("DROP TEMPORARY TABLE t"));
-  EXPECT_FALSE(commits_implicitly("INSERT INTO t VALUES (1)"));
-  EXPECT_FALSE(commits_implicitly(""));
-}
-
-TEST(MysqlSqliteCommands, NulBytesBecomeBlobLiterals) {
-  using namespace std::string_literals;
-  EXPECT_EQ(blob_literals_for_nul("INSERT INTO t VALUES ('a\0b''', 'plain', \"x\0\")"s),
-            "INSERT INTO t VALUES (X'61006227', 'plain', \"x\0\")"s);
-  EXPECT_EQ(blob_literals_for_nul("SELECT '\0' -- 'not\0 a string'\n"s),
-            "SELECT X'00' -- 'not\0 a string'\n"s);
-  EXPECT_EQ(quote_literal("it's"), "'it''s'");
 }
 
 }  // namespace
