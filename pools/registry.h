@@ -23,7 +23,7 @@ struct PoolKey {
   std::string database;
   // What else server connections of the pool must share (MySQL: the capability flags and
   // character set they log in with, which shape the packets a client reads).
-  std::string variant;
+  std::string variant{};
   auto operator<=>(const PoolKey&) const = default;
   std::string to_string() const {
     std::string text = cluster + "/" + backend + "/" + user + "/" + database;

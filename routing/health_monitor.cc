@@ -4,10 +4,12 @@
 
 #include <map>
 #include <mutex>
+#include <variant>
 #include <vector>
 
 #include "routing/failover_command.h"
 #include "routing/health_events.h"
+#include "routing/mysql_check.h"
 #include "routing/pg_check.h"
 
 namespace plexi::routing {
@@ -16,41 +18,54 @@ namespace {
 
 using Strand = asio::strand<asio::io_context::executor_type>;
 
+// What a backend's check is, by backend type. Equal settings: the same check.
+using CheckSettings = std::variant<PgCheckSettings, MysqlCheckSettings>;
+
+std::unique_ptr<BackendCheck> make_check(const Strand& strand, const PgCheckSettings& settings) {
+  return std::make_unique<PgCheck>(strand, settings);
+}
+std::unique_ptr<BackendCheck> make_check(const Strand& strand, const MysqlCheckSettings& settings) {
+  return std::make_unique<MysqlCheck>(strand, settings);
+}
+
 // One backend's check loop. Identified by (cluster, backend name); its settings decide
 // whether a reload may keep it running.
 struct Checker {
   Checker(const Strand& strand, std::string cluster_name, std::string backend_name,
-          PgCheckSettings pg, std::chrono::milliseconds every)
+          CheckSettings what, std::chrono::milliseconds every)
       : cluster(std::move(cluster_name)),
         backend(std::move(backend_name)),
-        settings(pg),
+        settings(std::move(what)),
         interval(every),
-        check(strand, std::move(pg)),
+        check(std::visit([&](const auto& s) { return make_check(strand, s); }, settings)),
         pause(strand) {}
 
   void stop() {
     stopped = true;
-    check.cancel();
+    check->cancel();
     pause.cancel();
   }
 
   std::string cluster;
   std::string backend;
-  PgCheckSettings settings;
+  CheckSettings settings;
   std::chrono::milliseconds interval;
-  PgCheck check;
+  std::unique_ptr<BackendCheck> check;
   asio::steady_timer pause;
   bool stopped = false;
 };
 
-// The extension point for other backend types: a MySQL check (@@read_only, replica lag)
-// and a Redis one (ROLE) go here, with a Checker of their own kind.
-std::optional<PgCheckSettings> check_settings(const config::Cluster& cluster,
-                                              const config::Backend& backend) {
+// The extension point for other backend types: a Redis check (ROLE) goes here, with a
+// BackendCheck of its own.
+std::optional<CheckSettings> check_settings(const config::Cluster& cluster,
+                                            const config::Backend& backend) {
   switch (backend.type) {
     case config::BackendType::kPostgres:
-      return pg_check_settings(cluster, backend);
+      if (auto settings = pg_check_settings(cluster, backend)) return *settings;
+      return std::nullopt;
     case config::BackendType::kMysql:
+      if (auto settings = mysql_check_settings(cluster, backend)) return *settings;
+      return std::nullopt;
     case config::BackendType::kRedis:
     case config::BackendType::kSqlite:
       return std::nullopt;
@@ -104,7 +119,8 @@ void MonitorCore::configure(const config::Config& config) {
       auto settings = check_settings(cluster, backend);
       checked.push_back(settings.has_value());
       if (!settings) {
-        if (backend.type == config::BackendType::kPostgres) {
+        if (backend.type == config::BackendType::kPostgres ||
+            backend.type == config::BackendType::kMysql) {
           log->warn(
               "cluster {}: backend {} has no username and no health.user is set: not "
               "checked, taken as up in its configured role",
@@ -163,7 +179,7 @@ awaitable<void> MonitorCore::check_loop(std::shared_ptr<MonitorCore> core,
                                         std::shared_ptr<Checker> checker) {
   while (!checker->stopped) {
     const auto started_at = std::chrono::steady_clock::now();
-    CheckResult result = co_await checker->check.run();
+    CheckResult result = co_await checker->check->run();
     if (checker->stopped) break;
     core->record(*checker, result);
     // Checks start every interval; one that used up more starts the next at once.

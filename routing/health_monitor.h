@@ -18,9 +18,10 @@ namespace detail {
 struct MonitorCore;
 }
 
-// PostgreSQL backends are checked with libpq (see pg_check.h). Backends of other types,
-// and PostgreSQL backends with no user to log in as, are kUnchecked: up in their configured
-// role. Every cluster has a snapshot, whatever its protocol.
+// PostgreSQL backends are checked with libpq (see pg_check.h), MySQL and MariaDB ones with
+// libmariadb (see mysql_check.h). Backends of other types, and backends with no user to log
+// in as, are kUnchecked: up in their configured role. Every cluster has a snapshot, whatever
+// its protocol.
 //
 // All checks of one monitor run on one strand of the io_context; snapshots are read from
 // any thread. The monitor must be destroyed before its io_context.

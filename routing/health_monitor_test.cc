@@ -117,7 +117,7 @@ TEST_F(HealthMonitorTest, SnapshotsExistBeforeTheFirstCheck) {
   EXPECT_EQ(s->backends[0].state, BackendState::kUnknown);
   const auto shop = monitor.cluster("shop");
   ASSERT_NE(shop, nullptr);
-  EXPECT_EQ(shop->backends[0].state, BackendState::kUnchecked);  // no MySQL check yet
+  EXPECT_EQ(shop->backends[0].state, BackendState::kUnchecked);  // no user to log in as
   EXPECT_EQ(shop->write_target, 0);
   EXPECT_EQ(monitor.cluster("nosuch"), nullptr);
 }
@@ -152,6 +152,30 @@ TEST_F(HealthMonitorTest, RefusedAndSilentServersAreMarkedDown) {
   const auto later =
       wait_for(monitor, [&](const ClusterHealth& c) { return c.generation > s->generation + 2; });
   EXPECT_NE(later, nullptr);
+  EXPECT_TRUE(stops(monitor));
+}
+
+TEST_F(HealthMonitorTest, MysqlBackendsAreCheckedThroughLibmariadb) {
+  listen_silently();
+  auto mysql = [](config::Backend b) {
+    b.type = config::BackendType::kMysql;
+    return b;
+  };
+  auto config = std::make_shared<config::Config>(
+      *config_with({mysql(pg_backend("refused", closed_port())),
+                    mysql(pg_backend("silent", silent_->local_endpoint().port()))}));
+  config->clusters.at("appdb").protocol = config::Protocol::kMysql;
+  HealthMonitor monitor(io_, config, quiet_logger());
+  monitor.start();
+  run_io();
+  const auto s = wait_for(monitor, [](const ClusterHealth& c) {
+    return c.backends[0].state == BackendState::kDown && c.backends[1].state == BackendState::kDown;
+  });
+  ASSERT_NE(s, nullptr);
+  EXPECT_NE(s->backends[0].last_error.find("Can't connect"), std::string::npos)
+      << s->backends[0].last_error;
+  // A MySQL server speaks first: one that accepts and says nothing never finishes connecting.
+  EXPECT_EQ(s->backends[1].last_error, "no answer within 200ms (connecting)");
   EXPECT_TRUE(stops(monitor));
 }
 

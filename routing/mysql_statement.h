@@ -33,22 +33,29 @@ enum class MysqlPin {
 std::string_view to_string(MysqlPin pin);
 
 // One session setting to replay on another server: `key` identifies it (later ones replace
-// earlier ones with the same key), `sql` is the assignment as written, ready to follow "SET ".
+// earlier ones with the same key), `sql` is the assignment ready to follow "SET ": the
+// variable's name in lower case without its scope (SESSION, @@session.), " = ", and the value
+// as written (one space where the text had space or comments).
 struct MysqlSetting {
   std::string key;  // lower-case: "names", "autocommit", "sql_mode", "time_zone",
                     // "transaction_isolation", "character_set_results", ...
-  std::string sql;  // "NAMES utf8mb4", "autocommit = 0", "@@session.sql_mode = 'ANSI'"
+  std::string sql;  // "NAMES utf8mb4", "autocommit = 0", "sql_mode = 'ANSI'" (also for
+                    // SET @@session.sql_mode := 'ANSI'), "tx_isolation = 'READ-COMMITTED'",
+                    // "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 };
 
 struct MysqlStatement {
   // Every statement of the string is a read: SELECT (and WITH … SELECT, TABLE, VALUES)
   // without FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE / INTO; SHOW, DESCRIBE, EXPLAIN
   // (without ANALYZE); DO; HELP; START TRANSACTION READ ONLY and what follows it. USE and
-  // SET of tracked settings count as reads too (they are replayed, never routed).
+  // SET of tracked settings count as reads too (they are replayed, never routed). A
+  // statement that pins is never a read, so that the connection a client keeps can write.
   bool read = false;
   TransactionControl transaction = TransactionControl::kNone;  // the last one in the string
   bool read_only = false;  // kBegin with READ ONLY
-  // Statements that commit implicitly (DDL, LOCK TABLES, …): a transaction ends.
+  // Statements that commit implicitly (DDL, LOCK TABLES, …): a transaction ends. UNLOCK
+  // TABLES commits only what LOCK TABLES began, so it says so only after a LOCK TABLES in the
+  // same string.
   bool implicit_commit = false;
   std::vector<MysqlSetting> settings;  // tracked SET assignments, in order
   std::optional<std::string> use_database;  // USE db (unquoted)
@@ -68,7 +75,10 @@ MysqlStatement analyze_mysql(std::string_view sql);
 // The statement's shape for digests and rules: literals as `?`, IN lists and VALUES rows
 // collapsed, comments dropped, spacing normalised, key words upper-cased (as
 // shape_statement does for PostgreSQL), with MySQL's lexical rules; digest =
-// shape_digest(text).
+// shape_digest(text). Unquoted names are lower-cased, backquoted ones kept as written; the
+// content of executable comments (/*! ... */) is kept as code.
 StatementShape shape_mysql_statement(std::string_view sql);
+// The same into `out`, reusing its text's capacity.
+void shape_mysql_statement(std::string_view sql, StatementShape& out);
 
 }  // namespace plexi::routing

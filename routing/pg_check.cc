@@ -2,17 +2,11 @@
 // wait on the socket done by Asio and the whole check bounded by one timer.
 #include "routing/pg_check.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 
 namespace plexi::routing {
 namespace {
-
-using error_code = boost::system::error_code;
 
 // libpq's messages end in a newline and may span lines; a log line wants one line.
 std::string one_line(const char* text) {
@@ -40,31 +34,12 @@ const char* const kHealthQuery =
     "pg_last_wal_receive_lsn(), "
     "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())";
 
-// Shared by a run() and its timer: the timer may fire after run() has finished, when the
-// owner pointer is already cleared.
-struct PgCheck::Watch {
-  explicit Watch(PgCheck* check) : owner(check) {}
-  PgCheck* owner;
-  bool fired = false;
-};
-
 std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend) {
-  PgCheckSettings s;
-  s.host = backend.host;
-  s.port = backend.port;
-  s.sslmode = backend.tls;
-  s.timeout = cluster.health.timeout;
-  if (!backend.username.empty()) {
-    s.user = backend.username;
-    s.password = backend.password;
-  } else {
-    s.user = cluster.health.user;
-    s.password = cluster.health.password;
-  }
-  s.database = cluster.health.database.empty() ? backend.database : cluster.health.database;
-  if (s.user.empty()) return std::nullopt;
-  return s;
+  auto login = check_login(cluster, backend);
+  if (!login) return std::nullopt;
+  return PgCheckSettings{login->host,     login->port, login->database, login->user,
+                         login->password, login->tls,  login->timeout};
 }
 
 std::optional<Lsn> parse_lsn(std::string_view text) {
@@ -115,99 +90,30 @@ void read_health_row(const PGresult* answer, CheckResult& result) {
 }
 
 PgCheck::PgCheck(asio::any_io_executor executor, PgCheckSettings settings)
-    : executor_(executor), settings_(std::move(settings)), timer_(executor), resolver_(executor) {}
+    : BackendCheck(executor, settings.timeout, "libpq"), settings_(std::move(settings)) {}
 
 PgCheck::~PgCheck() {
-  if (watch_) watch_->owner = nullptr;
-  socket_.reset();  // our dup first; PQfinish then closes libpq's descriptor
-}
-
-void PgCheck::cancel() {
-  cancelled_ = true;
-  error_code ignored;
-  if (socket_) socket_->cancel(ignored);
-  resolver_.cancel();
+  forget();  // our dup first; PQfinish then closes libpq's descriptor
 }
 
 void PgCheck::reset() {
-  socket_.reset();
+  forget();
   conn_.reset();
 }
 
-std::string PgCheck::failure(const Watch& watch, std::string_view doing) const {
-  if (cancelled_) return "check stopped";
-  if (watch.fired) {
-    return "no answer within " + std::to_string(settings_.timeout.count()) + "ms (" +
-           std::string(doing) + ")";
-  }
-  return "interrupted while " + std::string(doing);
-}
-
-awaitable<CheckResult> PgCheck::run() {
-  CheckResult result;
-  if (cancelled_) {
-    result.error = "check stopped";
-    result.at = WallClock::now();
-    co_return result;
-  }
-  auto watch = std::make_shared<Watch>(this);
-  watch_ = watch;
-  timer_.expires_after(settings_.timeout);
-  timer_.async_wait([watch](const error_code& ec) {
-    if (ec || watch->owner == nullptr) return;
-    watch->fired = true;
-    error_code ignored;
-    // Cancelling the one wait in progress is enough: every wait checks `fired` on return.
-    if (watch->owner->socket_) watch->owner->socket_->cancel(ignored);
-    watch->owner->resolver_.cancel();
-  });
-
-  const bool reused = conn_ != nullptr;
-  bool ok = co_await attempt(*watch, result);
-  if (!ok && reused && !watch->fired && !cancelled_) {
-    reset();
-    result = CheckResult{};
-    ok = co_await attempt(*watch, result);
-  }
-  watch->owner = nullptr;
-  watch_.reset();
-  timer_.cancel();
-  if (!ok) reset();
-  result.ok = ok;
-  result.at = WallClock::now();
-  co_return result;
-}
-
-awaitable<bool> PgCheck::attempt(Watch& watch, CheckResult& result) {
+awaitable<bool> PgCheck::attempt(CheckResult& result) {
   if (!conn_) {
-    bool connected = co_await connect(watch, result.error);
+    bool connected = co_await connect(result.error);
     if (!connected) co_return false;
   }
-  bool answered = co_await query(watch, result);
+  bool answered = co_await query(result);
   co_return answered;
 }
 
-awaitable<bool> PgCheck::connect(Watch& watch, std::string& error) {
-  error_code ec;
+awaitable<bool> PgCheck::connect(std::string& error) {
   std::string hostaddr;
-  const auto address = asio::ip::make_address(settings_.host, ec);
-  if (!ec) {
-    hostaddr = address.to_string();
-  } else if (!settings_.host.starts_with('/')) {
-    // libpq would resolve a name itself and block the worker; Asio's resolver does not.
-    ec.clear();
-    auto found = co_await resolver_.async_resolve(settings_.host, std::to_string(settings_.port),
-                                                  asio::redirect_error(use_awaitable, ec));
-    if (watch.fired || cancelled_) {
-      error = failure(watch, "resolving " + settings_.host);
-      co_return false;
-    }
-    if (ec || found.empty()) {
-      error = "cannot resolve " + settings_.host + ": " + (ec ? ec.message() : "no address");
-      co_return false;
-    }
-    hostaddr = found.begin()->endpoint().address().to_string();
-  }
+  bool resolved = co_await resolve(settings_.host, settings_.port, hostaddr, error);
+  if (!resolved) co_return false;
 
   const std::string port = std::to_string(settings_.port);
   // Empty values are ignored by libpq. GSSAPI stays off: its negotiation can block.
@@ -238,9 +144,9 @@ awaitable<bool> PgCheck::connect(Watch& watch, std::string& error) {
     }
     // libpq may change sockets while connecting (another address, SSL refused), so the
     // descriptor is taken afresh before every wait.
-    bool ready = co_await wait(watch, status == PGRES_POLLING_WRITING, true, error);
+    bool ready = co_await wait(PQsocket(conn_.get()), status == PGRES_POLLING_WRITING, true, error);
     if (!ready) {
-      if (error.empty()) error = failure(watch, "connecting");
+      if (error.empty()) error = failure("connecting");
       co_return false;
     }
     status = PQconnectPoll(conn_.get());
@@ -252,7 +158,7 @@ awaitable<bool> PgCheck::connect(Watch& watch, std::string& error) {
   co_return true;
 }
 
-awaitable<bool> PgCheck::query(Watch& watch, CheckResult& result) {
+awaitable<bool> PgCheck::query(CheckResult& result) {
   PGconn* conn = conn_.get();
   if (!PQsendQuery(conn, kHealthQuery)) {
     result.error = one_line(PQerrorMessage(conn));
@@ -265,18 +171,18 @@ awaitable<bool> PgCheck::query(Watch& watch, CheckResult& result) {
       co_return false;
     }
     if (flushed == 0) break;
-    bool ready = co_await wait(watch, true, false, result.error);
+    bool ready = co_await wait(PQsocket(conn), true, false, result.error);
     if (!ready) {
-      if (result.error.empty()) result.error = failure(watch, "sending the query");
+      if (result.error.empty()) result.error = failure("sending the query");
       co_return false;
     }
   }
   bool answered = false;
   while (true) {
     while (PQisBusy(conn)) {
-      bool ready = co_await wait(watch, false, false, result.error);
+      bool ready = co_await wait(PQsocket(conn), false, false, result.error);
       if (!ready) {
-        if (result.error.empty()) result.error = failure(watch, "waiting for the answer");
+        if (result.error.empty()) result.error = failure("waiting for the answer");
         co_return false;
       }
       if (!PQconsumeInput(conn)) {
@@ -294,41 +200,6 @@ awaitable<bool> PgCheck::query(Watch& watch, CheckResult& result) {
   }
   if (!answered) result.error = "the health query returned nothing";
   co_return answered&& result.ok;
-}
-
-awaitable<bool> PgCheck::wait(Watch& watch, bool for_write, bool new_socket, std::string& error) {
-  if (new_socket || !socket_) {
-    socket_.reset();
-    const int fd = PQsocket(conn_.get());
-    if (fd < 0) {
-      error = "libpq has no socket";
-      co_return false;
-    }
-    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) {
-      error = std::string("cannot duplicate libpq's socket: ") + std::strerror(errno);
-      co_return false;
-    }
-    error_code ec;
-    socket_.emplace(executor_);
-    socket_->assign(copy, ec);
-    if (ec) {
-      ::close(copy);
-      socket_.reset();
-      error = "cannot watch libpq's socket: " + ec.message();
-      co_return false;
-    }
-  }
-  error_code ec;
-  co_await socket_->async_wait(for_write ? asio::posix::stream_descriptor::wait_write
-                                         : asio::posix::stream_descriptor::wait_read,
-                               asio::redirect_error(use_awaitable, ec));
-  if (watch.fired || cancelled_) co_return false;  // the caller names the stage
-  if (ec) {
-    error = "waiting on the socket: " + ec.message();
-    co_return false;
-  }
-  co_return true;
 }
 
 }  // namespace plexi::routing

@@ -14,6 +14,7 @@
 
 #include "common/asio.h"
 #include "config/config.h"
+#include "routing/backend_check.h"
 #include "routing/backend_health.h"
 
 namespace plexi::routing {
@@ -31,9 +32,8 @@ struct PgCheckSettings {
   bool operator==(const PgCheckSettings&) const = default;
 };
 
-// The backend's own username and password; without a username, the cluster's health.user and
-// health.password. The database is health.database, else the backend's. None when there
-// is no user to log in as: the backend then goes unchecked.
+// check_login()'s user, password and database, with the backend's tls as the sslmode. None
+// when there is no user to log in as: the backend then goes unchecked.
 std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend);
 
@@ -46,47 +46,25 @@ extern const char* const kHealthQuery;
 // Reads kHealthQuery's answer into `result` (ok, or the reason it is unusable).
 void read_health_row(const PGresult* answer, CheckResult& result);
 
-class PgCheck {
+class PgCheck : public BackendCheck {
  public:
-  // `executor` must be a strand, or any executor whose handlers never run concurrently:
-  // run() and cancel() share the connection and the socket.
+  // `executor`: as for BackendCheck, a strand or the like.
   PgCheck(asio::any_io_executor executor, PgCheckSettings settings);
-  ~PgCheck();
-  PgCheck(const PgCheck&) = delete;
-  PgCheck& operator=(const PgCheck&) = delete;
-
-  // Connects if there is no connection, sends the query and reads its answer. Past the
-  // timeout the connection is abandoned and the result says so. A failure on a connection
-  // kept from an earlier check is retried once on a new one (the server may simply have
-  // closed an idle connection), within the same timeout.
-  awaitable<CheckResult> run();
-
-  // Makes a run() in progress return soon with a failure. Called on the executor.
-  void cancel();
+  ~PgCheck() override;
 
  private:
-  struct Watch;
   struct ConnCloser {
     void operator()(PGconn* conn) const { PQfinish(conn); }
   };
 
-  awaitable<bool> attempt(Watch& watch, CheckResult& result);
-  awaitable<bool> connect(Watch& watch, std::string& error);
-  awaitable<bool> query(Watch& watch, CheckResult& result);
-  // Waits until libpq's socket is readable (or writable); false when interrupted.
-  awaitable<bool> wait(Watch& watch, bool for_write, bool new_socket, std::string& error);
-  std::string failure(const Watch& watch, std::string_view doing) const;
-  void reset();
+  bool connected() const override { return conn_ != nullptr; }
+  awaitable<bool> attempt(CheckResult& result) override;
+  void reset() override;
+  awaitable<bool> connect(std::string& error);
+  awaitable<bool> query(CheckResult& result);
 
-  asio::any_io_executor executor_;
   PgCheckSettings settings_;
-  asio::steady_timer timer_;
-  asio::ip::tcp::resolver resolver_;
   std::unique_ptr<PGconn, ConnCloser> conn_;
-  // A dup() of libpq's socket, so closing it never closes libpq's own descriptor.
-  std::optional<asio::posix::stream_descriptor> socket_;
-  std::shared_ptr<Watch> watch_;  // of the run() in progress
-  bool cancelled_ = false;
 };
 
 }  // namespace plexi::routing

@@ -14,7 +14,8 @@ char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + '
 
 void ShapeWriter::word(std::string_view text) {
   // After a dot a word is a name (t.select is a column), never a key word.
-  const bool key_word = !glued_ && last_ != Kind::kDot && is_key_word(text);
+  const bool key_word = !glued_ && last_ != Kind::kDot &&
+                        (dialect_ == Dialect::kMysql ? is_mysql_key_word(text) : is_key_word(text));
   write(key_word ? Kind::kKeyWord : Kind::kWord, {});
   last_word_ = out_.size();
   for (char c : text) out_ += key_word ? upper(c) : lower(c);
@@ -138,7 +139,7 @@ bool ShapeWriter::space_before(Kind next) const {
       if (next == Kind::kOpen) return false;  // f(x)
       break;
     case Kind::kKeyWord:
-      if (next == Kind::kDot) return true;  // "SELECT.x" would read as one word
+      if (next == Kind::kDot) return dialect_ == Dialect::kPostgres;  // "SELECT.x": one word
       break;
     default:
       break;

@@ -31,7 +31,12 @@ class ShapeWriter {
     kOther,  // any other character
   };
 
-  explicit ShapeWriter(std::string& out) : out_(out) {}
+  // The dialect decides the key words, and whether a key word may touch a following dot
+  // (PostgreSQL's tokenizer would read "SELECT.x" as one word, MySQL's reads three tokens).
+  enum class Dialect { kPostgres, kMysql };
+
+  explicit ShapeWriter(std::string& out, Dialect dialect = Dialect::kPostgres)
+      : out_(out), dialect_(dialect) {}
 
   // An unquoted word: upper case when a key word, else lower case. After a dot it is a name.
   void word(std::string_view text);
@@ -63,6 +68,7 @@ class ShapeWriter {
   bool last_key_word_is(std::string_view upper) const;
 
   std::string& out_;
+  Dialect dialect_;
   Kind last_ = Kind::kNone;
   std::size_t last_word_ = 0;  // where the last word starts in the output
   // The output ends in a name and a dot ("t." of t.*), which reads back as one word: what

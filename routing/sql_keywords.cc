@@ -1,4 +1,4 @@
-// The key word table statement shapes use: a hash table built at compile time.
+// The key word tables statement shapes use: hash tables built at compile time.
 #include "routing/sql_keywords.h"
 
 #include <algorithm>
@@ -42,22 +42,59 @@ constexpr auto kKeyWords = std::to_array<std::string_view>({
 });
 // clang-format on
 
-constexpr std::size_t kLongest = 17;  // CURRENT_TIMESTAMP
+// clang-format off
+// MySQL 8's reserved words as clients use them, and the non-reserved words that open or
+// structure common statements (BEGIN, NAMES, TABLES, ...).
+constexpr auto kMysqlKeyWords = std::to_array<std::string_view>({
+    "ADD", "ALL", "ALTER", "ANALYZE", "AND", "AS", "ASC", "BEGIN", "BETWEEN", "BIGINT", "BINARY",
+    "BLOB", "BOTH", "BY", "CALL", "CASCADE", "CASE", "CAST", "CHAIN", "CHANGE", "CHAR", "CHARACTER",
+    "CHARSET", "CHECK", "COLLATE", "COLUMN", "COMMIT", "COMMITTED", "CONSISTENT", "CONSTRAINT",
+    "CONVERT", "CREATE", "CROSS", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP",
+    "CURRENT_USER", "DATABASE", "DATABASES", "DEALLOCATE", "DECIMAL", "DECLARE", "DEFAULT",
+    "DELAYED", "DELETE", "DESC", "DESCRIBE", "DISTINCT", "DISTINCTROW", "DIV", "DO", "DOUBLE",
+    "DROP", "DUAL", "DUPLICATE", "ELSE", "END", "ESCAPE", "EXCEPT", "EXECUTE", "EXISTS", "EXPLAIN",
+    "FALSE", "FLOAT", "FLUSH", "FOR", "FORCE", "FOREIGN", "FROM", "FULLTEXT", "FUNCTION", "GLOBAL",
+    "GRANT", "GROUP", "HANDLER", "HAVING", "HIGH_PRIORITY", "IF", "IGNORE", "IN", "INDEX", "INFILE",
+    "INNER", "INSERT", "INT", "INTEGER", "INTERSECT", "INTERVAL", "INTO", "IS", "ISOLATION", "JOIN",
+    "KEY", "KILL", "LEADING", "LEFT", "LIKE", "LIMIT", "LOAD", "LOCAL", "LOCK", "LOW_PRIORITY",
+    "MATCH", "MOD", "NAMES", "NATURAL", "NOT", "NULL", "OFFSET", "ON", "ONLY", "OPTIMIZE", "OR",
+    "ORDER", "OUTER", "OUTFILE", "PARTITION", "PREPARE", "PRIMARY", "PROCEDURE", "READ",
+    "REFERENCES", "REGEXP", "RELEASE", "RENAME", "REPEATABLE", "REPLACE", "REVOKE", "RIGHT",
+    "RLIKE", "ROLLBACK", "SAVEPOINT", "SCHEMA", "SELECT", "SEPARATOR", "SERIALIZABLE", "SESSION",
+    "SET", "SHARE", "SHOW", "SIGNED", "SNAPSHOT", "SQL_CALC_FOUND_ROWS", "SQL_NO_CACHE", "START",
+    "STRAIGHT_JOIN", "TABLE", "TABLES", "TEMPORARY", "THEN", "TO", "TRAILING", "TRANSACTION",
+    "TRUE", "TRUNCATE", "UNCOMMITTED", "UNION", "UNIQUE", "UNLOCK", "UNSIGNED", "UPDATE", "USE",
+    "USING", "VALUES", "VARCHAR", "VARIABLES", "VIEW", "WHEN", "WHERE", "WITH", "WORK", "WRITE",
+    "XA", "XOR"
+});
+// clang-format on
 
 static_assert(std::is_sorted(kKeyWords.begin(), kKeyWords.end()));  // easy to read and extend
+static_assert(std::is_sorted(kMysqlKeyWords.begin(), kMysqlKeyWords.end()));
 
 // An open-addressing hash table of the words, built at compile time: a lookup hashes the
 // word once and usually compares one entry.
 constexpr std::size_t kSlots = 1024;
+
+template <std::size_t N>
+constexpr std::size_t longest(const std::array<std::string_view, N>& words) {
+  std::size_t size = 0;
+  for (std::string_view word : words) size = std::max(size, word.size());
+  return size;
+}
+constexpr std::size_t kLongest = std::max(longest(kKeyWords), longest(kMysqlKeyWords));
 
 constexpr std::uint32_t hash_step(std::uint32_t hash, char c) {
   return (hash ^ static_cast<unsigned char>(c)) * 16777619u;
 }
 constexpr std::uint32_t kHashStart = 2166136261u;
 
-constexpr auto kTable = [] {
-  std::array<std::string_view, kSlots> slots{};
-  for (std::string_view word : kKeyWords) {
+using Table = std::array<std::string_view, kSlots>;
+
+template <std::size_t N>
+constexpr Table make_table(const std::array<std::string_view, N>& words) {
+  Table slots{};
+  for (std::string_view word : words) {
     std::uint32_t hash = kHashStart;
     for (char c : word) hash = hash_step(hash, c);
     std::size_t slot = hash % kSlots;
@@ -65,11 +102,12 @@ constexpr auto kTable = [] {
     slots[slot] = word;
   }
   return slots;
-}();
+}
 
-}  // namespace
+constexpr Table kTable = make_table(kKeyWords);
+constexpr Table kMysqlTable = make_table(kMysqlKeyWords);
 
-bool is_key_word(std::string_view word) {
+bool find(const Table& table, std::string_view word) {
   if (word.empty() || word.size() > kLongest) return false;
   char upper[kLongest];
   std::uint32_t hash = kHashStart;
@@ -84,11 +122,17 @@ bool is_key_word(std::string_view word) {
     hash = hash_step(hash, c);
   }
   const std::string_view key(upper, word.size());
-  for (std::size_t slot = hash % kSlots; !kTable[slot].empty(); slot = (slot + 1) % kSlots) {
-    if (kTable[slot] == key) return true;
+  for (std::size_t slot = hash % kSlots; !table[slot].empty(); slot = (slot + 1) % kSlots) {
+    if (table[slot] == key) return true;
   }
   return false;
 }
+
+}  // namespace
+
+bool is_key_word(std::string_view word) { return find(kTable, word); }
+
+bool is_mysql_key_word(std::string_view word) { return find(kMysqlTable, word); }
 
 bool ends_operand(std::string_view upper_key_word) {
   return upper_key_word == "NULL" || upper_key_word == "TRUE" || upper_key_word == "FALSE" ||

@@ -8,7 +8,8 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache libboost-dev libpq-dev l
   libsqlite3-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
   libgmock-dev libssl-dev libpg-query-dev libsystemd-dev)
 TEST_PACKAGES=(postgresql postgresql-client pgbouncer python3 python3-psycopg python3-yaml
-  python3-matplotlib clang libclang-rt-14-dev prometheus)
+  python3-matplotlib clang libclang-rt-14-dev prometheus mariadb-server mariadb-client
+  python3-pymysql python3-cryptography sysbench)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -19,8 +20,8 @@ is_installed() {
 }
 
 # install_missing_packages PACKAGE...: installs those not installed yet, with one apt-get
-# update. Services the packages would start (PostgreSQL, PgBouncer, Prometheus on :9090)
-# stay stopped: the tests run their own servers on their own ports.
+# update. Services the packages would start (PostgreSQL, PgBouncer, MariaDB on :3306,
+# Prometheus on :9090) stay stopped: the tests run their own servers on their own ports.
 install_missing_packages() {
   local missing=() package
   for package in "$@"; do

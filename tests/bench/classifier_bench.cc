@@ -1,5 +1,6 @@
 // Times the statement classifier: the shape pass, a verdict from the cache (hit), a verdict
-// parsed afresh (miss), and libpg_query's parse and fingerprint alone, per statement.
+// parsed afresh (miss), and libpg_query's parse and fingerprint alone, per statement; and the
+// MySQL statement analysis and shape pass on sysbench's statements.
 // Run by hand: cmake --build build --target classifier_bench && build/tests/classifier_bench
 #include <pg_query.h>
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "routing/classifier.h"
+#include "routing/mysql_statement.h"
 #include "routing/statement_shape.h"
 
 namespace {
@@ -29,6 +31,16 @@ const std::vector<std::string> kStatements = {
     "WHERE ts >= now() - interval '30 days' GROUP BY 1 ORDER BY 1",
 };
 
+// sysbench oltp_read_write's statements (as its text protocol sends them) and a driver's SET.
+const std::vector<std::string> kMysqlStatements = {
+    "SELECT c FROM sbtest1 WHERE id=48213",
+    "SELECT DISTINCT c FROM sbtest1 WHERE id BETWEEN 4105 AND 4204 ORDER BY c",
+    "UPDATE sbtest1 SET k=k+1 WHERE id=1180",
+    "INSERT INTO sbtest1 (id, k, c, pad) VALUES (5012, 4988, '83868641912-28773972837-"
+    "60736120486-75162659906', '67847967377-48000963322-62604785301-91415491898')",
+    "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
+};
+
 // CPU time of the calling thread, so that other processes on the machine do not count.
 double thread_cpu_us() {
   timespec now{};
@@ -38,12 +50,12 @@ double thread_cpu_us() {
 
 // Mean CPU microseconds per call of `work` over `rounds` passes through the statements.
 template <typename Work>
-double per_call(int rounds, Work work) {
+double per_call(int rounds, Work work, const std::vector<std::string>& statements = kStatements) {
   const double start = thread_cpu_us();
   for (int round = 0; round < rounds; ++round) {
-    for (const std::string& sql : kStatements) work(sql);
+    for (const std::string& sql : statements) work(sql);
   }
-  return (thread_cpu_us() - start) / (static_cast<double>(rounds) * kStatements.size());
+  return (thread_cpu_us() - start) / (static_cast<double>(rounds) * statements.size());
 }
 
 }  // namespace
@@ -78,6 +90,17 @@ int main() {
     pg_query_free_fingerprint_result(result);
   });
 
+  const double mysql_us = per_call(
+      kRounds, [&](const std::string& sql) { sink += plexi::routing::analyze_mysql(sql).read; },
+      kMysqlStatements);
+  const double mysql_shape_us = per_call(
+      kRounds,
+      [&](const std::string& sql) {
+        plexi::routing::shape_mysql_statement(sql, shape);
+        sink += shape.text.size();
+      },
+      kMysqlStatements);
+
   // Two threads classifying from one cache: what the lock costs when sessions meet on it.
   double shared_us[2] = {};
   std::vector<std::thread> threads;
@@ -99,5 +122,8 @@ int main() {
   std::printf("  pg_query_parse alone       %7.2f us\n", parse_us);
   std::printf("  pg_query_fingerprint alone %7.2f us\n", fingerprint_us);
   std::printf("  cache hit, 2 threads       %7.2f us, %.2f us\n", shared_us[0], shared_us[1]);
+  std::printf("MySQL, mean of %zu statements:\n", kMysqlStatements.size());
+  std::printf("  analyze_mysql              %7.2f us\n", mysql_us);
+  std::printf("  shape_mysql_statement      %7.2f us\n", mysql_shape_us);
   return sink == 0 ? 1 : 0;
 }

@@ -1,8 +1,10 @@
 """A replicated PostgreSQL setup for routing and failover tests: a primary, streaming replicas
 of it and a separate analytics server, all with the same login user and database; the
-backends: entries of a plexiproxy cluster that name them; and a watcher of plexiproxy's log."""
+backends: entries of a plexiproxy cluster that name them; a watcher of plexiproxy's log, and
+the report of what a failover test measured."""
 
 import re
+import sys
 import time
 
 from .plexiproxy import Plexiproxy
@@ -92,3 +94,8 @@ class LogWatcher:
             time.sleep(0.02)
         raise AssertionError(f"no log line matching {pattern!r} within {timeout}s; log since "
                              f"mark:\n{self.text()}")
+
+
+def report(what: str, seconds: float) -> None:
+    """Prints a measured time beside the test's name in unittest's verbose output."""
+    print(f"\n  measured: {what}: {seconds:.2f}s", file=sys.stderr, end="")

@@ -47,10 +47,6 @@ class PgBouncer(ManagedProcess):
     def log_path(self) -> Path:
         return self.dir / "pgbouncer.log"
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def start(self) -> "PgBouncer":
         self.dir = make_workdir("plexi-pgbouncer-")
         ini = self.dir / "pgbouncer.ini"

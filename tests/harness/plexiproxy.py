@@ -48,12 +48,9 @@ class Plexiproxy(ManagedProcess):
         if config is not None:
             self.write_config(config)
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def listen(self) -> dict:
-        return {"postgres": f"127.0.0.1:{self.port}", "admin": f"127.0.0.1:{self.admin_port}"}
+        return {"postgres": f"127.0.0.1:{self.port}", "mysql": f"127.0.0.1:{self.mysql_port}",
+                "admin": f"127.0.0.1:{self.admin_port}"}
 
     def write_config(self, config: dict | str) -> None:
         """(Re)writes the config file; a running proxy sees it after reload()."""

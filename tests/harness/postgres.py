@@ -58,10 +58,6 @@ class PostgresServer(ManagedProcess):
     def log_path(self) -> Path:
         return self.dir / "postgres.log"
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def dsn(self, dbname: str = "postgres", user: str | None = None,
             password: str | None = None) -> str:
         user = user or self.user

@@ -14,15 +14,17 @@ from pathlib import Path
 SERVICE_USER = "postgres"  # PostgreSQL and PgBouncer refuse to run as root
 
 
-def service_prefix(death_signal: str = "SIGTERM", as_service_user: bool = True) -> list[str]:
-    """The command prefix that runs a server, as the service user when we are root.
+def service_prefix(death_signal: str = "SIGTERM", as_service_user: bool = True,
+                   user: str = SERVICE_USER) -> list[str]:
+    """The command prefix that runs a server, as the service user (postgres, or `user`) when
+    we are root.
 
     setpriv execs the server in place, so the PID Popen records is the server's own. The
     parent-death signal stops the server if the test process dies without cleaning up.
     """
     prefix = ["setpriv", f"--pdeathsig={death_signal}"]
     if as_service_user and os.geteuid() == 0:
-        prefix += [f"--reuid={SERVICE_USER}", f"--regid={SERVICE_USER}", "--init-groups"]
+        prefix += [f"--reuid={user}", f"--regid={user}", "--init-groups"]
     return prefix
 
 
@@ -30,14 +32,16 @@ OWNER_FILE = ".owner"  # which test process made a work dir, so leftovers can be
 STALE_AFTER = 600     # seconds
 
 
-def make_workdir(prefix: str, for_service_user: bool = True) -> Path:
-    """A fresh temporary directory (writable by the service user unless told otherwise).
-    Also sweeps work dirs left by test processes that were killed before cleaning up."""
+def make_workdir(prefix: str, for_service_user: bool = True,
+                 user: str = SERVICE_USER) -> Path:
+    """A fresh temporary directory (writable by the service user, or `user`, unless told
+    otherwise). Also sweeps work dirs left by test processes that were killed before
+    cleaning up."""
     sweep_stale_workdirs()
     path = Path(tempfile.mkdtemp(prefix=prefix))
     (path / OWNER_FILE).write_text(_identity(os.getpid()) or "")
     if for_service_user:
-        give_to_service_user(path)
+        give_to_service_user(path, user)
     return path
 
 
@@ -64,9 +68,9 @@ def sweep_stale_workdirs() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def give_to_service_user(path: Path) -> None:
+def give_to_service_user(path: Path, user: str = SERVICE_USER) -> None:
     if os.geteuid() == 0:
-        entry = pwd.getpwnam(SERVICE_USER)
+        entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
@@ -155,11 +159,17 @@ def kill_all(pids: list[int], sig: int = signal.SIGKILL, timeout: float = 10.0) 
 
 
 class ManagedProcess:
-    """What every harness process shares: its log, and start()/close() as a context manager.
-    Subclasses define start(), stop() and log_path, and keep their work dir in dir."""
+    """What every harness process shares: its log, its PID, and start()/close() as a context
+    manager. Subclasses define start(), stop() and log_path, keep their work dir in dir and
+    their process in process."""
 
     log_path: Path
     dir: Path | None
+    process: subprocess.Popen | None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def log(self) -> str:
         return log_tail(self.log_path)

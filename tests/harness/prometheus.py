@@ -74,10 +74,6 @@ class PrometheusServer(ManagedProcess):
     def log_path(self) -> Path:
         return self.dir / "prometheus.log"
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def config(self) -> dict:
         """prometheus.yml as a dict."""
         job = {"job_name": self.job, "metrics_path": self.metrics_path,

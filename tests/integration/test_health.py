@@ -9,13 +9,12 @@ The monitor reports through its log (component health); the test reads those lin
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
-from harness.cluster import LogWatcher, ReplicatedServers
+from harness.cluster import LogWatcher, ReplicatedServers, report
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
 from harness.watchdog import start_watchdog
 
@@ -25,10 +24,6 @@ MAX_LAG = 1.0
 SLACK = 1.0  # seconds for process scheduling on a loaded machine
 DOWN_WITHIN = INTERVAL * FALL + TIMEOUT + SLACK
 TEST_DEADLINE = 60
-
-
-def report(what: str, seconds: float) -> None:
-    print(f"\n  measured: {what}: {seconds:.2f}s", file=sys.stderr, end="")
 
 
 class HealthMonitorTest(unittest.TestCase):

@@ -1,0 +1,172 @@
+"""Benchmarks the MySQL front side by side with direct MariaDB connections in one run:
+sysbench oltp_point_select and oltp_read_only at 32 threads, interleaved rounds, medians and
+ratios, and the proxy's CPU per query.
+
+Run by hand, not by ctest:
+
+    /usr/bin/python3 tests/bench/mysql_bench.py [--quick] [--out results.md]
+
+See tests/bench/README.md for what is measured and how.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import find_binary, finish_report, git_revision, log, version_of  # noqa: E402
+from harness.mariadb import APP_PASSWORD, APP_USER, MariaDBServer  # noqa: E402
+from harness.plexiproxy import Plexiproxy  # noqa: E402
+
+THREADS = 32
+POOL_SIZE = 8
+TABLE_SIZE = 10000
+TABLES = 4
+WORKLOADS = ("oltp_point_select", "oltp_read_only")
+TARGETS = ("direct", "plexiproxy")
+
+
+@dataclass
+class Run:
+    target: str
+    workload: str
+    round: int
+    tps: float | None
+    qps: float | None
+    errors: int
+    cpu: float | None  # seconds of proxy CPU during the run
+    queries: int
+
+    @property
+    def ok(self) -> bool:
+        return self.tps is not None and self.errors == 0
+
+    @property
+    def cpu_per_query_us(self) -> float | None:
+        if self.cpu is None or not self.queries:
+            return None
+        return self.cpu / self.queries * 1e6
+
+
+def proxy_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sysbench(workload: str, port: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["sysbench", workload, "--db-driver=mysql", "--mysql-host=127.0.0.1",
+         f"--mysql-port={port}", f"--mysql-user={APP_USER}", f"--mysql-password={APP_PASSWORD}",
+         "--mysql-db=appdb", "--mysql-ssl=off", f"--tables={TABLES}",
+         f"--table-size={TABLE_SIZE}", *args],
+        capture_output=True, text=True, timeout=600)
+
+
+def measure(target: str, port: int, workload: str, round_no: int, duration: int,
+            proxy_pid: int | None) -> Run:
+    cpu_before = proxy_cpu_seconds(proxy_pid) if proxy_pid else None
+    out = sysbench(workload, port, f"--threads={THREADS}", f"--time={duration}",
+                   "--db-ps-mode=auto", "--report-interval=0", "run")
+    cpu = proxy_cpu_seconds(proxy_pid) - cpu_before if proxy_pid else None
+
+    def number(pattern: str) -> float | None:
+        match = re.search(pattern, out.stdout, re.MULTILINE)
+        return float(match.group(1)) if match else None
+
+    tps = number(r"transactions:\s+\d+\s+\(([\d.]+) per sec")
+    qps = number(r"queries:\s+\d+\s+\(([\d.]+) per sec")
+    queries = int(number(r"^\s*queries:\s+(\d+)") or 0)
+    errors = int(number(r"ignored errors:\s+(\d+)") or 0)
+    if out.returncode != 0:
+        errors += 1
+        log(f"!! sysbench {workload} against {target} failed: {out.stderr.strip()[-500:]}")
+    return Run(target, workload, round_no, tps if out.returncode == 0 else None, qps, errors,
+               cpu, queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 s runs")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--duration", type=int)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    rounds = args.rounds or (2 if args.quick else 3)
+    duration = args.duration or (5 if args.quick else 15)
+    started = time.monotonic()
+    binary = find_binary()
+    runs: list[Run] = []
+    with ExitStack() as stack:
+        server = MariaDBServer()
+        stack.callback(server.close)
+        server.start()
+        server.execute("SET GLOBAL max_connections = 500")
+        log("preparing sysbench tables")
+        prepared = sysbench("oltp_read_only", server.port, "prepare")
+        if prepared.returncode != 0:
+            sys.exit(prepared.stderr)
+        proxy = Plexiproxy({
+            "users": [{"name": APP_USER, "password": APP_PASSWORD}],
+            "clusters": {"appdb": {"protocol": "mysql", "pool": {"pool_size": POOL_SIZE},
+                                   "backends": [{"type": "mysql", "host": server.host,
+                                                 "port": server.port, "database": "appdb"}]}},
+        })
+        stack.callback(proxy.close)
+        os.environ["PLEXIPROXY_BIN"] = binary
+        proxy.start()
+        ports = {"direct": server.port, "plexiproxy": proxy.mysql_port}
+        for round_no in range(1, rounds + 1):
+            order = TARGETS[round_no % 2:] + TARGETS[:round_no % 2]
+            for workload in WORKLOADS:
+                for target in order:
+                    run = measure(target, ports[target], workload, round_no, duration,
+                                  proxy.pid if target == "plexiproxy" else None)
+                    log(f"round {round_no} {workload} {target}: {run.tps} tps, "
+                        f"{run.qps} qps, cpu/query {run.cpu_per_query_us}")
+                    runs.append(run)
+        proxy_log = proxy.log()
+
+    lines = [f"## MySQL front: sysbench, {THREADS} threads, plexiproxy pool_size {POOL_SIZE}", "",
+             f"{datetime.date.today()} · {platform.node()} · {os.cpu_count()} cores · "
+             f"plexiproxy {git_revision()} · {version_of(['mariadbd', '--version'])} · "
+             f"{version_of(['sysbench', '--version'])} · {rounds} rounds of {duration} s", "",
+             "| workload | direct tps | plexiproxy tps | ratio | proxy CPU per query |",
+             "|---|---:|---:|---:|---:|"]
+    for workload in WORKLOADS:
+        def median(target, field):
+            values = [getattr(r, field) for r in runs
+                      if r.workload == workload and r.target == target and r.ok]
+            values = [v for v in values if v is not None]
+            return statistics.median(values) if values else None
+        ratios = []
+        for round_no in range(1, rounds + 1):
+            pair = {r.target: r for r in runs if r.workload == workload and r.round == round_no}
+            if all(t in pair and pair[t].ok for t in TARGETS):
+                ratios.append(pair["plexiproxy"].tps / pair["direct"].tps)
+        direct, proxied = median("direct", "tps"), median("plexiproxy", "tps")
+        cpu = median("plexiproxy", "cpu_per_query_us")
+        lines.append(f"| {workload} | {direct or 0:.0f} | {proxied or 0:.0f} | "
+                     f"{statistics.median(ratios) if ratios else float('nan'):.2f} | "
+                     f"{cpu or float('nan'):.1f} µs |")
+    lines += ["", "Ratio: the median of the per-round ratios (runs next to each other in time). "
+              "Client, proxy and server share the machine's cores."]
+    incidents = [f"{r.target} {r.workload} round {r.round}: {r.errors} errors"
+                 for r in runs if not r.ok]
+    incidents += [line for line in proxy_log.splitlines() if " error " in line.lower()][:10]
+    finish_report(lines, incidents, started, args.out)
+
+
+if __name__ == "__main__":
+    main()
