@@ -16,8 +16,6 @@
 namespace plexi::mysql {
 namespace {
 
-constexpr std::string_view kServerVersion = "8.0.36-plexiproxy-" PLEXI_VERSION;
-
 // The proxy's RSA key for caching_sha2_password's full authentication without TLS, made
 // once per process (2048-bit generation takes a moment).
 std::shared_ptr<RsaKey> rsa_key() {

@@ -270,7 +270,7 @@ bool parse_show(Cursor& cursor, FrontStatement& out) {
 
 // Functions whose value the session knows; CURRENT_USER may go without parentheses.
 constexpr std::array<std::string_view, 10> kSessionFunctions = {
-    "DATABASE", "SCHEMA",      "VERSION",       "USER",          "CURRENT_USER",
+    "DATABASE",     "SCHEMA",      "VERSION",       "USER",           "CURRENT_USER",
     "SESSION_USER", "SYSTEM_USER", "CONNECTION_ID", "LAST_INSERT_ID", "ROW_COUNT"};
 
 bool select_item(Cursor& cursor, SelectItem& item) {
@@ -311,9 +311,9 @@ bool select_item(Cursor& cursor, SelectItem& item) {
   item.label = std::string(cursor.text(from, cursor.position()));
   bool as = cursor.accept("AS");
   const Token* next = cursor.peek();
-  if (next != nullptr && (next->type == Token::Type::kName || next->type == Token::Type::kString ||
-                          (next->type == Token::Type::kWord && next->value != "LIMIT" &&
-                           next->value != "FROM"))) {
+  if (next != nullptr &&
+      (next->type == Token::Type::kName || next->type == Token::Type::kString ||
+       (next->type == Token::Type::kWord && next->value != "LIMIT" && next->value != "FROM"))) {
     item.label = *cursor.name(true);
   } else if (as) {
     return false;
@@ -332,8 +332,8 @@ bool parse_select_values(Cursor& cursor, FrontStatement& out) {
     const Token* count = cursor.peek();
     if (count == nullptr || count->type != Token::Type::kNumber) return false;
     std::uint64_t limit = 0;
-    auto [end, error] = std::from_chars(count->raw.data(), count->raw.data() + count->raw.size(),
-                                        limit);
+    auto [end, error] =
+        std::from_chars(count->raw.data(), count->raw.data() + count->raw.size(), limit);
     if (error != std::errc() || end != count->raw.data() + count->raw.size()) return false;
     cursor.take();
     out.limit = limit;
@@ -358,8 +358,8 @@ bool parse_kill(Cursor& cursor, FrontStatement& out) {
 // The words that start a statement EXPLAIN explains, rather than a table it describes.
 bool explains_statement(const Token& token) {
   static constexpr std::array<std::string_view, 12> kWords = {
-      "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH",
-      "QUERY",  "FORMAT", "ANALYZE", "EXTENDED", "TABLE", "VALUES"};
+      "SELECT", "INSERT", "UPDATE",  "DELETE",   "REPLACE", "WITH",
+      "QUERY",  "FORMAT", "ANALYZE", "EXTENDED", "TABLE",   "VALUES"};
   if (token.type != Token::Type::kWord) return token.type != Token::Type::kName;
   for (auto word : kWords) {
     if (token.value == word) return true;

@@ -16,23 +16,23 @@
 namespace plexi::mysql::embedded {
 
 enum class FrontKind {
-  kEmpty,             // only whitespace, comments and semicolons
-  kSql,               // anything else: SQLite runs it
-  kBegin,             // BEGIN [WORK], START TRANSACTION [...]
-  kCommit,            // COMMIT [WORK] [AND [NO] CHAIN] [[NO] RELEASE]
-  kRollback,          // ROLLBACK [WORK] ... (not ROLLBACK TO, which SQLite runs)
-  kSet,               // SET assignments, SET NAMES, SET CHARACTER SET, SET TRANSACTION
-  kUse,               // USE db
-  kShowDatabases,     // SHOW DATABASES | SCHEMAS [LIKE 'p']
-  kShowTables,        // SHOW [FULL] TABLES [FROM db] [LIKE 'p']
-  kShowColumns,       // SHOW [FULL] COLUMNS | FIELDS FROM t [FROM db] [LIKE 'p'], DESCRIBE t
-  kShowCreateTable,   // SHOW CREATE TABLE t
-  kShowWarnings,      // SHOW WARNINGS | ERRORS [LIMIT ...]
-  kShowVariables,     // SHOW [GLOBAL | SESSION] VARIABLES [LIKE 'p' | WHERE Variable_name ...]
-  kShowStatus,        // SHOW [GLOBAL | SESSION] STATUS [LIKE 'p']
-  kSelectValues,      // SELECT of system variables, user variables and session functions only
-  kKill,              // KILL [CONNECTION | QUERY] id
-  kAccepted,          // LOCK TABLES, UNLOCK TABLES: nothing to do for one SQLite file
+  kEmpty,            // only whitespace, comments and semicolons
+  kSql,              // anything else: SQLite runs it
+  kBegin,            // BEGIN [WORK], START TRANSACTION [...]
+  kCommit,           // COMMIT [WORK] [AND [NO] CHAIN] [[NO] RELEASE]
+  kRollback,         // ROLLBACK [WORK] ... (not ROLLBACK TO, which SQLite runs)
+  kSet,              // SET assignments, SET NAMES, SET CHARACTER SET, SET TRANSACTION
+  kUse,              // USE db
+  kShowDatabases,    // SHOW DATABASES | SCHEMAS [LIKE 'p']
+  kShowTables,       // SHOW [FULL] TABLES [FROM db] [LIKE 'p']
+  kShowColumns,      // SHOW [FULL] COLUMNS | FIELDS FROM t [FROM db] [LIKE 'p'], DESCRIBE t
+  kShowCreateTable,  // SHOW CREATE TABLE t
+  kShowWarnings,     // SHOW WARNINGS | ERRORS [LIMIT ...]
+  kShowVariables,    // SHOW [GLOBAL | SESSION] VARIABLES [LIKE 'p' | WHERE Variable_name ...]
+  kShowStatus,       // SHOW [GLOBAL | SESSION] STATUS [LIKE 'p']
+  kSelectValues,     // SELECT of system variables, user variables and session functions only
+  kKill,             // KILL [CONNECTION | QUERY] id
+  kAccepted,         // LOCK TABLES, UNLOCK TABLES: nothing to do for one SQLite file
 };
 
 // One assignment of a SET statement.
@@ -76,8 +76,8 @@ struct FrontStatement {
   std::optional<std::string> like;  // SHOW ... LIKE 'pattern', unquoted
   // SHOW VARIABLES WHERE Variable_name = 'a' [OR Variable_name = 'b' ...] or IN ('a', ...).
   std::vector<std::string> where_names;
-  bool full = false;       // SHOW FULL TABLES / COLUMNS
-  bool read_only = false;  // kBegin: START TRANSACTION READ ONLY
+  bool full = false;                   // SHOW FULL TABLES / COLUMNS
+  bool read_only = false;              // kBegin: START TRANSACTION READ ONLY
   std::vector<SelectItem> items;       // kSelectValues
   std::optional<std::uint64_t> limit;  // kSelectValues: LIMIT n
   std::uint64_t kill_id = 0;           // kKill

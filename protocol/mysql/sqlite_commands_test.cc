@@ -13,7 +13,8 @@ using Value = Assignment::Value;
 
 TEST(MysqlSqliteCommands, EmptyText) {
   EXPECT_EQ(classify_statement("").kind, FrontKind::kEmpty);
-  EXPECT_EQ(classify_statement("  ; -- nothing\n # at all\n /* really */ ;").kind, FrontKind::kEmpty);
+  EXPECT_EQ(classify_statement("  ; -- nothing\n # at all\n /* really */ ;").kind,
+            FrontKind::kEmpty);
   // mysqldump's version comments are comments here, as SQLite reads them.
   EXPECT_EQ(classify_statement("/*!40101 SET NAMES utf8mb4 */;").kind, FrontKind::kEmpty);
   EXPECT_TRUE(is_blank(" ;\n-- done\n"));
@@ -99,7 +100,8 @@ TEST(MysqlSqliteCommands, SetForms) {
   EXPECT_EQ(expression.assignments[1].kind, Value::kOther);
   EXPECT_EQ(expression.assignments[1].value, "1 + 2");
 
-  auto isolation = classify_statement("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE");
+  auto isolation =
+      classify_statement("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE");
   ASSERT_EQ(isolation.kind, FrontKind::kSet);
   ASSERT_EQ(isolation.assignments.size(), 1u);
   EXPECT_EQ(isolation.assignments[0].name, "transaction_isolation");
@@ -197,7 +199,8 @@ TEST(MysqlSqliteCommands, SelectsOfVariablesAndSessionFunctions) {
   EXPECT_EQ(connector.items[2].name, "max_allowed_packet");
   EXPECT_EQ(connector.items[2].label, "packet");
 
-  auto functions = classify_statement("SELECT DATABASE(), version(), CURRENT_USER, @x, LAST_INSERT_ID()");
+  auto functions =
+      classify_statement("SELECT DATABASE(), version(), CURRENT_USER, @x, LAST_INSERT_ID()");
   ASSERT_EQ(functions.kind, FrontKind::kSelectValues);
   ASSERT_EQ(functions.items.size(), 5u);
   EXPECT_EQ(functions.items[0].name, "DATABASE");

@@ -31,14 +31,27 @@ bool one_of(const Token& token, const std::array<std::string_view, N>& words) {
          std::find(words.begin(), words.end(), token.value) != words.end();
 }
 
-constexpr std::array<std::string_view, 6> kIntegerTypes = {"INT",       "INTEGER", "BIGINT",
+constexpr std::array<std::string_view, 6> kIntegerTypes = {"INT",       "INTEGER",  "BIGINT",
                                                            "MEDIUMINT", "SMALLINT", "TINYINT"};
 constexpr std::array<std::string_view, 3> kSqliteCollations = {"BINARY", "NOCASE", "RTRIM"};
-constexpr std::array<std::string_view, 18> kTableOptions = {
-    "ENGINE",         "AUTO_INCREMENT",  "CHARSET",           "COLLATE",        "COMMENT",
-    "ROW_FORMAT",     "KEY_BLOCK_SIZE",  "AVG_ROW_LENGTH",    "MAX_ROWS",       "MIN_ROWS",
-    "PACK_KEYS",      "CHECKSUM",        "DELAY_KEY_WRITE",   "STATS_PERSISTENT", "COMPRESSION",
-    "STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES", "ENCRYPTION"};
+constexpr std::array<std::string_view, 18> kTableOptions = {"ENGINE",
+                                                            "AUTO_INCREMENT",
+                                                            "CHARSET",
+                                                            "COLLATE",
+                                                            "COMMENT",
+                                                            "ROW_FORMAT",
+                                                            "KEY_BLOCK_SIZE",
+                                                            "AVG_ROW_LENGTH",
+                                                            "MAX_ROWS",
+                                                            "MIN_ROWS",
+                                                            "PACK_KEYS",
+                                                            "CHECKSUM",
+                                                            "DELAY_KEY_WRITE",
+                                                            "STATS_PERSISTENT",
+                                                            "COMPRESSION",
+                                                            "STATS_AUTO_RECALC",
+                                                            "STATS_SAMPLE_PAGES",
+                                                            "ENCRYPTION"};
 
 class Rewriter {
  public:
@@ -53,8 +66,8 @@ class Rewriter {
         is_word(head, "SPATIAL")) {
       // Dropped with one of its commas, so the list stays well formed.
       std::size_t from = comma_before != kNone ? t_[comma_before].begin : head.begin;
-      std::size_t to = comma_before != kNone || comma_after == kNone ? t_[last - 1].end
-                                                                     : t_[comma_after].end;
+      std::size_t to =
+          comma_before != kNone || comma_after == kNone ? t_[last - 1].end : t_[comma_after].end;
       edits_.push_back({from, to, ""});
       return;
     }
@@ -79,8 +92,8 @@ class Rewriter {
     while (k < t_.size()) {
       std::size_t start = k;
       if (is_word(t_[k], "DEFAULT") && k + 1 < t_.size()) ++k;
-      bool character_set = is_word(t_[k], "CHARACTER") && k + 1 < t_.size() &&
-                           is_word(t_[k + 1], "SET");
+      bool character_set =
+          is_word(t_[k], "CHARACTER") && k + 1 < t_.size() && is_word(t_[k + 1], "SET");
       if (!character_set && !one_of(t_[k], kTableOptions)) {
         k = start + 1;  // kept: SQLite's own WITHOUT ROWID, STRICT, ...
         continue;
@@ -105,8 +118,9 @@ class Rewriter {
       while (type_end < last && !is_punct(t_[type_end], ")")) ++type_end;
       if (type_end < last) ++type_end;
     }
-    while (type_end < last && (is_word(t_[type_end], "UNSIGNED") || is_word(t_[type_end], "SIGNED") ||
-                               is_word(t_[type_end], "ZEROFILL"))) {
+    while (type_end < last &&
+           (is_word(t_[type_end], "UNSIGNED") || is_word(t_[type_end], "SIGNED") ||
+            is_word(t_[type_end], "ZEROFILL"))) {
       ++type_end;
     }
     bool auto_increment = false;
@@ -197,7 +211,8 @@ std::optional<std::string> rewrite_create_table(std::string_view sql) {
 
   std::vector<Edit> edits = rewriter.edits();
   if (edits.empty()) return std::nullopt;
-  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin > b.begin; });
+  std::sort(edits.begin(), edits.end(),
+            [](const Edit& a, const Edit& b) { return a.begin > b.begin; });
   std::string out(sql.substr(0, statement.end));
   for (const Edit& edit : edits) out.replace(edit.begin, edit.end - edit.begin, edit.text);
   return out;

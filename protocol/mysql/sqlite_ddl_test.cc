@@ -27,8 +27,9 @@ TEST(MysqlSqliteDdl, SqliteSpellingsAreLeftAlone) {
 }
 
 TEST(MysqlSqliteDdl, AutoIncrementColumns) {
-  EXPECT_EQ(rewrite_create_table("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))"),
-            "CREATE TABLE t (id INTEGER  PRIMARY KEY, name VARCHAR(20))");
+  EXPECT_EQ(
+      rewrite_create_table("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))"),
+      "CREATE TABLE t (id INTEGER  PRIMARY KEY, name VARCHAR(20))");
   EXPECT_EQ(rewrite_create_table(
                 "create table t (id bigint(20) unsigned NOT NULL auto_increment, PRIMARY KEY (id));"
                 " SELECT 1"),

@@ -69,8 +69,7 @@ TEST(MysqlSqliteEncoding, ColumnDefinitionsMatchMysqlTypes) {
 
 TEST(MysqlSqliteEncoding, TextCells) {
   EXPECT_EQ(text_of(null_cell(), ColumnClass::kText), std::nullopt);
-  EXPECT_EQ(text_of(integer(-(std::int64_t{1} << 40)), ColumnClass::kInteger),
-            "-1099511627776");
+  EXPECT_EQ(text_of(integer(-(std::int64_t{1} << 40)), ColumnClass::kInteger), "-1099511627776");
   EXPECT_EQ(text_of(integer(std::numeric_limits<std::int64_t>::min()), ColumnClass::kInteger),
             "-9223372036854775808");
   EXPECT_EQ(text_of(real(1.5), ColumnClass::kReal), "1.5");
@@ -105,26 +104,23 @@ TEST(MysqlSqliteEncoding, BinaryCellsConvertToTheColumnType) {
   EXPECT_FALSE(seven.is_null);
   EXPECT_EQ(seven.integer, 7);
   // What SQLite's CAST gives: reals truncated, strings read up to their first non-digit.
-  EXPECT_EQ(binary_cell(real(-2.9), FieldType::kLongLong, ColumnClass::kInteger, scratch)
-                .integer,
+  EXPECT_EQ(binary_cell(real(-2.9), FieldType::kLongLong, ColumnClass::kInteger, scratch).integer,
             -2);
-  EXPECT_EQ(binary_cell(text(" 42abc"), FieldType::kLongLong, ColumnClass::kInteger,
-                        scratch)
-                .integer,
-            42);
-  EXPECT_EQ(binary_cell(real(1e30), FieldType::kLongLong, ColumnClass::kInteger, scratch)
-                .integer,
+  EXPECT_EQ(
+      binary_cell(text(" 42abc"), FieldType::kLongLong, ColumnClass::kInteger, scratch).integer,
+      42);
+  EXPECT_EQ(binary_cell(real(1e30), FieldType::kLongLong, ColumnClass::kInteger, scratch).integer,
             std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(binary_cell(integer(3), FieldType::kDouble, ColumnClass::kReal, scratch).real, 3.0);
-  EXPECT_EQ(binary_cell(text("2.5"), FieldType::kDouble, ColumnClass::kReal, scratch).real,
-            2.5);
+  EXPECT_EQ(binary_cell(text("2.5"), FieldType::kDouble, ColumnClass::kReal, scratch).real, 2.5);
   auto twelve = binary_cell(integer(12), FieldType::kVarString, ColumnClass::kText, scratch);
   EXPECT_EQ(twelve.bytes, "12");
   auto decimal = binary_cell(real(2.5), FieldType::kNewDecimal, ColumnClass::kNumeric, scratch);
   EXPECT_EQ(decimal.bytes, "2.5");
   auto bytes = binary_cell(blob("\x01\x02"), FieldType::kBlob, ColumnClass::kBlob, scratch);
   EXPECT_EQ(bytes.bytes, "\x01\x02");
-  EXPECT_TRUE(binary_cell(null_cell(), FieldType::kLongLong, ColumnClass::kInteger, scratch).is_null);
+  EXPECT_TRUE(
+      binary_cell(null_cell(), FieldType::kLongLong, ColumnClass::kInteger, scratch).is_null);
 }
 
 TEST(MysqlSqliteEncoding, ErrorNumbers) {

@@ -34,8 +34,8 @@ std::size_t skip_blank(std::string_view sql, std::size_t at) {
     char c = sql[at];
     if (is_space(c)) {
       ++at;
-    } else if (c == '#' || (sql.substr(at, 2) == "--" &&
-                            (at + 2 == sql.size() || is_space(sql[at + 2])))) {
+    } else if (c == '#' ||
+               (sql.substr(at, 2) == "--" && (at + 2 == sql.size() || is_space(sql[at + 2])))) {
       std::size_t end = sql.find('\n', at);
       at = end == std::string_view::npos ? sql.size() : end + 1;
     } else if (sql.substr(at, 2) == "/*") {
@@ -85,8 +85,8 @@ Tokens first_statement(std::string_view sql) {
       token.type = c == '`' ? Token::Type::kName : Token::Type::kString;
       at = end;
     } else if (is_word_char(c)) {
-      while (at < sql.size() && (is_word_char(sql[at]) || (sql[at] == '.' && std::isdigit(
-                                                                  static_cast<unsigned char>(c))))) {
+      while (at < sql.size() && (is_word_char(sql[at]) ||
+                                 (sql[at] == '.' && std::isdigit(static_cast<unsigned char>(c))))) {
         ++at;
       }
       token.raw = sql.substr(token.begin, at - token.begin);
@@ -183,13 +183,13 @@ std::string blob_literals_for_nul(std::string_view sql) {
   return out;
 }
 
-std::string quote_literal(std::string_view text) {
-  std::string out = "'";
+std::string quoted(std::string_view text, char quote) {
+  std::string out(1, quote);
   for (char c : text) {
     out += c;
-    if (c == '\'') out += '\'';
+    if (c == quote) out += quote;
   }
-  out += '\'';
+  out += quote;
   return out;
 }
 

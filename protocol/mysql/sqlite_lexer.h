@@ -35,7 +35,7 @@ std::size_t quoted_end(std::string_view sql, std::size_t at, std::string& value)
 struct Tokens {
   std::vector<Token> tokens;
   std::size_t begin = 0;
-  std::size_t end = 0;  // just past its ';', or the text's end
+  std::size_t end = 0;   // just past its ';', or the text's end
   bool complete = true;  // false: an unterminated quote (SQLite will say so)
 };
 Tokens first_statement(std::string_view sql);
@@ -68,8 +68,7 @@ class Cursor {
       ++at_;
       return token->raw;
     }
-    if (token->type == Token::Type::kName ||
-        (strings_too && token->type == Token::Type::kString)) {
+    if (token->type == Token::Type::kName || (strings_too && token->type == Token::Type::kString)) {
       ++at_;
       return token->value;
     }
@@ -109,7 +108,8 @@ bool like_match(std::string_view text, std::string_view pattern);
 // escapes here (PyMySQL) send bytes values raw between quotes.
 std::string blob_literals_for_nul(std::string_view sql);
 
-// A string as an SQL literal for SQLite: quoted, inner quotes doubled.
-std::string quote_literal(std::string_view text);
+// `text` between `quote`s, inner quotes doubled: an SQL string literal with '\'', a quoted
+// name with '"'.
+std::string quoted(std::string_view text, char quote = '\'');
 
 }  // namespace plexi::mysql::embedded

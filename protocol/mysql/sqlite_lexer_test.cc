@@ -25,7 +25,8 @@ TEST(MysqlSqliteLexer, NulBytesBecomeBlobLiterals) {
             "INSERT INTO t VALUES (X'61006227', 'plain', \"x\0\")"s);
   EXPECT_EQ(blob_literals_for_nul("SELECT '\0' -- 'not\0 a string'\n"s),
             "SELECT X'00' -- 'not\0 a string'\n"s);
-  EXPECT_EQ(quote_literal("it's"), "'it''s'");
+  EXPECT_EQ(quoted("it's"), "'it''s'");
+  EXPECT_EQ(quoted("a\"b", '"'), "\"a\"\"b\"");
 }
 
 }  // namespace

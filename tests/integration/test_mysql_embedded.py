@@ -195,8 +195,8 @@ class MysqlEmbeddedTest(unittest.TestCase):
             "SELECT id, name FROM cli ORDER BY id;\n"
             "SHOW TABLES;\nDESCRIBE cli;\n", "--table")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        self.assertRegex(result.stdout, r"\| id \| name   \|\n\+-+\+-+\+\n\|  1 \| first  \|\n"
-                                        r"\|  2 \| second \|")
+        self.assertRegex(result.stdout, r"\| id +\| name   \|\n\+-+\+-+\+\n\| +1 \| first  \|\n"
+                                        r"\| +2 \| second \|")
         self.assertRegex(result.stdout, r"\| Tables_in_mydb +\|")
         self.assertRegex(result.stdout, r"\| id +\| integer +\| NO +\| PRI +\| NULL +\|")
         self.assertRegex(result.stdout, r"\| name +\| text +\| NO +\| +\| NULL +\|")
