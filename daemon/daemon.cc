@@ -19,6 +19,14 @@
 namespace plexi {
 namespace {
 
+// The same environment for another protocol's sessions, which log under their own name.
+pg::SessionEnvironment with_logger(const pg::SessionEnvironment& environment,
+                                   std::shared_ptr<spdlog::logger> log) {
+  pg::SessionEnvironment copy = environment;
+  copy.log = std::move(log);
+  return copy;
+}
+
 void notify_systemd([[maybe_unused]] const char* state) {
 #ifdef PLEXI_HAVE_SYSTEMD
   sd_notify(0, state);
@@ -64,6 +72,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       traffic_,
                       [this] { return audit_log(); },
                       &digests_},
+      mysql_environment_(with_logger(pg_environment_, component_logger("mysql"))),
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
                                                        component_logger("health"))) {
@@ -131,7 +140,7 @@ bool Daemon::open_listeners() {
   if (config->listen.mysql) {
     auto* acceptor = open(*config->listen.mysql, "mysql");
     if (!acceptor) return false;
-    asio::co_spawn(workers_.main(), mysql::accept_clients(*acceptor, pg_environment_),
+    asio::co_spawn(workers_.main(), mysql::accept_clients(*acceptor, mysql_environment_),
                    asio::detached);
   }
   return true;

@@ -96,6 +96,7 @@ class Daemon : public admin::Console {
   std::atomic<int> clients_{0};
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;
+  pg::SessionEnvironment mysql_environment_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<AdminHttpServer> admin_http_;
   std::atomic<bool> serving_{false};  // listeners open

@@ -86,14 +86,6 @@ MysqlToken MysqlLexer::next() {
   return token;
 }
 
-// Whether the character before the current one ends a name or literal: then '.' separates
-// qualified names (t.1col is column 1col of t) and '@' separates user from host ('u'@'h').
-bool MysqlLexer::after_name() const {
-  if (pos_ == 0) return false;
-  const char before = sql_[pos_ - 1];
-  return name_char(before) || before == '`' || before == '\'' || before == '"';
-}
-
 void MysqlLexer::variable_name() {
   while (pos_ < sql_.size() && (name_char(sql_[pos_]) || sql_[pos_] == '.')) ++pos_;
 }
@@ -101,8 +93,11 @@ void MysqlLexer::variable_name() {
 // A number (digits with an optional fraction and exponent; 0x.. hexadecimal, 0b.. bits), or a
 // name that starts with digits (1abc), as mysqld tells them apart.
 MysqlToken::Kind MysqlLexer::number_or_word() {
-  if (sql_[pos_] == '0' && (peek(1) == 'x' || peek(1) == 'b')) {
-    const bool hex = peek(1) == 'x';
+  // MySQL reads 0X1F as a name; as a number here, so that lower-casing names in a shape
+  // cannot turn one into a number.
+  const char base = static_cast<char>(peek(1) | 0x20);
+  if (sql_[pos_] == '0' && (base == 'x' || base == 'b')) {
+    const bool hex = base == 'x';
     auto in_base = [hex](char d) { return hex ? hex_digit(d) : (d == '0' || d == '1'); };
     std::size_t end = pos_ + 2;
     while (end < sql_.size() && in_base(sql_[end])) ++end;
@@ -187,6 +182,8 @@ void MysqlLexer::skip_space_and_comments() {
     }
   }
 }
+
+bool mysql_name_end(char c) { return name_char(c) || c == '`' || c == '\'' || c == '"'; }
 
 bool is_word(const MysqlToken& token, std::string_view upper_text) {
   if (token.kind != MysqlToken::Kind::kWord || token.text.size() != upper_text.size()) {

@@ -27,6 +27,10 @@ struct MysqlToken {
   std::size_t end = 0;
 };
 
+// Whether `c`, right before a '.' or '@', ends a name or quoted literal: then the '.'
+// separates a qualified name (t.1a is column 1a of t) and the '@' user from host ('u'@'h').
+bool mysql_name_end(char c);
+
 class MysqlLexer {
  public:
   explicit MysqlLexer(std::string_view sql) : sql_(sql) {}
@@ -49,7 +53,7 @@ class MysqlLexer {
   void skip_quoted(std::size_t begin, char quote, bool backslashes);
   MysqlToken::Kind number_or_word();
   void variable_name();
-  bool after_name() const;
+  bool after_name() const { return pos_ > 0 && mysql_name_end(sql_[pos_ - 1]); }
 
   std::string_view sql_;
   std::size_t pos_ = 0;

@@ -19,7 +19,7 @@ bool operator_symbol(std::string_view text) {
 class MysqlShaper {
  public:
   MysqlShaper(std::string_view sql, std::string& out)
-      : sql_(sql), lexer_(sql), writer_(out, ShapeWriter::Dialect::kMysql) {}
+      : sql_(sql), out_(out), lexer_(sql), writer_(out, ShapeWriter::Dialect::kMysql) {}
 
   void run() {
     while (true) {
@@ -89,7 +89,7 @@ class MysqlShaper {
       case ';':
         return writer_.symbol(Kind::kSemicolon, text);
       case '.':
-        return writer_.symbol(Kind::kDot, text);
+        return writer_.symbol(dot_stands_apart() ? Kind::kOther : Kind::kDot, text);
       case ':':
         return writer_.symbol(Kind::kColon, text);
       case '-':
@@ -100,6 +100,16 @@ class MysqlShaper {
         break;
     }
     writer_.symbol(operator_symbol(text) ? Kind::kOperator : Kind::kOther, text);
+  }
+
+  // ".1a" would read back as the number .1 and the name a, unless the dot follows a name
+  // (t.1a): before such a name, a dot that follows anything else is written apart.
+  bool dot_stands_apart() const {
+    MysqlLexer ahead = lexer_;
+    const MysqlToken next = ahead.next();
+    const bool digit_name =
+        next.kind == TokenKind::kWord && next.text[0] >= '0' && next.text[0] <= '9';
+    return digit_name && (out_.empty() || !mysql_name_end(out_.back()));
   }
 
   bool number_follows() const {
@@ -115,6 +125,7 @@ class MysqlShaper {
   }
 
   std::string_view sql_;
+  const std::string& out_;
   MysqlLexer lexer_;
   ShapeWriter writer_;
 };

@@ -101,20 +101,20 @@ constexpr TrackedVariable kTrackedVariables[] = {
     {"wait_timeout", "wait_timeout"},
 };
 
-// The tracking key of a lower-case variable name; empty when it is not tracked.
-std::string_view tracked_key(std::string_view name) {
-  for (const TrackedVariable& variable : kTrackedVariables) {
-    if (variable.name == name) return variable.key;
-  }
-  return {};
-}
-
 bool equal_ignoring_case(std::string_view text, std::string_view lower_text) {
   if (text.size() != lower_text.size()) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (lower(text[i]) != lower_text[i]) return false;
   }
   return true;
+}
+
+// The tracking key of a variable name (any case); empty when it is not tracked.
+std::string_view tracked_key(std::string_view name) {
+  for (const TrackedVariable& variable : kTrackedVariables) {
+    if (equal_ignoring_case(name, variable.name)) return variable.key;
+  }
+  return {};
 }
 
 bool starts_ignoring_case(std::string_view text, std::string_view lower_prefix) {
@@ -274,7 +274,7 @@ class Analyzer {
   // One statement, from its first token to its ';' (or the end). A statement that holds
   // another (EXPLAIN ANALYZE, SET STATEMENT ... FOR) loops to read that one.
   void statement(MysqlToken first) {
-    while (true) {
+    while (!ends_statement(first)) {  // (EXPLAIN ANALYZE; has none)
       if (is_symbol(first, "(")) {
         facts_.read = true;  // (SELECT ...) UNION (SELECT ...)
         return skip_rest(first);
@@ -481,10 +481,14 @@ class Analyzer {
     }
     bool program = false;  // a procedure, function, trigger or event
     while (!ends_statement(token)) {
-      if (!is_symbol(before_last_, ".")) {
-        program = program || is_word(token, "PROCEDURE") || is_word(token, "FUNCTION") ||
-                  is_word(token, "TRIGGER") || is_word(token, "EVENT");
-        if (program && is_word(token, "BEGIN")) return skip_to_end();
+      if (!program && !is_symbol(before_last_, ".") &&
+          (is_word(token, "PROCEDURE") || is_word(token, "FUNCTION") || is_word(token, "TRIGGER") ||
+           is_word(token, "EVENT"))) {
+        program = true;
+        observing_ = false;  // its body runs later, when called
+      }
+      if (program && is_word(token, "BEGIN") && !is_symbol(before_last_, ".")) {
+        return skip_to_end();
       }
       token = take();
     }
@@ -627,14 +631,15 @@ class Analyzer {
       tracked = false;  // pinned (by observe) or a write
       return skip_value();
     }
-    for (char c : name) setting.sql += lower(c);
-    setting.key = std::string(tracked_key(setting.sql));
-    if (setting.key.empty()) {
+    const std::string_view key = tracked_key(name);
+    if (key.empty()) {
       // sql_log_bin, session_track_*, timestamp, ...: replaying them elsewhere is not safe.
       pin(MysqlPin::kUnknownSetting);
       tracked = false;
       return skip_value();
     }
+    setting.key = std::string(key);
+    for (char c : name) setting.sql += lower(c);
     setting.sql += " = ";
     return track(std::move(setting), scope, tracked);
   }
@@ -643,7 +648,7 @@ class Analyzer {
   MysqlToken track(MysqlSetting setting, Scope scope, bool& tracked) {
     const std::size_t before = setting.sql.size();
     bool user_variable = false;
-    const MysqlToken end = value(setting, user_variable);
+    const MysqlToken end = value(&setting.sql, user_variable);
     if (scope == Scope::kGlobal || user_variable || setting.sql.size() == before) {
       tracked = false;  // a write, pinned by its user variable, or no value at all
     } else {
@@ -653,24 +658,26 @@ class Analyzer {
   }
 
   MysqlToken skip_value() {
-    MysqlSetting ignored;
     bool user_variable = false;
-    return value(ignored, user_variable);
+    return value(nullptr, user_variable);
   }
 
-  // Appends the value's tokens to `setting.sql` as written (one space where the text had
-  // space or comments); returns the ',' or end that follows it.
-  MysqlToken value(MysqlSetting& setting, bool& user_variable) {
+  // Reads a value up to the ',' or end that follows it (which it returns), appending its
+  // tokens to `text` (when given) as written, with one space where the text had space or
+  // comments.
+  MysqlToken value(std::string* text, bool& user_variable) {
     int depth = 0;
     std::size_t last_end = 0;
-    const std::size_t start = setting.sql.size();
+    const std::size_t start = text ? text->size() : 0;
     MysqlToken token = take();
     while (!ends_statement(token) && !(depth == 0 && is_symbol(token, ","))) {
       if (is_symbol(token, "(")) ++depth;
       if (is_symbol(token, ")") && depth > 0) --depth;
       if (token.kind == Kind::kUserVariable) user_variable = true;
-      if (setting.sql.size() > start && token.begin != last_end) setting.sql += ' ';
-      setting.sql.append(token.text);
+      if (text) {
+        if (text->size() > start && token.begin != last_end) *text += ' ';
+        text->append(token.text);
+      }
       last_end = token.end;
       token = take();
     }

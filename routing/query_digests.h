@@ -21,7 +21,9 @@ struct DigestSample {
   std::string_view user;
   std::uint64_t digest = 0;    // StatementShape::digest
   std::string_view shape;      // StatementShape::text; read only for a new entry
-  std::string_view statement;  // the text the client sent; read only for a new entry
+  // The text the client sent, normalised later with PostgreSQL's parser; read only for a
+  // new entry. Empty: the shape is the entry's text (MySQL statements).
+  std::string_view statement;
   std::chrono::nanoseconds elapsed{0};
   std::int64_t rows = -1;  // -1: unknown (not added to the row count)
   std::string_view backend;
@@ -34,7 +36,7 @@ struct DigestRow {
   std::string user;
   std::string digest;  // format_digest(): 16 hexadecimal digits
   // pg_query_normalize() of the first statement seen (literals as $1, $2, ...), or the
-  // shape when the parser refused that statement or it was too long to keep.
+  // shape when the parser refused that statement, it was too long to keep, or it is MySQL's.
   std::string text;
   std::uint64_t calls = 0;
   std::uint64_t errors = 0;

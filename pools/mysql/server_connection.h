@@ -4,10 +4,10 @@
 // session: its schema, the settings applied to it and the statements prepared on it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <list>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +40,27 @@ struct ServerStatement {
   bool types_sent = false;  // an execution bound parameter types on this server
 };
 
+// Tracked session settings in the order they were applied, each key once.
+class SessionSettings {
+ public:
+  // Replaces the key's earlier value and moves it last.
+  void set(const std::string& key, std::string sql) {
+    std::erase_if(items_, [&](const auto& item) { return item.first == key; });
+    items_.emplace_back(key, std::move(sql));
+  }
+  bool contains(std::string_view key) const {
+    return std::any_of(items_.begin(), items_.end(),
+                       [&](const auto& item) { return item.first == key; });
+  }
+  void clear() { items_.clear(); }
+  bool empty() const { return items_.empty(); }
+  const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+  bool operator==(const SessionSettings&) const = default;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
 // One row of an internal query's answer; nullopt for NULL.
 using TextRow = std::vector<std::optional<std::string>>;
 
@@ -62,10 +83,11 @@ class ServerConnection {
   const std::string& server_version() const { return server_version_; }
   bool mariadb() const { return server_version_.find("MariaDB") != std::string::npos; }
 
-  // The session state pooling replays: the current schema, tracked settings (key → the SQL
-  // after SET) and the multi-statement option.
+  // The session state pooling replays: the current schema, tracked settings (key and the SQL
+  // after SET, in the order they were applied: a later SET NAMES changes what an earlier
+  // character_set_results set) and the multi-statement option.
   std::string& schema() { return schema_; }
-  std::map<std::string, std::string>& settings() { return settings_; }
+  SessionSettings& settings() { return settings_; }
   // The SQL after SET that returns the character set to what this connection logged in with.
   const std::string& default_names() const { return default_names_; }
   bool& multi_statements() { return multi_statements_; }
@@ -116,7 +138,7 @@ class ServerConnection {
   std::uint32_t capabilities_ = 0;
   std::string server_version_;
   std::string schema_;
-  std::map<std::string, std::string> settings_;
+  SessionSettings settings_;
   std::string default_names_;
   bool multi_statements_ = true;
   std::unordered_map<std::string, std::pair<ServerStatement, std::list<std::string>::iterator>>

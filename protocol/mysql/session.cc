@@ -294,7 +294,7 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
   bool switch_to_native = plugin != kNativePassword && !(plugin == kCachingSha2Password && plain);
   if (switch_to_native) {
     scramble_ = make_scramble();
-    send_packet(encode_auth_switch_payload(kNativePassword, scramble_ + '\0'));
+    send_packet(encode_auth_switch_payload(kNativePassword, scramble_));
     bool sent = co_await flush();
     if (!sent) co_return false;
     ByteVector answer;
@@ -304,6 +304,18 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
     plugin = std::string(kNativePassword);
   }
   if (!password) co_return false;
+  if (plugin == kCachingSha2Password && response.empty() && !password->empty()) {
+    // A client whose own plugin is not the one the greeting named answers empty, asking to
+    // be switched to its plugin (with a scramble meant for it).
+    scramble_ = make_scramble();
+    send_packet(encode_auth_switch_payload(kCachingSha2Password, scramble_));
+    bool sent = co_await flush();
+    if (!sent) co_return false;
+    ByteVector answer;
+    bool got = co_await read_packet(answer);
+    if (!got) co_return false;
+    response.assign(as_chars(answer));
+  }
   if (plugin == kNativePassword) {
     bool ok = plain ? check_native_password(response, scramble_, native_password_hash(*password))
                     : is_native_hash(*password) && check_native_password(response, scramble_, *password);
@@ -467,7 +479,7 @@ awaitable<bool> Session::change_user(Bytes payload) {
   }
   // A fresh scramble for the new user's answer, whatever the client computed from the old.
   scramble_ = make_scramble();
-  send_packet(encode_auth_switch_payload(kNativePassword, scramble_ + '\0'));
+  send_packet(encode_auth_switch_payload(kNativePassword, scramble_));
   bool sent = co_await flush();
   if (!sent) co_return false;
   ByteVector answer;

@@ -159,7 +159,7 @@ class Relay {
   bool cycle_writes_ = false;
   bool fatal_ = false;  // the session is over (the client was told, or is gone)
 
-  std::map<std::string, std::string> settings_;  // key → SQL after SET
+  SessionSettings settings_;  // what the client SET, replayed on each server it gets
   bool multi_statements_ = true;
   MysqlPin pin_ = MysqlPin::kNone;
   ServerPool* pinned_in_ = nullptr;
@@ -354,18 +354,15 @@ awaitable<bool> Relay::sync_session_state() {
   }
   auto& applied = server_->settings();
   if (applied != settings_) {
+    // Settings the server has and the client has not go back to the server's defaults;
+    // then the client's are applied in their order, all in one statement.
     std::string sql;
     auto add = [&sql](std::string_view assignment) {
       sql += sql.empty() ? "SET " : ", ";
       sql += assignment;
     };
-    for (const auto& [key, value] : settings_) {
-      auto it = applied.find(key);
-      if (it == applied.end() || it->second != value) add(value);
-    }
-    for (const auto& [key, value] : applied) {
-      if (settings_.count(key)) continue;
-      // Back to what the server starts a session with.
+    for (const auto& [key, value] : applied.items()) {
+      if (settings_.contains(key)) continue;
       if (key == "names") {
         if (!server_->default_names().empty()) add(server_->default_names());
       } else if (key == "transaction_isolation") {
@@ -378,6 +375,7 @@ awaitable<bool> Relay::sync_session_state() {
         add("@@session." + key + " = DEFAULT");
       }
     }
+    for (const auto& [key, value] : settings_.items()) add(value);
     if (!sql.empty()) {
       bool set = co_await server_->run(sql, error);
       if (!set) {
@@ -591,7 +589,8 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
     sample.user = s_.user();
     sample.digest = shape.digest;
     sample.shape = shape.text;
-    sample.statement = sql;
+    // No statement to normalise later: libpg_query's normal form is PostgreSQL's; the shape,
+    // with `?` for literals, is MySQL's digest text.
     sample.elapsed = elapsed;
     sample.rows = tracker.rows() > 0 ? static_cast<std::int64_t>(tracker.rows())
                                      : static_cast<std::int64_t>(tracker.affected_rows());
@@ -647,8 +646,8 @@ awaitable<bool> Relay::query(ByteVector& payload) {
   finish_statement(sql, tracker);
   if (!tracker.failed()) {
     for (auto& setting : analysis.settings) {
-      settings_[setting.key] = setting.sql;
-      server_->settings()[setting.key] = setting.sql;
+      settings_.set(setting.key, setting.sql);
+      server_->settings().set(setting.key, setting.sql);
     }
     if (analysis.use_database) {
       s_.schema() = *analysis.use_database;

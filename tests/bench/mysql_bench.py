@@ -119,7 +119,7 @@ def main() -> None:
             sys.exit(prepared.stderr)
         proxy = Plexiproxy({
             "users": [{"name": APP_USER, "password": APP_PASSWORD}],
-            "clusters": {"appdb": {"protocol": "mysql", "pool": {"pool_size": POOL_SIZE},
+            "clusters": {"appdb": {"protocol": "mysql", "pool_size": POOL_SIZE,
                                    "backends": [{"type": "mysql", "host": server.host,
                                                  "port": server.port, "database": "appdb"}]}},
         })

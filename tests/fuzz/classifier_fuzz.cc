@@ -4,25 +4,14 @@
 // is sound only if statements of one shape have one verdict.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 #include "routing/classifier.h"
-
-namespace {
-
-void check(bool condition, const char* what) {
-  if (!condition) {
-    fprintf(stderr, "invariant failed: %s\n", what);
-    std::abort();
-  }
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace plexi::routing;
+  using plexi::fuzz::check;
   static Classifier classifier({"app.audit", "queue_*"}, 4096, 64 * 1024);
   static Classifier uncached({"app.audit", "queue_*"}, 0, 64 * 1024);
   const std::string_view sql(reinterpret_cast<const char*>(data), size);

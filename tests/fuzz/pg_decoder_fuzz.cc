@@ -3,26 +3,19 @@
 // that what parses re-encodes to something that parses back to the same values.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using namespace plexi;
 using namespace plexi::pg;
 
-// A broken invariant is a bug for the fuzzer to report, so it aborts with the reason.
-void check(bool condition, const char* what) {
-  if (!condition) {
-    fprintf(stderr, "invariant failed: %s\n", what);
-    std::abort();
-  }
-}
+using plexi::fuzz::check;
 
 bool same_bytes(Bytes a, Bytes b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);

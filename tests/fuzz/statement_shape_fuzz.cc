@@ -2,26 +2,14 @@
 // the shape's, that shaping a shape gives it back, and that the hint reads without fault.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 #include "routing/statement_shape.h"
-
-namespace {
-
-// A broken invariant is a bug for the fuzzer to report, so it aborts with the reason.
-void check(bool condition, const char* what) {
-  if (!condition) {
-    fprintf(stderr, "invariant failed: %s\n", what);
-    std::abort();
-  }
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace plexi::routing;
+  using plexi::fuzz::check;
   const std::string_view sql(reinterpret_cast<const char*>(data), size);
   const StatementShape shape = shape_statement(sql);
   check(shape.digest == shape_digest(shape.text), "digest is the shape's");

@@ -20,8 +20,6 @@ WRITES_BACK_WITHIN = 3.0
 
 class MysqlFailoverTest(unittest.TestCase):
     def setUp(self):
-        self.watchdog = start_watchdog(300)
-        self.addCleanup(self.watchdog.cancel)
         self.primary = MariaDBServer().start()
         self.addCleanup(self.primary.close)
         self.replica = make_replica(self.primary)
@@ -37,10 +35,11 @@ class MysqlFailoverTest(unittest.TestCase):
             "health": {"interval": "100ms", "timeout": "500ms", "fall": 2, "rise": 1,
                        "user": self.primary.user, "password": self.primary.password},
             "clusters": {"appdb": {"protocol": "mysql", "read_your_writes": "off",
-                                   "pool": {"pool_size": 4, "connect_timeout": "1s"},
+                                   "pool_size": 4, "connect_timeout": "1s",
                                    "backends": backends}},
         }).start()
         self.addCleanup(self.proxy.close)
+        start_watchdog(self, 120, self.proxy, self.primary, self.replica)
         self.addCleanup(print_log_if_failed, self, self.proxy)
 
     def connect(self):

@@ -38,7 +38,6 @@ TEST_DEADLINE = 120
 class MysqlRelayTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.watchdog = start_watchdog(900)
         cls.primary = MariaDBServer().start()
         cls.replica = None
         cls.proxy = None
@@ -69,7 +68,7 @@ class MysqlRelayTest(unittest.TestCase):
             "clusters": {"appdb": {
                 "protocol": "mysql", "pool_mode": "transaction",
                 "read_your_writes": "off",
-                "pool": {"pool_size": POOL_SIZE},
+                "pool_size": POOL_SIZE,
                 "backends": [backend(cls.primary, "primary"), backend(cls.replica, "replica")],
             }},
         }
@@ -79,9 +78,9 @@ class MysqlRelayTest(unittest.TestCase):
         for server in (cls.proxy, cls.replica, cls.primary):
             if server is not None:
                 server.close()
-        cls.watchdog.cancel()
 
     def setUp(self):
+        start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, self.replica)
         self.addCleanup(print_log_if_failed, self, self.proxy)
 
     def connect(self, **kwargs) -> pymysql.connections.Connection:
@@ -303,8 +302,8 @@ class MysqlRelayTest(unittest.TestCase):
     def test_digests_and_metrics(self):
         with self.connect() as conn:
             for i in range(3):
-                self.value(conn, "SELECT name FROM items WHERE id = %s", (i,))
-        shapes = [row for row in self.admin("SHOW QUERIES") if "FROM items WHERE id = ?" in
+                self.value(conn, "SELECT COUNT(*) FROM items WHERE id = %s", (i,))
+        shapes = [row for row in self.admin("SHOW QUERIES") if "SELECT count(*) FROM items WHERE id = ?" in
                   str(row)]
         self.assertTrue(shapes, self.admin("SHOW QUERIES"))
         with urllib.request.urlopen(

@@ -17,6 +17,7 @@ THREADS = 32
 POOL_SIZE = 4
 SECONDS = 8
 TABLE_SIZE = 2000
+TEST_DEADLINE = 240
 
 
 def sysbench(workload: str, port: int, *args: str) -> str:
@@ -43,7 +44,6 @@ def counts(output: str) -> dict[str, float]:
 class MysqlSysbenchTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.watchdog = start_watchdog(900)
         cls.primary = MariaDBServer().start()
         cls.replica = cls.proxy = None
         try:
@@ -58,7 +58,7 @@ class MysqlSysbenchTest(unittest.TestCase):
                 "health": {"interval": "200ms", "user": cls.primary.user,
                            "password": cls.primary.password},
                 "clusters": {"appdb": {"protocol": "mysql", "read_your_writes": "off",
-                                       "pool": {"pool_size": POOL_SIZE},
+                                       "pool_size": POOL_SIZE,
                                        "backends": backends}},
             }).start()
         except BaseException:
@@ -70,9 +70,9 @@ class MysqlSysbenchTest(unittest.TestCase):
         for server in (cls.proxy, cls.replica, cls.primary):
             if server is not None:
                 server.close()
-        cls.watchdog.cancel()
 
     def setUp(self):
+        start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, self.replica)
         self.addCleanup(print_log_if_failed, self, self.proxy)
 
     def run_through_proxy(self, workload: str) -> dict[str, float]:
