@@ -394,10 +394,13 @@ awaitable<bool> Session::log_in() {
   // NO_BACKSLASH_ESCAPES from the greeting before their first query: when every client of
   // this listener reaches the embedded SQLite database, which keeps backslashes as they
   // are, the greeting says so already.
-  bool relays = std::any_of(config_->clusters.begin(), config_->clusters.end(), [](const auto& entry) {
-    return entry.second.protocol == config::Protocol::kMysql && !entry.second.is_sqlite();
-  });
-  greeting.status = relays ? status::kAutocommit : status::kAutocommit | status::kNoBackslashEscapes;
+  bool relays = std::any_of(config_->clusters.begin(), config_->clusters.end(),
+                            [](const auto& entry) {
+                              return entry.second.protocol == config::Protocol::kMysql &&
+                                     !entry.second.is_sqlite();
+                            });
+  greeting.status = status::kAutocommit;
+  if (!relays) greeting.status |= status::kNoBackslashEscapes;
   status_flags_ = greeting.status;
   greeting.auth_plugin = std::string(kNativePassword);
   sequence_ = 0;
