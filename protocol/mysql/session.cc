@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 
@@ -14,8 +15,6 @@
 
 namespace plexi::mysql {
 namespace {
-
-constexpr std::string_view kServerVersion = "8.0.36-plexiproxy-" PLEXI_VERSION;
 
 // The proxy's RSA key for caching_sha2_password's full authentication without TLS, made
 // once per process (2048-bit generation takes a moment).
@@ -391,7 +390,18 @@ awaitable<bool> Session::log_in() {
   greeting.auth_data = scramble_;
   greeting.capabilities = kOfferedCapabilities;
   greeting.collation = kCollationUtf8mb4GeneralCi;
+  // Clients that quote values themselves (PyMySQL, mysql_real_escape_string) read
+  // NO_BACKSLASH_ESCAPES from the greeting before their first query: when every client of
+  // this listener reaches the embedded SQLite database, which keeps backslashes as they
+  // are, the greeting says so already.
+  bool relays = std::any_of(config_->clusters.begin(), config_->clusters.end(),
+                            [](const auto& entry) {
+                              return entry.second.protocol == config::Protocol::kMysql &&
+                                     !entry.second.is_sqlite();
+                            });
   greeting.status = status::kAutocommit;
+  if (!relays) greeting.status |= status::kNoBackslashEscapes;
+  status_flags_ = greeting.status;
   greeting.auth_plugin = std::string(kNativePassword);
   sequence_ = 0;
   send_packet(encode_handshake_payload(greeting));

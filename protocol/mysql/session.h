@@ -24,6 +24,10 @@ namespace plexi::mysql {
 using pg::Phase;
 using pg::SessionEnvironment;
 
+// The server version the greeting announces: MySQL 8.0's level, so clients take their 8.0
+// code paths (transaction_isolation, utf8mb4), and what really answers.
+inline constexpr std::string_view kServerVersion = "8.0.36-plexiproxy-" PLEXI_VERSION;
+
 // The capabilities the proxy offers clients.
 inline constexpr std::uint32_t kOfferedCapabilities =
     cap::kLongPassword | cap::kFoundRows | cap::kLongFlag | cap::kConnectWithDb |

@@ -48,7 +48,8 @@ sqlite::Value to_value(BinaryValue&& value) {
     case FieldType::kYear:
       // An unsigned BIGINT above INT64_MAX comes as its bits: SQLite can only hold it as a real.
       if (value.is_unsigned && value.integer < 0) {
-        return sqlite::Value::of_real(static_cast<double>(static_cast<std::uint64_t>(value.integer)));
+        return sqlite::Value::of_real(
+            static_cast<double>(static_cast<std::uint64_t>(value.integer)));
       }
       return sqlite::Value::of_integer(value.integer);
     case FieldType::kFloat:
@@ -64,7 +65,8 @@ sqlite::Value to_value(BinaryValue&& value) {
 
 SqliteFront::SqliteFront(Session& session)
     : s_(session),
-      variables_(std::string("plexiproxy embedded SQLite ") + sqlite3_libversion(),
+      variables_(std::string(kServerVersion),
+                 std::string("plexiproxy embedded SQLite ") + sqlite3_libversion(),
                  session.config().limits.max_message_size),
       multi_statements_((session.capabilities() & cap::kMultiStatements) != 0) {}
 
@@ -133,7 +135,8 @@ awaitable<void> SqliteFront::run() {
     // Statements answered by the executor count like relayed ones, on the SQLite backend.
     bool counted = (command == Command::kQuery || command == Command::kStmtExecute) &&
                    s_.env().metrics.enabled();
-    auto started = counted ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    auto started =
+        counted ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     bool keep_going = co_await handle(payload);
     if (!keep_going) co_await s_.flush();  // a refused COM_CHANGE_USER's ERR
     if (counted) {
@@ -306,14 +309,17 @@ awaitable<void> SqliteFront::prepare(std::string_view sql) {
 
   PrepareOk prepared;
   prepared.statement_id = id;
-  prepared.columns = static_cast<std::uint16_t>(std::min<std::size_t>(columns.definitions.size(), 0xffff));
-  prepared.parameters = static_cast<std::uint16_t>(std::min<std::size_t>(statement->parameters, 0xffff));
+  prepared.columns =
+      static_cast<std::uint16_t>(std::min<std::size_t>(columns.definitions.size(), 0xffff));
+  prepared.parameters =
+      static_cast<std::uint16_t>(std::min<std::size_t>(statement->parameters, 0xffff));
   s_.send_packet(encode_prepare_ok_payload(prepared));
   bool eof = (s_.capabilities() & cap::kDeprecateEof) == 0;
   if (prepared.parameters > 0) {
     // SQLite does not type its parameters: they are described as MySQL describes
     // parameters it cannot type either.
-    ColumnDefinition parameter = embedded::column_definition("?", embedded::ColumnClass::kNull, true);
+    ColumnDefinition parameter =
+        embedded::column_definition("?", embedded::ColumnClass::kNull, true);
     parameter.collation = kCollationBinary;
     ByteVector encoded = encode_column_definition_payload(parameter);
     for (std::size_t i = 0; i < prepared.parameters; ++i) s_.send_packet(encoded);
@@ -414,8 +420,8 @@ void SqliteFront::set_option(Bytes body) {
 }
 
 void SqliteFront::statistics() {
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now() - s_.describe().connected_at);
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
+                                                                 s_.describe().connected_at);
   std::string text = "Uptime: " + std::to_string(std::max<std::int64_t>(uptime.count(), 0)) +
                      "  Threads: " + std::to_string(s_.env().clients.load()) +
                      "  Questions: " + std::to_string(questions_) +

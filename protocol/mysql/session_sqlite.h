@@ -18,6 +18,7 @@
 #include "protocol/mysql/packets.h"
 #include "protocol/mysql/session.h"
 #include "protocol/mysql/sqlite_commands.h"
+#include "protocol/mysql/sqlite_ddl.h"
 #include "protocol/mysql/sqlite_encoding.h"
 #include "protocol/mysql/sqlite_variables.h"
 
@@ -123,8 +124,8 @@ class SqliteFront {
                        std::size_t& length);
   awaitable<bool> run(Statement& statement, std::vector<sqlite::Value> parameters, bool binary,
                       bool more);
-  awaitable<bool> run_sql(Statement& statement, std::vector<sqlite::Value> parameters,
-                          bool binary, bool more);
+  awaitable<bool> run_sql(Statement& statement, std::vector<sqlite::Value> parameters, bool binary,
+                          bool more);
   awaitable<bool> transaction(const FrontStatement& command, bool more);
   awaitable<bool> run_internal(const std::string& sql);
   awaitable<std::optional<std::vector<std::vector<sqlite::Value>>>> query_rows(
@@ -151,6 +152,7 @@ class SqliteFront {
   awaitable<void> field_list(Bytes payload);
   std::string show_sql(const FrontStatement& command) const;
   std::string database_name() const;
+  void no_such_table(std::string_view table);
 
   Session& s_;
   embedded::SystemVariables variables_;

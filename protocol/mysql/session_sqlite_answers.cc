@@ -15,20 +15,10 @@ namespace {
 using embedded::Assignment;
 using embedded::ColumnClass;
 using embedded::FrontKind;
-using embedded::quote_literal;
+using embedded::quoted;
 using embedded::SelectItem;
 
 constexpr std::uint16_t kUnknownSystemVariable = 1193;
-constexpr std::uint16_t kNoSuchTable = 1146;
-
-std::string quote_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
 
 std::optional<std::int64_t> integer_of(std::string_view text) {
   std::int64_t value = 0;
@@ -62,6 +52,12 @@ std::string host_of(const std::string& address) {
 
 std::string SqliteFront::database_name() const {
   return s_.schema().empty() ? s_.cluster().name : s_.schema();
+}
+
+void SqliteFront::no_such_table(std::string_view table) {
+  constexpr std::uint16_t kNoSuchTable = 1146;
+  error(kNoSuchTable, "42S02",
+        "Table '" + database_name() + "." + std::string(table) + "' doesn't exist");
 }
 
 awaitable<bool> SqliteFront::set(const FrontStatement& command, bool more) {
@@ -98,7 +94,8 @@ awaitable<bool> SqliteFront::set(const FrontStatement& command, bool more) {
       // pragma inside a transaction, as it would any change there.
       auto checks = variables_.find(assignment.name);
       bool on = !checks || checks->text != "0";
-      bool applied = co_await run_internal(on ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF");
+      bool applied =
+          co_await run_internal(on ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF");
       if (!applied) co_return false;
     }
   }
@@ -115,7 +112,8 @@ std::optional<embedded::Answer> SqliteFront::answer(const FrontStatement& comman
       return show_variables(command);
     case FrontKind::kShowWarnings:
       // Nothing here raises warnings.
-      out.columns = {{"Level", ColumnClass::kText}, {"Code", ColumnClass::kInteger},
+      out.columns = {{"Level", ColumnClass::kText},
+                     {"Code", ColumnClass::kInteger},
                      {"Message", ColumnClass::kText}};
       return out;
     case FrontKind::kShowStatus:
@@ -154,7 +152,8 @@ std::optional<embedded::Answer> SqliteFront::select_values(const FrontStatement&
         auto integer = variable->kind == embedded::SystemVariables::Kind::kText
                            ? std::nullopt
                            : integer_of(variable->text);
-        value = integer ? sqlite::Value::of_integer(*integer) : sqlite::Value::of_text(variable->text);
+        value =
+            integer ? sqlite::Value::of_integer(*integer) : sqlite::Value::of_text(variable->text);
         break;
       }
       case SelectItem::Kind::kUserVariable: {
@@ -166,7 +165,7 @@ std::optional<embedded::Answer> SqliteFront::select_values(const FrontStatement&
         if (item.name == "DATABASE") {
           if (!s_.schema().empty()) value = sqlite::Value::of_text(s_.schema());
         } else if (item.name == "VERSION") {
-          value = sqlite::Value::of_text(std::string(embedded::kServerVersion));
+          value = sqlite::Value::of_text(variables_.find("version")->text);
         } else if (item.name == "CURRENT_USER") {
           value = sqlite::Value::of_text(s_.user() + "@%");
         } else if (item.name == "CONNECTION_ID") {
@@ -223,7 +222,7 @@ awaitable<void> SqliteFront::field_list(Bytes body) {
                                   std::move(parameters));
   if (!rows) co_return;
   if (rows->empty()) {
-    error(kNoSuchTable, "42S02", "Table '" + database_name() + "." + table + "' doesn't exist");
+    no_such_table(table);
     co_return;
   }
   for (const auto& row : *rows) {
@@ -239,7 +238,12 @@ awaitable<void> SqliteFront::field_list(Bytes body) {
     if (row[2].kind == sqlite::ValueKind::kNull) {
       append_u8(payload, 0xfb);
     } else {
-      append_lenenc_string(payload, row[2].bytes);
+      // SQLite keeps a default as its SQL text; MySQL sends a string default's value.
+      const std::string& text = row[2].bytes;
+      std::string value;
+      bool literal = !text.empty() && text.front() == '\'' &&
+                     embedded::quoted_end(text, 0, value) == text.size();
+      append_lenenc_string(payload, literal ? value : text);
     }
     s_.send_packet(payload);
   }
@@ -251,13 +255,13 @@ std::string SqliteFront::show_sql(const FrontStatement& command) const {
   constexpr std::string_view kEscape = " ESCAPE '\\'";
   switch (command.kind) {
     case FrontKind::kShowTables: {
-      std::string sql = "SELECT name AS " + quote_identifier("Tables_in_" + database_name());
+      std::string sql = "SELECT name AS " + quoted("Tables_in_" + database_name(), '"');
       if (command.full) {
         sql += ", CASE type WHEN 'view' THEN 'VIEW' ELSE 'BASE TABLE' END AS Table_type";
       }
       sql += " FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%'";
       sql += kEscape;
-      if (command.like) sql += " AND name LIKE " + quote_literal(*command.like) + std::string(kEscape);
+      if (command.like) sql += " AND name LIKE " + quoted(*command.like) + std::string(kEscape);
       return sql + " ORDER BY name";
     }
     case FrontKind::kShowColumns: {
@@ -268,14 +272,14 @@ std::string SqliteFront::show_sql(const FrontStatement& command) const {
           ", CASE WHEN pk > 0 THEN 'PRI' ELSE '' END AS \"Key\""
           ", dflt_value AS \"Default\", '' AS Extra";
       if (command.full) sql += ", 'select,insert,update,references' AS Privileges, '' AS Comment";
-      sql += " FROM pragma_table_info(" + quote_literal(command.name) + ")";
-      if (command.like) sql += " WHERE name LIKE " + quote_literal(*command.like) + std::string(kEscape);
+      sql += " FROM pragma_table_info(" + quoted(command.name) + ")";
+      if (command.like) sql += " WHERE name LIKE " + quoted(*command.like) + std::string(kEscape);
       return sql + " ORDER BY cid";
     }
     case FrontKind::kShowCreateTable:
       return "SELECT name AS \"Table\", sql AS \"Create Table\" FROM sqlite_schema"
              " WHERE type IN ('table', 'view') AND name = " +
-             quote_literal(command.name) + " COLLATE NOCASE";
+             quoted(command.name) + " COLLATE NOCASE";
     default:
       return {};
   }

@@ -61,12 +61,10 @@ using embedded::kFlushBytes;
 // The executor's statement and cursor for the front's own statements.
 constexpr std::string_view kInternalName = "\x01i";
 
-constexpr std::uint16_t kNoSuchTable = 1146;
-
 // The class of an expression column: that of the values read so far when they agree
 // (integers and reals together read as reals), else text, which every value can be sent as.
-ColumnClass batch_class(sqlite::ValueKind first, const std::vector<std::vector<sqlite::Value>>& rows,
-                        std::size_t column) {
+ColumnClass batch_class(sqlite::ValueKind first,
+                        const std::vector<std::vector<sqlite::Value>>& rows, std::size_t column) {
   sqlite::ValueKind kind = first;
   for (const auto& row : rows) {
     if (column >= row.size()) break;
@@ -95,9 +93,15 @@ awaitable<bool> SqliteFront::plan(Statement& statement, std::string_view text, s
   FrontStatement& command = statement.command;
   length = command.length;
   std::string sql;
+  bool rewritten = false;
   switch (command.kind) {
     case FrontKind::kSql:
-      sql = std::string(text.substr(command.begin));
+      if (auto ddl = embedded::rewrite_create_table(text.substr(command.begin))) {
+        sql = std::move(*ddl);
+        rewritten = true;
+      } else {
+        sql = std::string(text.substr(command.begin));
+      }
       break;
     case FrontKind::kShowTables:
     case FrontKind::kShowColumns:
@@ -118,10 +122,19 @@ awaitable<bool> SqliteFront::plan(Statement& statement, std::string_view text, s
   statement.executor_name = std::move(name);
   statement.connection = connection_;
   if (command.kind == FrontKind::kSql) {
-    // SQLite decides where its statements end: it knows its own quoting and trigger bodies.
-    length = info.consumed > 0 ? command.begin + info.consumed : text.size();
+    if (rewritten) {
+      // The rewrite took the statement up to its ';': SQLite must take all of it.
+      if (!embedded::is_blank(std::string_view(sql).substr(std::min(info.consumed, sql.size())))) {
+        error(error::kParse, "42000",
+              "You have an error in your SQL syntax: CREATE TABLE could not be read to its end");
+        co_return false;
+      }
+    } else {
+      // SQLite decides where its statements end: it knows its own quoting and trigger bodies.
+      length = info.consumed > 0 ? command.begin + info.consumed : text.size();
+    }
     if (info.empty) command.kind = FrontKind::kEmpty;
-    statement.commits = embedded::commits_implicitly(text.substr(command.begin, info.consumed));
+    statement.commits = embedded::commits_implicitly(sql);
   }
   statement.parameters = static_cast<std::size_t>(std::max(info.parameter_count, 0));
   statement.columns = std::move(info.columns);
@@ -183,13 +196,14 @@ awaitable<bool> SqliteFront::run_sql(Statement& statement, std::vector<sqlite::V
     } else if (!statement.commits && !open && !autocommit()) {
       // With autocommit off a statement opens the transaction COMMIT ends. One that only
       // reads takes no write lock, so idle clients in that mode do not hold up writers.
-      bool begun = co_await run_internal(statement.read_only ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE");
+      bool begun =
+          co_await run_internal(statement.read_only ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE");
       if (!begun) co_return false;
     }
   }
   const std::string& cursor = statement.executor_name;
-  auto result =
-      co_await connection_->execute(cursor, statement.executor_name, std::move(parameters), kBatchRows);
+  auto result = co_await connection_->execute(cursor, statement.executor_name,
+                                              std::move(parameters), kBatchRows);
   if (auto* e = std::get_if<sqlite::Error>(&result)) {
     error(*e);
     co_return false;
@@ -210,8 +224,7 @@ awaitable<bool> SqliteFront::run_sql(Statement& statement, std::vector<sqlite::V
   }
   if (statement.table_must_exist && rows.complete && rows.rows.empty()) {
     connection_->close_cursor(cursor);
-    error(kNoSuchTable, "42S02",
-          "Table '" + database_name() + "." + statement.command.name + "' doesn't exist");
+    no_such_table(statement.command.name);
     co_return false;
   }
   row_count_ = -1;

@@ -4,187 +4,10 @@
 #include "protocol/mysql/sqlite_commands.h"
 
 #include <array>
-#include <cctype>
 #include <charconv>
 
 namespace plexi::mysql::embedded {
 namespace {
-
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-bool is_word_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return std::isalnum(u) || c == '_' || c == '$' || u >= 0x80;
-}
-char upper_char(char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); }
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = upper_char(c);
-  return out;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// Position of the next token at or after `at`: whitespace and comments skipped. MySQL's
-// "-- " comment needs the blank after the dashes; /*! ... */ is read as a comment, as
-// SQLite reads it, so both agree on where statements are.
-std::size_t skip_blank(std::string_view sql, std::size_t at) {
-  while (at < sql.size()) {
-    char c = sql[at];
-    if (is_space(c)) {
-      ++at;
-    } else if (c == '#' || (sql.substr(at, 2) == "--" &&
-                            (at + 2 == sql.size() || is_space(sql[at + 2])))) {
-      std::size_t end = sql.find('\n', at);
-      at = end == std::string_view::npos ? sql.size() : end + 1;
-    } else if (sql.substr(at, 2) == "/*") {
-      std::size_t end = sql.find("*/", at + 2);
-      at = end == std::string_view::npos ? sql.size() : end + 2;
-    } else {
-      break;
-    }
-  }
-  return at;
-}
-
-struct Token {
-  enum class Type { kWord, kNumber, kString, kName, kPunct };
-  Type type = Type::kPunct;
-  std::string value;  // words upper-cased; strings and `names` unquoted; punctuation as is
-  std::string raw;    // words and numbers as written
-  std::size_t begin = 0;
-  std::size_t end = 0;
-};
-
-// The end of a quoted token starting at `at` (quote doubled inside), or npos if unterminated.
-std::size_t quoted_end(std::string_view sql, std::size_t at, std::string& value) {
-  char quote = sql[at];
-  for (std::size_t i = at + 1; i < sql.size(); ++i) {
-    if (sql[i] != quote) {
-      value += sql[i];
-    } else if (i + 1 < sql.size() && sql[i + 1] == quote) {
-      value += quote;
-      ++i;
-    } else {
-      return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
-struct Statement {
-  std::vector<Token> tokens;
-  std::size_t begin = 0;
-  std::size_t end = 0;  // just past its ';', or the text's end
-  bool complete = true;  // false: an unterminated quote (SQLite will say so)
-};
-
-Statement first_statement(std::string_view sql) {
-  Statement statement;
-  std::size_t at = skip_blank(sql, 0);
-  while (at < sql.size() && sql[at] == ';') at = skip_blank(sql, at + 1);
-  statement.begin = at;
-  while (at < sql.size()) {
-    char c = sql[at];
-    if (c == ';') {
-      statement.end = at + 1;
-      return statement;
-    }
-    Token token;
-    token.begin = at;
-    if (c == '\'' || c == '"' || c == '`') {
-      std::size_t end = quoted_end(sql, at, token.value);
-      if (end == std::string_view::npos) {
-        statement.complete = false;
-        break;
-      }
-      token.type = c == '`' ? Token::Type::kName : Token::Type::kString;
-      at = end;
-    } else if (is_word_char(c)) {
-      while (at < sql.size() && (is_word_char(sql[at]) || (sql[at] == '.' && std::isdigit(
-                                                                  static_cast<unsigned char>(c))))) {
-        ++at;
-      }
-      token.raw = sql.substr(token.begin, at - token.begin);
-      bool digits = std::isdigit(static_cast<unsigned char>(c)) != 0;
-      token.type = digits ? Token::Type::kNumber : Token::Type::kWord;
-      token.value = digits ? token.raw : upper(token.raw);
-    } else {
-      token.value = std::string(1, c);
-      ++at;
-      if (c == ':' && at < sql.size() && sql[at] == '=') {
-        token.value = ":=";
-        ++at;
-      }
-    }
-    token.end = at;
-    statement.tokens.push_back(std::move(token));
-    at = skip_blank(sql, at);
-  }
-  statement.end = sql.size();
-  return statement;
-}
-
-// Walks the tokens of one statement.
-class Cursor {
- public:
-  Cursor(const Statement& statement, std::string_view sql) : tokens_(statement.tokens), sql_(sql) {}
-
-  bool done() const { return at_ == tokens_.size(); }
-  const Token* peek(std::size_t ahead = 0) const {
-    return at_ + ahead < tokens_.size() ? &tokens_[at_ + ahead] : nullptr;
-  }
-  const Token& take() { return tokens_[at_++]; }
-  const Token& token(std::size_t index) const { return tokens_[index]; }
-  bool accept(std::string_view word) {
-    const Token* token = peek();
-    if (token == nullptr || token->value != word ||
-        (token->type != Token::Type::kWord && token->type != Token::Type::kPunct)) {
-      return false;
-    }
-    ++at_;
-    return true;
-  }
-  // A name: a word, a `quoted name` or, where MySQL allows it, a string.
-  std::optional<std::string> name(bool strings_too = false) {
-    const Token* token = peek();
-    if (token == nullptr) return std::nullopt;
-    if (token->type == Token::Type::kWord || token->type == Token::Type::kNumber) {
-      ++at_;
-      return token->raw;
-    }
-    if (token->type == Token::Type::kName ||
-        (strings_too && token->type == Token::Type::kString)) {
-      ++at_;
-      return token->value;
-    }
-    return std::nullopt;
-  }
-  std::optional<std::string> string() {
-    const Token* token = peek();
-    if (token == nullptr || token->type != Token::Type::kString) return std::nullopt;
-    ++at_;
-    return token->value;
-  }
-  // True when the next token starts right where the previous one ended (`@@name`).
-  bool adjacent() const {
-    return at_ > 0 && at_ < tokens_.size() && tokens_[at_ - 1].end == tokens_[at_].begin;
-  }
-  std::size_t position() const { return at_; }
-  std::string_view text(std::size_t from, std::size_t to) const {
-    std::size_t begin = tokens_[from].begin;
-    return sql_.substr(begin, tokens_[to - 1].end - begin);
-  }
-
- private:
-  const std::vector<Token>& tokens_;
-  std::string_view sql_;
-  std::size_t at_ = 0;
-};
 
 // `db.table` or `table`: the table.
 std::optional<std::string> table_name(Cursor& cursor) {
@@ -447,7 +270,7 @@ bool parse_show(Cursor& cursor, FrontStatement& out) {
 
 // Functions whose value the session knows; CURRENT_USER may go without parentheses.
 constexpr std::array<std::string_view, 10> kSessionFunctions = {
-    "DATABASE", "SCHEMA",      "VERSION",       "USER",          "CURRENT_USER",
+    "DATABASE",     "SCHEMA",      "VERSION",       "USER",           "CURRENT_USER",
     "SESSION_USER", "SYSTEM_USER", "CONNECTION_ID", "LAST_INSERT_ID", "ROW_COUNT"};
 
 bool select_item(Cursor& cursor, SelectItem& item) {
@@ -488,9 +311,9 @@ bool select_item(Cursor& cursor, SelectItem& item) {
   item.label = std::string(cursor.text(from, cursor.position()));
   bool as = cursor.accept("AS");
   const Token* next = cursor.peek();
-  if (next != nullptr && (next->type == Token::Type::kName || next->type == Token::Type::kString ||
-                          (next->type == Token::Type::kWord && next->value != "LIMIT" &&
-                           next->value != "FROM"))) {
+  if (next != nullptr &&
+      (next->type == Token::Type::kName || next->type == Token::Type::kString ||
+       (next->type == Token::Type::kWord && next->value != "LIMIT" && next->value != "FROM"))) {
     item.label = *cursor.name(true);
   } else if (as) {
     return false;
@@ -509,8 +332,8 @@ bool parse_select_values(Cursor& cursor, FrontStatement& out) {
     const Token* count = cursor.peek();
     if (count == nullptr || count->type != Token::Type::kNumber) return false;
     std::uint64_t limit = 0;
-    auto [end, error] = std::from_chars(count->raw.data(), count->raw.data() + count->raw.size(),
-                                        limit);
+    auto [end, error] =
+        std::from_chars(count->raw.data(), count->raw.data() + count->raw.size(), limit);
     if (error != std::errc() || end != count->raw.data() + count->raw.size()) return false;
     cursor.take();
     out.limit = limit;
@@ -535,8 +358,8 @@ bool parse_kill(Cursor& cursor, FrontStatement& out) {
 // The words that start a statement EXPLAIN explains, rather than a table it describes.
 bool explains_statement(const Token& token) {
   static constexpr std::array<std::string_view, 12> kWords = {
-      "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH",
-      "QUERY",  "FORMAT", "ANALYZE", "EXTENDED", "TABLE", "VALUES"};
+      "SELECT", "INSERT", "UPDATE",  "DELETE",   "REPLACE", "WITH",
+      "QUERY",  "FORMAT", "ANALYZE", "EXTENDED", "TABLE",   "VALUES"};
   if (token.type != Token::Type::kWord) return token.type != Token::Type::kName;
   for (auto word : kWords) {
     if (token.value == word) return true;
@@ -611,7 +434,7 @@ bool classify_words(Cursor& cursor, FrontStatement& out) {
 }  // namespace
 
 FrontStatement classify_statement(std::string_view sql) {
-  Statement statement = first_statement(sql);
+  Tokens statement = first_statement(sql);
   FrontStatement out;
   out.begin = statement.begin;
   out.length = statement.end;
@@ -637,101 +460,6 @@ bool answers_rows(FrontKind kind) {
     default:
       return false;
   }
-}
-
-bool is_blank(std::string_view sql) {
-  std::size_t at = skip_blank(sql, 0);
-  while (at < sql.size() && sql[at] == ';') at = skip_blank(sql, at + 1);
-  return at == sql.size();
-}
-
-bool like_match(std::string_view text, std::string_view pattern) {
-  // Iterative matching with one backtrack point for the last `%`.
-  std::size_t t = 0, p = 0;
-  std::size_t star_p = std::string_view::npos, star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '%') {
-      star_p = ++p;
-      star_t = t;
-      continue;
-    }
-    if (p < pattern.size()) {
-      char expected = pattern[p];
-      std::size_t step = 1;
-      bool any = expected == '_';
-      if (expected == '\\' && p + 1 < pattern.size()) {
-        expected = pattern[p + 1];
-        step = 2;
-        any = false;
-      }
-      if (any || upper_char(expected) == upper_char(text[t])) {
-        p += step;
-        ++t;
-        continue;
-      }
-    }
-    if (star_p == std::string_view::npos) return false;
-    p = star_p;
-    t = ++star_t;
-  }
-  while (p < pattern.size() && pattern[p] == '%') ++p;
-  return p == pattern.size();
-}
-
-bool commits_implicitly(std::string_view sql) {
-  Statement statement = first_statement(sql);
-  if (statement.tokens.empty()) return false;
-  Cursor cursor(statement, sql);
-  if (cursor.accept("ALTER") || cursor.accept("RENAME") || cursor.accept("TRUNCATE")) return true;
-  if (cursor.accept("CREATE") || cursor.accept("DROP")) {
-    return !cursor.accept("TEMPORARY") && !cursor.accept("TEMP");
-  }
-  return false;
-}
-
-std::string blob_literals_for_nul(std::string_view sql) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(sql.size() * 2);
-  std::size_t at = 0;
-  while (at < sql.size()) {
-    std::size_t next = skip_blank(sql, at);
-    out.append(sql.substr(at, next - at));
-    at = next;
-    if (at == sql.size()) break;
-    char c = sql[at];
-    if (c != '\'' && c != '"' && c != '`') {
-      out += c;
-      ++at;
-      continue;
-    }
-    std::string value;
-    std::size_t end = quoted_end(sql, at, value);
-    if (end == std::string_view::npos) end = sql.size();
-    if (c != '\'' || value.find('\0') == std::string::npos) {
-      out.append(sql.substr(at, end - at));
-    } else {
-      out += "X'";
-      for (char byte : value) {
-        auto u = static_cast<unsigned char>(byte);
-        out += kHex[u >> 4];
-        out += kHex[u & 0xf];
-      }
-      out += '\'';
-    }
-    at = end;
-  }
-  return out;
-}
-
-std::string quote_literal(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  out += '\'';
-  return out;
 }
 
 }  // namespace plexi::mysql::embedded

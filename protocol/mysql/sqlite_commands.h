@@ -1,7 +1,7 @@
 // MySQL statements the embedded SQLite front answers or adjusts before SQLite sees them:
 // transaction control, SET, USE, SHOW, DESCRIBE, KILL and the SELECTs of system variables
 // and session functions that clients send on connect. Pure text work, with MySQL's lexical
-// rules (`#` and `-- ` comments, backquoted names, doubled quotes in strings).
+// rules (sqlite_lexer.h).
 #pragma once
 
 #include <cstddef>
@@ -11,26 +11,28 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/mysql/sqlite_lexer.h"
+
 namespace plexi::mysql::embedded {
 
 enum class FrontKind {
-  kEmpty,             // only whitespace, comments and semicolons
-  kSql,               // anything else: SQLite runs it
-  kBegin,             // BEGIN [WORK], START TRANSACTION [...]
-  kCommit,            // COMMIT [WORK] [AND [NO] CHAIN] [[NO] RELEASE]
-  kRollback,          // ROLLBACK [WORK] ... (not ROLLBACK TO, which SQLite runs)
-  kSet,               // SET assignments, SET NAMES, SET CHARACTER SET, SET TRANSACTION
-  kUse,               // USE db
-  kShowDatabases,     // SHOW DATABASES | SCHEMAS [LIKE 'p']
-  kShowTables,        // SHOW [FULL] TABLES [FROM db] [LIKE 'p']
-  kShowColumns,       // SHOW [FULL] COLUMNS | FIELDS FROM t [FROM db] [LIKE 'p'], DESCRIBE t
-  kShowCreateTable,   // SHOW CREATE TABLE t
-  kShowWarnings,      // SHOW WARNINGS | ERRORS [LIMIT ...]
-  kShowVariables,     // SHOW [GLOBAL | SESSION] VARIABLES [LIKE 'p' | WHERE Variable_name ...]
-  kShowStatus,        // SHOW [GLOBAL | SESSION] STATUS [LIKE 'p']
-  kSelectValues,      // SELECT of system variables, user variables and session functions only
-  kKill,              // KILL [CONNECTION | QUERY] id
-  kAccepted,          // LOCK TABLES, UNLOCK TABLES: nothing to do for one SQLite file
+  kEmpty,            // only whitespace, comments and semicolons
+  kSql,              // anything else: SQLite runs it
+  kBegin,            // BEGIN [WORK], START TRANSACTION [...]
+  kCommit,           // COMMIT [WORK] [AND [NO] CHAIN] [[NO] RELEASE]
+  kRollback,         // ROLLBACK [WORK] ... (not ROLLBACK TO, which SQLite runs)
+  kSet,              // SET assignments, SET NAMES, SET CHARACTER SET, SET TRANSACTION
+  kUse,              // USE db
+  kShowDatabases,    // SHOW DATABASES | SCHEMAS [LIKE 'p']
+  kShowTables,       // SHOW [FULL] TABLES [FROM db] [LIKE 'p']
+  kShowColumns,      // SHOW [FULL] COLUMNS | FIELDS FROM t [FROM db] [LIKE 'p'], DESCRIBE t
+  kShowCreateTable,  // SHOW CREATE TABLE t
+  kShowWarnings,     // SHOW WARNINGS | ERRORS [LIMIT ...]
+  kShowVariables,    // SHOW [GLOBAL | SESSION] VARIABLES [LIKE 'p' | WHERE Variable_name ...]
+  kShowStatus,       // SHOW [GLOBAL | SESSION] STATUS [LIKE 'p']
+  kSelectValues,     // SELECT of system variables, user variables and session functions only
+  kKill,             // KILL [CONNECTION | QUERY] id
+  kAccepted,         // LOCK TABLES, UNLOCK TABLES: nothing to do for one SQLite file
 };
 
 // One assignment of a SET statement.
@@ -74,8 +76,8 @@ struct FrontStatement {
   std::optional<std::string> like;  // SHOW ... LIKE 'pattern', unquoted
   // SHOW VARIABLES WHERE Variable_name = 'a' [OR Variable_name = 'b' ...] or IN ('a', ...).
   std::vector<std::string> where_names;
-  bool full = false;       // SHOW FULL TABLES / COLUMNS
-  bool read_only = false;  // kBegin: START TRANSACTION READ ONLY
+  bool full = false;                   // SHOW FULL TABLES / COLUMNS
+  bool read_only = false;              // kBegin: START TRANSACTION READ ONLY
   std::vector<SelectItem> items;       // kSelectValues
   std::optional<std::uint64_t> limit;  // kSelectValues: LIMIT n
   std::uint64_t kill_id = 0;           // kKill
@@ -87,24 +89,5 @@ FrontStatement classify_statement(std::string_view sql);
 
 // The kinds the front answers with rows it computes itself.
 bool answers_rows(FrontKind kind);
-
-// True when `sql` holds nothing but whitespace, comments and semicolons.
-bool is_blank(std::string_view sql);
-
-// MySQL's LIKE: `%` any run, `_` one character, backslash escapes the next; ASCII letters
-// compare case-insensitively, as under MySQL's default collations.
-bool like_match(std::string_view text, std::string_view pattern);
-
-// Statements after which MySQL commits implicitly, and before which it commits an open
-// transaction: CREATE, ALTER, DROP, RENAME, TRUNCATE (not CREATE TEMPORARY TABLE).
-bool commits_implicitly(std::string_view sql);
-
-// `sql` with its '...' string literals that hold NUL bytes written as X'...' blob literals.
-// SQLite reads statement text only up to a NUL, and clients that know backslashes are not
-// escapes here (PyMySQL) send bytes values raw between quotes.
-std::string blob_literals_for_nul(std::string_view sql);
-
-// A string as an SQL literal for SQLite: quoted, inner quotes doubled.
-std::string quote_literal(std::string_view text);
 
 }  // namespace plexi::mysql::embedded

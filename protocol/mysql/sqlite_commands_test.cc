@@ -1,6 +1,6 @@
 // Tests of the MySQL embedded front's statement recognition: transaction control, SET, USE,
 // SHOW, DESCRIBE, KILL, the SELECTs of variables clients send on connect, where statements
-// end, and the text helpers (LIKE, implicit commits, NUL bytes in literals).
+// end.
 #include "protocol/mysql/sqlite_commands.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +13,8 @@ using Value = Assignment::Value;
 
 TEST(MysqlSqliteCommands, EmptyText) {
   EXPECT_EQ(classify_statement("").kind, FrontKind::kEmpty);
-  EXPECT_EQ(classify_statement("  ; -- nothing\n # at all\n /* really */ ;").kind, FrontKind::kEmpty);
+  EXPECT_EQ(classify_statement("  ; -- nothing\n # at all\n /* really */ ;").kind,
+            FrontKind::kEmpty);
   // mysqldump's version comments are comments here, as SQLite reads them.
   EXPECT_EQ(classify_statement("/*!40101 SET NAMES utf8mb4 */;").kind, FrontKind::kEmpty);
   EXPECT_TRUE(is_blank(" ;\n-- done\n"));
@@ -99,7 +100,8 @@ TEST(MysqlSqliteCommands, SetForms) {
   EXPECT_EQ(expression.assignments[1].kind, Value::kOther);
   EXPECT_EQ(expression.assignments[1].value, "1 + 2");
 
-  auto isolation = classify_statement("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE");
+  auto isolation =
+      classify_statement("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE");
   ASSERT_EQ(isolation.kind, FrontKind::kSet);
   ASSERT_EQ(isolation.assignments.size(), 1u);
   EXPECT_EQ(isolation.assignments[0].name, "transaction_isolation");
@@ -197,7 +199,8 @@ TEST(MysqlSqliteCommands, SelectsOfVariablesAndSessionFunctions) {
   EXPECT_EQ(connector.items[2].name, "max_allowed_packet");
   EXPECT_EQ(connector.items[2].label, "packet");
 
-  auto functions = classify_statement("SELECT DATABASE(), version(), CURRENT_USER, @x, LAST_INSERT_ID()");
+  auto functions =
+      classify_statement("SELECT DATABASE(), version(), CURRENT_USER, @x, LAST_INSERT_ID()");
   ASSERT_EQ(functions.kind, FrontKind::kSelectValues);
   ASSERT_EQ(functions.items.size(), 5u);
   EXPECT_EQ(functions.items[0].name, "DATABASE");
@@ -229,37 +232,6 @@ TEST(MysqlSqliteCommands, KillAndLocks) {
   EXPECT_EQ(classify_statement("KILL x").kind, FrontKind::kSql);
   EXPECT_EQ(classify_statement("LOCK TABLES t WRITE").kind, FrontKind::kAccepted);
   EXPECT_EQ(classify_statement("UNLOCK TABLES").kind, FrontKind::kAccepted);
-}
-
-TEST(MysqlSqliteCommands, LikeMatch) {
-  EXPECT_TRUE(like_match("max_allowed_packet", "max%"));
-  EXPECT_TRUE(like_match("MAX_allowed_packet", "max\\_allowed%packet"));
-  EXPECT_FALSE(like_match("maxiallowed", "max\\_%"));
-  EXPECT_TRUE(like_match("abc", "a_c"));
-  EXPECT_TRUE(like_match("abc", "%"));
-  EXPECT_TRUE(like_match("", "%"));
-  EXPECT_FALSE(like_match("abc", "ab"));
-  EXPECT_TRUE(like_match("abcbc", "%bc"));
-  EXPECT_FALSE(like_match("abcbd", "%bc"));
-}
-
-TEST(MysqlSqliteCommands, ImplicitCommits) {
-  EXPECT_TRUE(commits_implicitly("CREATE TABLE t (a INTEGER)"));
-  EXPECT_TRUE(commits_implicitly(" drop table t"));
-  EXPECT_TRUE(commits_implicitly("ALTER TABLE t ADD b TEXT"));
-  EXPECT_FALSE(commits_implicitly("CREATE TEMPORARY TABLE t (a)"));
-  EXPECT_FALSE(commits_implicitly("DROP TEMPORARY TABLE t"));
-  EXPECT_FALSE(commits_implicitly("INSERT INTO t VALUES (1)"));
-  EXPECT_FALSE(commits_implicitly(""));
-}
-
-TEST(MysqlSqliteCommands, NulBytesBecomeBlobLiterals) {
-  using namespace std::string_literals;
-  EXPECT_EQ(blob_literals_for_nul("INSERT INTO t VALUES ('a\0b''', 'plain', \"x\0\")"s),
-            "INSERT INTO t VALUES (X'61006227', 'plain', \"x\0\")"s);
-  EXPECT_EQ(blob_literals_for_nul("SELECT '\0' -- 'not\0 a string'\n"s),
-            "SELECT X'00' -- 'not\0 a string'\n"s);
-  EXPECT_EQ(quote_literal("it's"), "'it''s'");
 }
 
 }  // namespace

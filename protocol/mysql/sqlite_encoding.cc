@@ -150,7 +150,8 @@ BinaryCell binary_cell(const Cell& cell, FieldType type, ColumnClass column, std
     scratch = std::to_string(cell.integer);
     out.bytes = scratch;
   } else {
-    scratch = column == ColumnClass::kNumeric ? format_decimal(cell.real) : format_double(cell.real);
+    scratch =
+        column == ColumnClass::kNumeric ? format_decimal(cell.real) : format_double(cell.real);
     out.bytes = scratch;
   }
   return out;
@@ -179,7 +180,9 @@ std::string format_decimal(double v) {
 }
 
 ErrorCode error_code(std::string_view executor_sqlstate, std::string_view message) {
-  auto has = [message](std::string_view part) { return message.find(part) != std::string_view::npos; };
+  auto has = [message](std::string_view part) {
+    return message.find(part) != std::string_view::npos;
+  };
   std::string_view s = executor_sqlstate;
   if (s == "23505") return {1062, "23000"};  // ER_DUP_ENTRY
   if (s == "23502") return {1048, "23000"};  // ER_BAD_NULL_ERROR

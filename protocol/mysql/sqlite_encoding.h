@@ -12,10 +12,6 @@
 
 namespace plexi::mysql::embedded {
 
-// The version the embedded database announces: MySQL 8.0's level (so clients take their
-// 8.0 code paths: transaction_isolation, utf8mb4), and what really answers.
-inline constexpr std::string_view kServerVersion = "8.0.36-plexiproxy-sqlite";
-
 // How SQLite stored a value (mirrors sqlite::ValueKind, which this library cannot see).
 enum class Storage : std::uint8_t { kNull, kInteger, kReal, kText, kBlob };
 

@@ -10,6 +10,12 @@
 namespace plexi::mysql::embedded {
 namespace {
 
+Cell null_cell() { return Cell{Storage::kNull, 0, 0, {}}; }
+Cell integer(std::int64_t v) { return Cell{Storage::kInteger, v, 0, {}}; }
+Cell real(double v) { return Cell{Storage::kReal, 0, v, {}}; }
+Cell text(std::string_view v) { return Cell{Storage::kText, 0, 0, v}; }
+Cell blob(std::string_view v) { return Cell{Storage::kBlob, 0, 0, v}; }
+
 // The text-protocol value append_text_cell wrote: a length-encoded string or NULL.
 std::optional<std::string> text_of(const Cell& cell, ColumnClass type) {
   ByteVector out;
@@ -62,18 +68,17 @@ TEST(MysqlSqliteEncoding, ColumnDefinitionsMatchMysqlTypes) {
 }
 
 TEST(MysqlSqliteEncoding, TextCells) {
-  EXPECT_EQ(text_of({Storage::kNull}, ColumnClass::kText), std::nullopt);
-  EXPECT_EQ(text_of({Storage::kInteger, -(std::int64_t{1} << 40)}, ColumnClass::kInteger),
-            "-1099511627776");
-  EXPECT_EQ(text_of({Storage::kInteger, std::numeric_limits<std::int64_t>::min()}, ColumnClass::kInteger),
+  EXPECT_EQ(text_of(null_cell(), ColumnClass::kText), std::nullopt);
+  EXPECT_EQ(text_of(integer(-(std::int64_t{1} << 40)), ColumnClass::kInteger), "-1099511627776");
+  EXPECT_EQ(text_of(integer(std::numeric_limits<std::int64_t>::min()), ColumnClass::kInteger),
             "-9223372036854775808");
-  EXPECT_EQ(text_of({Storage::kReal, 0, 1.5}, ColumnClass::kReal), "1.5");
-  EXPECT_EQ(text_of({Storage::kReal, 0, 1e300}, ColumnClass::kReal), "1e300");
-  EXPECT_EQ(text_of({Storage::kReal, 0, 0.1}, ColumnClass::kNumeric), "0.1");
-  EXPECT_EQ(text_of({Storage::kText, 0, 0, "héllo"}, ColumnClass::kText), "héllo");
+  EXPECT_EQ(text_of(real(1.5), ColumnClass::kReal), "1.5");
+  EXPECT_EQ(text_of(real(1e300), ColumnClass::kReal), "1e300");
+  EXPECT_EQ(text_of(real(0.1), ColumnClass::kNumeric), "0.1");
+  EXPECT_EQ(text_of(text("héllo"), ColumnClass::kText), "héllo");
   std::string long_text(300, 'x');  // past 250 bytes the length takes three bytes
-  EXPECT_EQ(text_of({Storage::kBlob, 0, 0, long_text}, ColumnClass::kBlob), long_text);
-  EXPECT_EQ(text_of({Storage::kText, 0, 0, ""}, ColumnClass::kText), "");
+  EXPECT_EQ(text_of(blob(long_text), ColumnClass::kBlob), long_text);
+  EXPECT_EQ(text_of(text(""), ColumnClass::kText), "");
 }
 
 TEST(MysqlSqliteEncoding, Doubles) {
@@ -95,30 +100,27 @@ TEST(MysqlSqliteEncoding, Doubles) {
 
 TEST(MysqlSqliteEncoding, BinaryCellsConvertToTheColumnType) {
   std::string scratch;
-  auto integer = binary_cell({Storage::kInteger, 7}, FieldType::kLongLong, ColumnClass::kInteger, scratch);
-  EXPECT_FALSE(integer.is_null);
-  EXPECT_EQ(integer.integer, 7);
+  auto seven = binary_cell(integer(7), FieldType::kLongLong, ColumnClass::kInteger, scratch);
+  EXPECT_FALSE(seven.is_null);
+  EXPECT_EQ(seven.integer, 7);
   // What SQLite's CAST gives: reals truncated, strings read up to their first non-digit.
-  EXPECT_EQ(binary_cell({Storage::kReal, 0, -2.9}, FieldType::kLongLong, ColumnClass::kInteger, scratch)
-                .integer,
+  EXPECT_EQ(binary_cell(real(-2.9), FieldType::kLongLong, ColumnClass::kInteger, scratch).integer,
             -2);
-  EXPECT_EQ(binary_cell({Storage::kText, 0, 0, " 42abc"}, FieldType::kLongLong, ColumnClass::kInteger,
-                        scratch)
-                .integer,
-            42);
-  EXPECT_EQ(binary_cell({Storage::kReal, 0, 1e30}, FieldType::kLongLong, ColumnClass::kInteger, scratch)
-                .integer,
+  EXPECT_EQ(
+      binary_cell(text(" 42abc"), FieldType::kLongLong, ColumnClass::kInteger, scratch).integer,
+      42);
+  EXPECT_EQ(binary_cell(real(1e30), FieldType::kLongLong, ColumnClass::kInteger, scratch).integer,
             std::numeric_limits<std::int64_t>::max());
-  EXPECT_EQ(binary_cell({Storage::kInteger, 3}, FieldType::kDouble, ColumnClass::kReal, scratch).real, 3.0);
-  EXPECT_EQ(binary_cell({Storage::kText, 0, 0, "2.5"}, FieldType::kDouble, ColumnClass::kReal, scratch).real,
-            2.5);
-  auto text = binary_cell({Storage::kInteger, 12}, FieldType::kVarString, ColumnClass::kText, scratch);
-  EXPECT_EQ(text.bytes, "12");
-  auto decimal = binary_cell({Storage::kReal, 0, 2.5}, FieldType::kNewDecimal, ColumnClass::kNumeric, scratch);
+  EXPECT_EQ(binary_cell(integer(3), FieldType::kDouble, ColumnClass::kReal, scratch).real, 3.0);
+  EXPECT_EQ(binary_cell(text("2.5"), FieldType::kDouble, ColumnClass::kReal, scratch).real, 2.5);
+  auto twelve = binary_cell(integer(12), FieldType::kVarString, ColumnClass::kText, scratch);
+  EXPECT_EQ(twelve.bytes, "12");
+  auto decimal = binary_cell(real(2.5), FieldType::kNewDecimal, ColumnClass::kNumeric, scratch);
   EXPECT_EQ(decimal.bytes, "2.5");
-  auto blob = binary_cell({Storage::kBlob, 0, 0, "\x01\x02"}, FieldType::kBlob, ColumnClass::kBlob, scratch);
-  EXPECT_EQ(blob.bytes, "\x01\x02");
-  EXPECT_TRUE(binary_cell({Storage::kNull}, FieldType::kLongLong, ColumnClass::kInteger, scratch).is_null);
+  auto bytes = binary_cell(blob("\x01\x02"), FieldType::kBlob, ColumnClass::kBlob, scratch);
+  EXPECT_EQ(bytes.bytes, "\x01\x02");
+  EXPECT_TRUE(
+      binary_cell(null_cell(), FieldType::kLongLong, ColumnClass::kInteger, scratch).is_null);
 }
 
 TEST(MysqlSqliteEncoding, ErrorNumbers) {

@@ -7,8 +7,6 @@
 #include <charconv>
 #include <cstdint>
 
-#include "protocol/mysql/sqlite_encoding.h"
-
 namespace plexi::mysql::embedded {
 namespace {
 
@@ -59,7 +57,7 @@ constexpr Default kDefaults[] = {
     {"transaction_isolation", "SERIALIZABLE", Kind::kText},
     {"transaction_read_only", "0", Kind::kBoolean},
     {"unique_checks", "1", Kind::kBoolean},
-    {"version", kServerVersion, Kind::kText},
+    {"version", "", Kind::kText},
     {"version_comment", "", Kind::kText},
     {"version_compile_machine", "x86_64", Kind::kText},
     {"version_compile_os", "Linux", Kind::kText},
@@ -99,10 +97,12 @@ std::optional<bool> parse_boolean(std::string_view value) {
   return std::nullopt;
 }
 
-SystemVariables::SystemVariables(std::string version_comment, std::size_t max_allowed_packet) {
+SystemVariables::SystemVariables(std::string version, std::string version_comment,
+                                 std::size_t max_allowed_packet) {
   for (const auto& entry : kDefaults) {
     defaults_[std::string(entry.name)] = Value{std::string(entry.value), entry.kind};
   }
+  defaults_["version"].text = std::move(version);
   defaults_["version_comment"].text = std::move(version_comment);
   defaults_["max_allowed_packet"].text = std::to_string(max_allowed_packet);
 }
@@ -129,13 +129,14 @@ std::optional<SystemVariables::Failure> SystemVariables::set(std::string_view na
   if (kind == Kind::kBoolean) {
     auto flag = parse_boolean(value);
     if (!flag) {
-      return Failure{1231, "42000",
-                     "Variable '" + std::string(name) + "' can't be set to the value of '" + text +
-                         "'"};
+      return Failure{
+          1231, "42000",
+          "Variable '" + std::string(name) + "' can't be set to the value of '" + text + "'"};
     }
     text = *flag ? "1" : "0";
   } else if (kind == Kind::kInteger && !is_integer(value)) {
-    return Failure{1232, "42000", "Incorrect argument type to variable '" + std::string(name) + "'"};
+    return Failure{1232, "42000",
+                   "Incorrect argument type to variable '" + std::string(name) + "'"};
   }
   values_[std::string(name)] = Value{std::move(text), kind};
   return std::nullopt;

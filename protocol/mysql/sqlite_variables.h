@@ -32,9 +32,10 @@ class SystemVariables {
     std::string message;
   };
 
-  // MySQL 8.0's defaults, with what only the session knows filled in: the version comment
-  // (which names SQLite and its version) and the largest packet it accepts.
-  SystemVariables(std::string version_comment, std::size_t max_allowed_packet);
+  // MySQL 8.0's defaults, with what only the session knows filled in: the version the
+  // greeting announced, the version comment (which names SQLite and its version) and the
+  // largest packet it accepts.
+  SystemVariables(std::string version, std::string version_comment, std::size_t max_allowed_packet);
 
   // The session's value of a variable (lower-case name; tx_isolation and tx_read_only are
   // their 8.0 names' aliases), or nullopt for one MySQL would call unknown. A variable that
