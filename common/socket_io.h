@@ -1,6 +1,8 @@
 // Small coroutine helpers over Asio sockets shared by every protocol's sessions and relays.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -37,6 +39,26 @@ awaitable<std::size_t> read_when_ready(Socket& socket, ReadBuffer& buffer, error
   if (ec) co_return 0;
   co_return co_await read_some(socket, buffer, ec,
                                std::clamp<std::size_t>(available, 1024, 262144));
+}
+
+// Re-registers `socket` with `executor`'s reactor (a no-op when it is there already), so its
+// I/O completes on that worker. False when the descriptor could not be moved (the socket is
+// then closed).
+inline bool move_socket(tcp::socket& socket, const asio::any_io_executor& executor) {
+  if (socket.get_executor() == executor || !socket.is_open()) return true;
+  error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return false;
+  int fd = socket.release(ec);
+  if (ec) return false;
+  tcp::socket moved(executor);
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return false;
+  }
+  socket = std::move(moved);
+  return true;
 }
 
 template <class Stream>

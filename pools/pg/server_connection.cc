@@ -22,22 +22,7 @@ ServerConnection::ServerConnection(tcp::socket socket) : socket_(std::move(socke
 ServerConnection::~ServerConnection() { close(); }
 
 void ServerConnection::move_to(const asio::any_io_executor& executor) {
-  if (socket_.get_executor() == executor || !socket_.is_open()) return;
-  error_code ec;
-  auto protocol = endpoint_.protocol();
-  int fd = socket_.release(ec);
-  if (ec) {
-    broken_ = true;
-    return;
-  }
-  tcp::socket moved(executor);
-  moved.assign(protocol, fd, ec);
-  if (ec) {
-    ::close(fd);
-    broken_ = true;
-    return;
-  }
-  socket_ = std::move(moved);
+  if (!move_socket(socket_, executor)) broken_ = true;
 }
 
 awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const ServerAddress& address,

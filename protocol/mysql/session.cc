@@ -277,6 +277,18 @@ awaitable<bool> Session::read_command(ByteVector& payload) {
   co_return true;
 }
 
+awaitable<bool> Session::switch_plugin(std::string_view plugin, std::string& response) {
+  scramble_ = make_scramble();
+  send_packet(encode_auth_switch_payload(plugin, scramble_));
+  bool sent = co_await flush();
+  if (!sent) co_return false;
+  ByteVector answer;
+  bool got = co_await read_packet(answer);
+  if (!got) co_return false;
+  response.assign(as_chars(answer));
+  co_return true;
+}
+
 awaitable<bool> Session::verify(const std::string& user, std::string plugin, std::string response) {
   // Without a users section, loopback clients are trusted, whatever they answer.
   if (!config_->users_configured) co_return is_loopback();
@@ -293,28 +305,16 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
   // switched to mysql_native_password with a fresh scramble.
   bool switch_to_native = plugin != kNativePassword && !(plugin == kCachingSha2Password && plain);
   if (switch_to_native) {
-    scramble_ = make_scramble();
-    send_packet(encode_auth_switch_payload(kNativePassword, scramble_));
-    bool sent = co_await flush();
-    if (!sent) co_return false;
-    ByteVector answer;
-    bool got = co_await read_packet(answer);
-    if (!got) co_return false;
-    response.assign(as_chars(answer));
+    bool answered = co_await switch_plugin(kNativePassword, response);
+    if (!answered) co_return false;
     plugin = std::string(kNativePassword);
   }
   if (!password) co_return false;
   if (plugin == kCachingSha2Password && response.empty() && !password->empty()) {
     // A client whose own plugin is not the one the greeting named answers empty, asking to
     // be switched to its plugin (with a scramble meant for it).
-    scramble_ = make_scramble();
-    send_packet(encode_auth_switch_payload(kCachingSha2Password, scramble_));
-    bool sent = co_await flush();
-    if (!sent) co_return false;
-    ByteVector answer;
-    bool got = co_await read_packet(answer);
-    if (!got) co_return false;
-    response.assign(as_chars(answer));
+    bool answered = co_await switch_plugin(kCachingSha2Password, response);
+    if (!answered) co_return false;
   }
   if (plugin == kNativePassword) {
     bool ok = plain ? check_native_password(response, scramble_, native_password_hash(*password))
@@ -481,15 +481,10 @@ awaitable<bool> Session::change_user(Bytes payload) {
     co_return false;
   }
   // A fresh scramble for the new user's answer, whatever the client computed from the old.
-  scramble_ = make_scramble();
-  send_packet(encode_auth_switch_payload(kNativePassword, scramble_));
-  bool sent = co_await flush();
-  if (!sent) co_return false;
-  ByteVector answer;
-  bool got = co_await read_packet(answer);
-  if (!got) co_return false;
-  bool ok = co_await verify(change->user, std::string(kNativePassword),
-                            std::string(as_chars(answer)));
+  std::string answer;
+  bool answered = co_await switch_plugin(kNativePassword, answer);
+  if (!answered) co_return false;
+  bool ok = co_await verify(change->user, std::string(kNativePassword), answer);
   if (!ok) {
     env_.metrics.error(metrics::Error::kAuthFailed);
     send_error(error::kAccessDenied, "28000",

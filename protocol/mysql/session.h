@@ -145,6 +145,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // config: true when it is the user's password. May continue the exchange (caching_sha2's
   // full authentication, an auth switch).
   awaitable<bool> verify(const std::string& user, std::string plugin, std::string response);
+  // Asks the client to answer again for `plugin`, with a fresh scramble.
+  awaitable<bool> switch_plugin(std::string_view plugin, std::string& response);
   awaitable<void> end_for_shutdown();
   bool is_loopback() const;
 

@@ -125,6 +125,11 @@ class Relay {
   awaitable<bool> wait_while_paused();
   void release();
   void discard_server();
+  // The session is done with its server: released, or closed when it holds the session's
+  // state.
+  void let_go_of_server();
+  // COM_STMT_CLOSE of a server's statement (no answer comes).
+  awaitable<void> close_on_server(std::uint32_t server_id);
   bool releasable() const {
     return server_ && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
            !(server_->status() & status::kInTrans) && !cursor_open_ && hold_ == 0;
@@ -559,16 +564,20 @@ awaitable<ServerStatement*> Relay::prepared_on_server(ClientStatement& statement
   prepared.parameters = tracker.prepare_ok()->parameters;
   prepared.columns = tracker.prepare_ok()->columns;
   std::uint32_t evicted = server_->remember_statement(statement.sql, prepared);
-  if (evicted != 0) {
-    ByteVector close;
-    close.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtClose)));
-    append_u32le(close, evicted);
-    ByteVector packet_out;
-    std::uint8_t close_sequence = 0;
-    append_packet(packet_out, close_sequence, close);
-    co_await write_all(server_->socket(), packet_out, ec);  // no answer comes
-  }
+  if (evicted != 0) co_await close_on_server(evicted);
   co_return server_->statement(statement.sql);
+}
+
+awaitable<void> Relay::close_on_server(std::uint32_t server_id) {
+  ByteVector close;
+  close.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtClose)));
+  append_u32le(close, server_id);
+  ByteVector out;
+  std::uint8_t sequence = 0;
+  append_packet(out, sequence, close);
+  error_code ec;
+  // A failed write shows at the next request on this connection.
+  co_await write_all(server_->socket(), out, ec);
 }
 
 void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracker) {
@@ -694,16 +703,7 @@ awaitable<bool> Relay::prepare(ByteVector& payload) {
     statement.columns = ok->columns;
     ServerStatement prepared{ok->statement_id, ok->parameters, ok->columns, false};
     std::uint32_t evicted = server_->remember_statement(statement.sql, prepared);
-    if (evicted != 0) {
-      ByteVector close;
-      close.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtClose)));
-      append_u32le(close, evicted);
-      ByteVector out;
-      std::uint8_t sequence = 0;
-      append_packet(out, sequence, close);
-      error_code ec;
-      co_await write_all(server_->socket(), out, ec);
-    }
+    if (evicted != 0) co_await close_on_server(evicted);
     statements_.emplace(id, std::move(statement));
   }
   co_return true;
@@ -830,16 +830,19 @@ awaitable<bool> Relay::reset_statement(ByteVector& payload) {
   co_return true;
 }
 
-void Relay::reset_state() {
-  if (server_) {
-    if (pin_ != MysqlPin::kNone || (server_->status() & status::kInTrans) || cursor_open_) {
-      // State the client leaves on its server (locks, variables, a transaction) goes with
-      // the connection.
-      discard_server();
-    } else {
-      release();
-    }
+void Relay::let_go_of_server() {
+  if (!server_) return;
+  if (pin_ != MysqlPin::kNone || (server_->status() & status::kInTrans) || cursor_open_) {
+    // State the client leaves on its server (locks, variables, a transaction) goes with the
+    // connection.
+    discard_server();
+  } else {
+    release();
   }
+}
+
+void Relay::reset_state() {
+  let_go_of_server();
   pin_ = MysqlPin::kNone;
   s_.show_pin({});
   settings_.clear();
@@ -975,13 +978,7 @@ awaitable<void> Relay::run() {
     bool flushed = co_await s_.flush();
     if (!flushed || !go_on) break;
   }
-  if (server_) {
-    if (pin_ != MysqlPin::kNone || (server_->status() & status::kInTrans) || cursor_open_) {
-      discard_server();
-    } else {
-      release();
-    }
-  }
+  let_go_of_server();
 }
 
 }  // namespace
