@@ -65,12 +65,22 @@ class MysqlRelayTest(unittest.TestCase):
                       {"name": "admin", "password": "admin-secret", "admin": True}],
             "health": {"interval": "200ms", "timeout": "1s", "user": cls.primary.user,
                        "password": cls.primary.password},
-            "clusters": {"appdb": {
-                "protocol": "mysql", "pool_mode": "transaction",
-                "read_your_writes": "off",
-                "pool_size": POOL_SIZE,
-                "backends": [backend(cls.primary, "primary"), backend(cls.replica, "replica")],
-            }},
+            "clusters": {
+                "appdb": {
+                    "protocol": "mysql", "pool_mode": "transaction",
+                    "read_your_writes": "off",
+                    "pool_size": POOL_SIZE,
+                    "backends": [backend(cls.primary, "primary"),
+                                 backend(cls.replica, "replica")],
+                },
+                # The same servers; a client's reads wait for its writes by GTID.
+                "appdb_gtid": {
+                    "protocol": "mysql", "read_your_writes": "lsn",
+                    "pool_size": POOL_SIZE,
+                    "backends": [backend(cls.primary, "primary"),
+                                 backend(cls.replica, "replica")],
+                },
+            },
         }
 
     @classmethod
@@ -189,6 +199,35 @@ class MysqlRelayTest(unittest.TestCase):
             conn.rollback()
         self.assertEqual(self.primary.value(
             "SELECT COUNT(*) FROM appdb.items WHERE name = 'implicit-tx'"), 0)
+
+    def test_read_your_writes_by_gtid(self):
+        # The replica stops applying: a client's reads after its write must come from the
+        # primary until the replica has applied it, then from the replica again.
+        self.replica.execute("STOP SLAVE SQL_THREAD")
+        try:
+            with self.connect(database="appdb_gtid") as conn, conn.cursor() as cursor:
+                cursor.execute("SELECT @@server_id")
+                self.assertEqual(cursor.fetchone()[0], self.replica.server_id)
+                cursor.execute("INSERT INTO items (name) VALUES ('ryw')")
+                time.sleep(0.5)  # health checks (every 200 ms) see the replica behind
+                for _ in range(5):
+                    cursor.execute("SELECT @@server_id, "
+                                   "(SELECT COUNT(*) FROM items WHERE name = 'ryw')")
+                    self.assertEqual(cursor.fetchone(), (self.primary.server_id, 1))
+                self.replica.execute("START SLAVE SQL_THREAD")
+                self.replica.wait_caught_up()
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    cursor.execute("SELECT @@server_id, "
+                                   "(SELECT COUNT(*) FROM items WHERE name = 'ryw')")
+                    server, count = cursor.fetchone()
+                    self.assertEqual(count, 1)
+                    if server == self.replica.server_id:
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(server, self.replica.server_id)
+        finally:
+            self.replica.execute("START SLAVE SQL_THREAD")
 
     # ------------------------------------------------------------------ multiplexing
 
