@@ -126,13 +126,8 @@ void Session::cancel() {
     thread = server_thread_;
     action = cancel_action_;
   }
-  if (thread) {
-    ServerAddress address;
-    address.host = thread->host;
-    address.port = thread->port;
-    address.user = thread->user;
-    address.password = thread->password;
-    asio::co_spawn(socket_.get_executor(), kill_query(std::move(address), thread->thread_id),
+  if (thread && thread->address) {
+    asio::co_spawn(socket_.get_executor(), kill_query(*thread->address, thread->thread_id),
                    asio::detached);
   } else if (action) {
     action();
@@ -214,7 +209,7 @@ awaitable<void> Session::fatal(std::uint16_t code, std::string_view sqlstate,
   socket_.close(ignored);
 }
 
-awaitable<bool> Session::read_packet(ByteVector& payload) {
+awaitable<bool> Session::read_packet(ByteVector& payload, bool* starts_at_zero) {
   payload.clear();
   std::size_t limit = config_ ? config_->limits.max_message_size : (64u << 20);
   while (true) {
@@ -226,6 +221,7 @@ awaitable<bool> Session::read_packet(ByteVector& payload) {
                        "Got a packet bigger than 'max_allowed_packet' bytes");
         co_return false;
       }
+      if (starts_at_zero && payload.empty()) *starts_at_zero = packet->sequence == 0;
       payload.insert(payload.end(), packet->payload.begin(), packet->payload.end());
       sequence_ = static_cast<std::uint8_t>(packet->sequence + 1);
       bool more = packet->payload.size() == kMaxPayload;
@@ -248,7 +244,7 @@ awaitable<bool> Session::read_packet(ByteVector& payload) {
       }
     }
     error_code ec;
-    std::size_t chunk = phase_ == Phase::kIdle || phase_ == Phase::kActive ? 16384 : 1024;
+    std::size_t chunk = payload.empty() && input_.empty() ? kIdleInputBuffer : 16384;
     std::size_t received = co_await read_some(socket_, input_, ec, chunk);
     if (received == 0) co_return false;
     if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
@@ -256,17 +252,13 @@ awaitable<bool> Session::read_packet(ByteVector& payload) {
 }
 
 awaitable<bool> Session::read_command(ByteVector& payload) {
-  if (input_.empty()) {
-    input_.release_if_empty();
-    error_code ec;
-    co_await socket_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return false;
-  }
-  auto pending = input_.readable();
-  bool first_in_order = pending.size() < kHeaderSize || pending[3] == std::byte{0};
-  bool got = co_await read_packet(payload);
+  // The wait for the next command is a read into a small buffer rather than a wait for
+  // readability: Asio re-arms epoll (one more system call) for every wait, not for a read.
+  // An idle client costs that buffer.
+  input_.shrink_if_idle(kIdleInputBuffer);
+  bool got = co_await read_packet(payload, &first_in_order_);
   if (!got) co_return false;
-  if (!first_in_order || payload.empty()) {
+  if (!first_in_order_ || payload.empty()) {
     // A command starts a new exchange at sequence 0; anything else is not a client speaking
     // this protocol (or one that lost its place).
     env_.metrics.error(metrics::Error::kClientProtocol);

@@ -16,6 +16,7 @@
 #include "common/client_registry.h"
 #include "common/spin_lock.h"
 #include "config/config.h"
+#include "pools/mysql/server_connection.h"
 #include "protocol/mysql/packets.h"
 #include "protocol/pg/session.h"
 
@@ -95,7 +96,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   awaitable<bool> read_command(ByteVector& payload);
   // Reads the next packet of an exchange the client continues (authentication, LOCAL
   // INFILE data): false on EOF or error.
-  awaitable<bool> read_packet(ByteVector& payload);
+  // `starts_at_zero`, when given, says whether the packet's sequence id was 0.
+  awaitable<bool> read_packet(ByteVector& payload, bool* starts_at_zero = nullptr);
 
   // Replies, queued until flush(); each gets the next sequence id.
   void send_packet(Bytes payload);
@@ -128,10 +130,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Where a KILL QUERY for this client goes: the server thread its relay is using, or the
   // executor front's own interrupt. Guarded: cancel() runs on another thread.
   struct ServerThread {
-    std::string host;
-    std::uint16_t port = 0;
-    std::string user;
-    std::string password;
+    // Shared with the relay's pool of that backend: attaching copies a pointer, not strings.
+    std::shared_ptr<const ServerAddress> address;
     std::uint32_t thread_id = 0;
   };
   void set_server_thread(std::optional<ServerThread> thread, const config::Backend* backend);
@@ -153,7 +153,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   SessionEnvironment& env_;
   std::shared_ptr<const config::Config> config_;
+  // What a client waiting for its next command holds: commands are usually this small.
+  static constexpr std::size_t kIdleInputBuffer = 1024;
   ReadBuffer input_;
+  bool first_in_order_ = true;
   ByteVector output_;
   std::uint8_t sequence_ = 0;
   std::string scramble_;

@@ -30,6 +30,10 @@ constexpr std::uint32_t kRelayedCapabilities = cap::kFoundRows | cap::kIgnoreSpa
                                                cap::kPsMultiResults | cap::kSessionTrack |
                                                cap::kDeprecateEof | cap::kNoSchema | cap::kOdbc;
 
+// Reads from a server take up to this much at once; a buffer up to kKeptServerBuffer stays
+// with the connection between requests.
+constexpr std::size_t kServerReadChunk = 32 * 1024;
+constexpr std::size_t kKeptServerBuffer = 256 * 1024;
 // Output to the client goes out at the end of a response, or sooner past this size.
 constexpr std::size_t kFlushBytes = 64 * 1024;
 // After an insert that generated an id, the connection stays for this many more
@@ -74,6 +78,7 @@ class Relay {
       routing_ = s_.env().routing.cluster(s_.config_snapshot(), cluster_);
     }
     pools_.resize(cluster_.backends.size());
+    addresses_.resize(cluster_.backends.size());
     multi_statements_ = (s_.capabilities() & cap::kMultiStatements) != 0;
   }
 
@@ -157,7 +162,9 @@ class Relay {
   const config::Cluster& cluster_;
   config::PoolMode mode_;
   std::shared_ptr<routing::ClusterRouting> routing_;
-  std::vector<std::shared_ptr<ServerPool>> pools_;
+  std::vector<std::shared_ptr<ServerPool>> pools_;  // by backend index, opened on first use
+  std::vector<std::shared_ptr<const ServerAddress>> addresses_;  // what each pool logs in as
+  prometheus::Histogram* pool_wait_ = nullptr;
   ServerPool::Lease server_;
   int backend_index_ = 0;
   const config::Backend* backend_ = nullptr;
@@ -243,20 +250,21 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   auto& pool = pools_[static_cast<std::size_t>(index)];
   if (pool) return pool;
   const config::Backend& backend = cluster_.backends[static_cast<std::size_t>(index)];
-  ServerAddress address;
-  address.host = backend.host;
-  address.port = backend.port;
-  address.database = backend.database;
-  address.user = backend.username.empty() ? s_.user() : backend.username;
-  address.password = backend.username.empty() ? s_.password() : backend.password;
-  address.capabilities = s_.capabilities() & kRelayedCapabilities;
-  address.collation = s_.collation();
-  address.connect_timeout = backend.pool.connect_timeout;
+  auto address = std::make_shared<ServerAddress>();
+  address->host = backend.host;
+  address->port = backend.port;
+  address->database = backend.database;
+  address->user = backend.username.empty() ? s_.user() : backend.username;
+  address->password = backend.username.empty() ? s_.password() : backend.password;
+  address->capabilities = s_.capabilities() & kRelayedCapabilities;
+  address->collation = s_.collation();
+  address->connect_timeout = backend.pool.connect_timeout;
   char variant[48];
-  std::snprintf(variant, sizeof(variant), "flags %x, collation %u", address.capabilities,
-                static_cast<unsigned>(address.collation));
-  pools::PoolKey key{cluster_.name, backend.name, address.user, backend.database, variant};
-  pool = s_.env().pools.mysql_pool(key, address, backend.pool);
+  std::snprintf(variant, sizeof(variant), "flags %x, collation %u", address->capabilities,
+                static_cast<unsigned>(address->collation));
+  pools::PoolKey key{cluster_.name, backend.name, address->user, backend.database, variant};
+  pool = s_.env().pools.mysql_pool(key, *address, backend.pool);
+  addresses_[static_cast<std::size_t>(index)] = std::move(address);
   return pool;
 }
 
@@ -302,8 +310,8 @@ awaitable<bool> Relay::ensure_server(const Intent& intent) {
     server_ = co_await pool->acquire(error);
     if (server_) {
       if (timed) {
-        s_.env().metrics.pool_wait(cluster_.name)
-            .Observe(std::chrono::duration<double>(pools::Clock::now() - asked_at).count());
+        if (!pool_wait_) pool_wait_ = &s_.env().metrics.pool_wait(cluster_.name);
+        pool_wait_->Observe(std::chrono::duration<double>(pools::Clock::now() - asked_at).count());
       }
       break;
     }
@@ -329,12 +337,8 @@ awaitable<bool> Relay::ensure_server(const Intent& intent) {
   if (routing_) routing_->router().started(backend_index_);
   server_->set_busy(true);
   server_->move_to(s_.socket().get_executor());
-  const config::Backend& backend_config = *backend_;
   s_.set_server_thread(
-      Session::ServerThread{backend_config.host, backend_config.port,
-                            backend_config.username.empty() ? s_.user() : backend_config.username,
-                            backend_config.username.empty() ? s_.password()
-                                                            : backend_config.password,
+      Session::ServerThread{addresses_[static_cast<std::size_t>(backend_index_)],
                             server_->thread_id()},
       backend_);
   wrote_in_cycle_ = false;
@@ -481,7 +485,7 @@ awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape,
           co_return false;
         }
       }
-      std::size_t received = co_await read_some(server_->socket(), input, ec, 65536);
+      std::size_t received = co_await read_some(server_->socket(), input, ec, kServerReadChunk);
       if (received == 0) {
         co_return co_await server_lost(ec ? ec.message() : "the server closed the connection",
                                        answered || !client.empty());
@@ -518,7 +522,9 @@ awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape,
   std::uint16_t& flags = s_.status_flags();
   flags = static_cast<std::uint16_t>((flags & ~(status::kInTrans | status::kAutocommit)) |
                                      (server_->status() & (status::kInTrans | status::kAutocommit)));
-  input.shrink_if_idle(16384);
+  // A large result leaves a large buffer; the usual one stays, so that each request does
+  // not allocate it again.
+  input.shrink_if_idle(kKeptServerBuffer);
   co_return true;
 }
 
@@ -941,6 +947,7 @@ awaitable<void> Relay::run() {
           // The new user's session starts clean, on its own pools.
           reset_state();
           for (auto& pool : pools_) pool.reset();
+          for (auto& address : addresses_) address.reset();
         }
         go_on = changed;
         break;

@@ -32,6 +32,7 @@ from harness.plexiproxy import Plexiproxy  # noqa: E402
 
 THREADS = 32
 POOL_SIZE = 8
+THREADS_PROXY = int(os.environ.get("PLEXI_BENCH_THREADS", "0"))
 TABLE_SIZE = 10000
 TABLES = 4
 WORKLOADS = ("oltp_point_select", "oltp_read_only")
@@ -119,6 +120,7 @@ def main() -> None:
             sys.exit(prepared.stderr)
         proxy = Plexiproxy({
             "users": [{"name": APP_USER, "password": APP_PASSWORD}],
+            "threads": THREADS_PROXY,
             "clusters": {"appdb": {"protocol": "mysql", "pool_size": POOL_SIZE,
                                    "backends": [{"type": "mysql", "host": server.host,
                                                  "port": server.port, "database": "appdb"}]}},
