@@ -472,11 +472,12 @@ awaitable<bool> Session::change_user(Bytes payload) {
     send_error(error::kHandshake, "08S01", "Bad handshake");
     co_return false;
   }
-  // A fresh scramble for the new user's answer, whatever the client computed from the old.
-  std::string answer;
-  bool answered = co_await switch_plugin(kNativePassword, answer);
-  if (!answered) co_return false;
-  bool ok = co_await verify(change->user, std::string(kNativePassword), answer);
+  // The client answers with the scramble of this connection's last exchange, as a server
+  // expects; verify() switches plugins when it must.
+  std::string plugin =
+      change->auth_plugin.empty() ? std::string(kNativePassword) : change->auth_plugin;
+  std::string answer = change->auth_response;
+  bool ok = co_await verify(change->user, plugin, answer);
   if (!ok) {
     env_.metrics.error(metrics::Error::kAuthFailed);
     send_error(error::kAccessDenied, "28000",

