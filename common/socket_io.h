@@ -73,8 +73,7 @@ awaitable<bool> write_all(Stream& stream, Bytes bytes, error_code& ec) {
 class Deadline {
  public:
   template <class Socket>
-  Deadline(const asio::any_io_executor& executor, std::chrono::milliseconds timeout,
-           Socket& socket)
+  Deadline(const asio::any_io_executor& executor, std::chrono::milliseconds timeout, Socket& socket)
       : timer_(executor) {
     timer_.expires_after(timeout);
     timer_.async_wait([&socket, state = state_](const error_code& ec) {

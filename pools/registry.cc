@@ -30,8 +30,8 @@ sqlite::Database* Registry::sqlite_database(const std::string& path, std::string
 }
 
 std::shared_ptr<mysql::ServerPool> Registry::mysql_pool(const PoolKey& key,
-                                                       const mysql::ServerAddress& address,
-                                                       const config::PoolSettings& settings) {
+                                                        const mysql::ServerAddress& address,
+                                                        const config::PoolSettings& settings) {
   std::lock_guard lock(mutex_);
   auto& pool = mysql_[key];
   if (!pool) {

@@ -70,7 +70,6 @@ class Registry {
   void close_all();
 
  private:
-
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;

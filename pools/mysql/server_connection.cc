@@ -14,9 +14,9 @@ namespace plexi::mysql {
 namespace {
 
 // What the proxy always asks of a server; the rest follows the client (see ServerAddress).
-constexpr std::uint32_t kBaseCapabilities =
-    cap::kLongPassword | cap::kLongFlag | cap::kProtocol41 | cap::kTransactions |
-    cap::kSecureConnection | cap::kPluginAuth | cap::kPluginAuthLenencData;
+constexpr std::uint32_t kBaseCapabilities = cap::kLongPassword | cap::kLongFlag | cap::kProtocol41 |
+                                            cap::kTransactions | cap::kSecureConnection |
+                                            cap::kPluginAuth | cap::kPluginAuthLenencData;
 
 std::optional<std::string> auth_response(std::string_view plugin, std::string_view password,
                                          std::string_view scramble) {
@@ -31,7 +31,8 @@ TextRow decode_text_row(Bytes payload, std::uint64_t columns) {
   Reader reader(payload);
   TextRow row;
   for (std::uint64_t i = 0; i < columns && !reader.failed(); ++i) {
-    if (reader.remaining() > 0 && std::to_integer<std::uint8_t>(payload[reader.position()]) == 0xfb) {
+    if (reader.remaining() > 0 &&
+        std::to_integer<std::uint8_t>(payload[reader.position()]) == 0xfb) {
       reader.u8();
       row.emplace_back(std::nullopt);
     } else {

@@ -112,7 +112,8 @@ class ServerConnection {
   // Runs one statement for the proxy's own needs (settings, a GTID position) and reads its
   // whole answer; the rows of its first result when `rows` is given. False with `error` set
   // when the server refused it or the connection failed (then it is marked broken).
-  awaitable<bool> run(std::string_view sql, std::string& error, std::vector<TextRow>* rows = nullptr);
+  awaitable<bool> run(std::string_view sql, std::string& error,
+                      std::vector<TextRow>* rows = nullptr);
   // Sends one command packet (sequence 0) and reads its one-packet answer.
   awaitable<bool> run_command(Command command, std::string_view argument, std::string& error);
 

@@ -51,11 +51,11 @@ class ResponseTracker {
 
  private:
   enum class State {
-    kFirst,         // the first packet of a result
-    kColumns,       // column definitions to come
-    kColumnsEnd,    // the EOF after the column definitions
-    kRows,          // rows up to the end packet
-    kParameters,    // kPrepare: parameter definitions
+    kFirst,       // the first packet of a result
+    kColumns,     // column definitions to come
+    kColumnsEnd,  // the EOF after the column definitions
+    kRows,        // rows up to the end packet
+    kParameters,  // kPrepare: parameter definitions
     kParametersEnd,
     kPrepareColumns,
     kPrepareColumnsEnd,

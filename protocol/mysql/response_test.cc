@@ -53,8 +53,8 @@ constexpr std::uint32_t kModern = cap::kProtocol41 | cap::kDeprecateEof | cap::k
 
 TEST(ResponseTracker, OkEndsAQuery) {
   ResponseTracker tracker(Shape::kResultSets, kClassic);
-  EXPECT_EQ(last_packet(tracker, {ok_packet(status::kAutocommit | status::kInTrans, kClassic,
-                                            false, 42)}),
+  EXPECT_EQ(last_packet(tracker,
+                        {ok_packet(status::kAutocommit | status::kInTrans, kClassic, false, 42)}),
             0);
   EXPECT_FALSE(tracker.failed());
   EXPECT_EQ(tracker.status() & status::kInTrans, status::kInTrans);
@@ -69,8 +69,8 @@ TEST(ResponseTracker, ErrEndsAQuery) {
 
 TEST(ResponseTracker, ClassicResultSetEndsAtTheSecondEof) {
   ResponseTracker tracker(Shape::kResultSets, kClassic);
-  std::vector<ByteVector> packets{column_count(2), column("a"), column("b"),
-                                  eof(status::kAutocommit), row("1"), row("2"),
+  std::vector<ByteVector> packets{column_count(2),          column("a"), column("b"),
+                                  eof(status::kAutocommit), row("1"),    row("2"),
                                   eof(status::kAutocommit)};
   EXPECT_EQ(last_packet(tracker, packets), 6);
   EXPECT_EQ(tracker.rows(), 2u);
@@ -86,10 +86,17 @@ TEST(ResponseTracker, DeprecateEofResultSetEndsAtTheOkWithEofHeader) {
 
 TEST(ResponseTracker, MultiResultsGoOnWhileTheServerSaysMore) {
   ResponseTracker tracker(Shape::kResultSets, kClassic);
-  std::vector<ByteVector> packets{
-      column_count(1),       column("a"), eof(status::kMoreResultsExist), row("1"),
-      eof(status::kMoreResultsExist), ok_packet(status::kMoreResultsExist, kClassic),
-      column_count(1),       column("b"), eof(0),  row("2"), eof(status::kAutocommit)};
+  std::vector<ByteVector> packets{column_count(1),
+                                  column("a"),
+                                  eof(status::kMoreResultsExist),
+                                  row("1"),
+                                  eof(status::kMoreResultsExist),
+                                  ok_packet(status::kMoreResultsExist, kClassic),
+                                  column_count(1),
+                                  column("b"),
+                                  eof(0),
+                                  row("2"),
+                                  eof(status::kAutocommit)};
   EXPECT_EQ(last_packet(tracker, packets), 10);
   EXPECT_EQ(tracker.rows(), 2u);
 }

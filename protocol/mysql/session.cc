@@ -51,8 +51,8 @@ FastAuthCache& fast_auth_cache() {
 }
 
 std::string denied(const std::string& user, const std::string& host, bool with_password) {
-  return "Access denied for user '" + user + "'@'" + host + "' (using password: " +
-         (with_password ? "YES" : "NO") + ")";
+  return "Access denied for user '" + user + "'@'" + host +
+         "' (using password: " + (with_password ? "YES" : "NO") + ")";
 }
 
 bool is_native_hash(std::string_view password) {
@@ -150,8 +150,9 @@ awaitable<void> Session::end_for_shutdown() {
   phase_ = Phase::kClosing;
   ByteVector out;
   std::uint8_t sequence = 0;
-  append_packet(out, sequence,
-                encode_err_payload({error::kServerShutdown, "08S01", "Server shutdown in progress"}));
+  append_packet(
+      out, sequence,
+      encode_err_payload({error::kServerShutdown, "08S01", "Server shutdown in progress"}));
   error_code ec;
   co_await write_all(socket_, out, ec);
   socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -289,9 +290,10 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
   bool plain = password && !is_native_hash(*password) && !password->starts_with("SCRAM-SHA-256$") &&
                !(password->size() == 35 && password->starts_with("md5"));
   if (password && !plain && !is_native_hash(*password)) {
-    env_.log->error("user {}: a PostgreSQL secret cannot authenticate MySQL clients; give a plain "
-                    "password or a mysql_native_password hash",
-                    user);
+    env_.log->error(
+        "user {}: a PostgreSQL secret cannot authenticate MySQL clients; give a plain "
+        "password or a mysql_native_password hash",
+        user);
   }
   // Answers for another plugin, or caching_sha2 when only a native hash is known, are
   // switched to mysql_native_password with a fresh scramble.
@@ -309,8 +311,9 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
     if (!answered) co_return false;
   }
   if (plugin == kNativePassword) {
-    bool ok = plain ? check_native_password(response, scramble_, native_password_hash(*password))
-                    : is_native_hash(*password) && check_native_password(response, scramble_, *password);
+    bool ok =
+        plain ? check_native_password(response, scramble_, native_password_hash(*password))
+              : is_native_hash(*password) && check_native_password(response, scramble_, *password);
     if (ok && plain) password_ = *password;
     co_return ok;
   }
@@ -357,15 +360,15 @@ awaitable<bool> Session::authenticate(const HandshakeResponse& response) {
                    "no users are configured: only loopback clients are trusted");
     co_return false;
   }
-  std::string plugin = response.auth_plugin.empty() ? std::string(kNativePassword)
-                                                    : response.auth_plugin;
+  std::string plugin =
+      response.auth_plugin.empty() ? std::string(kNativePassword) : response.auth_plugin;
   bool ok = co_await verify(response.user, plugin, response.auth_response);
   if (!ok) {
     if (phase_ == Phase::kClosing || !socket_.is_open()) co_return false;
     env_.metrics.error(metrics::Error::kAuthFailed);
-    co_await fatal(error::kAccessDenied, "28000",
-                   denied(response.user, peer_.address().to_string(),
-                          !response.auth_response.empty()));
+    co_await fatal(
+        error::kAccessDenied, "28000",
+        denied(response.user, peer_.address().to_string(), !response.auth_response.empty()));
     co_return false;
   }
   co_return true;
@@ -386,11 +389,10 @@ awaitable<bool> Session::log_in() {
   // NO_BACKSLASH_ESCAPES from the greeting before their first query: when every client of
   // this listener reaches the embedded SQLite database, which keeps backslashes as they
   // are, the greeting says so already.
-  bool relays = std::any_of(config_->clusters.begin(), config_->clusters.end(),
-                            [](const auto& entry) {
-                              return entry.second.protocol == config::Protocol::kMysql &&
-                                     !entry.second.is_sqlite();
-                            });
+  bool relays =
+      std::any_of(config_->clusters.begin(), config_->clusters.end(), [](const auto& entry) {
+        return entry.second.protocol == config::Protocol::kMysql && !entry.second.is_sqlite();
+      });
   greeting.status = status::kAutocommit;
   if (!relays) greeting.status |= status::kNoBackslashEscapes;
   status_flags_ = greeting.status;

@@ -31,11 +31,11 @@ inline constexpr std::string_view kServerVersion = "8.0.36-plexiproxy-" PLEXI_VE
 
 // The capabilities the proxy offers clients.
 inline constexpr std::uint32_t kOfferedCapabilities =
-    cap::kLongPassword | cap::kFoundRows | cap::kLongFlag | cap::kConnectWithDb |
-    cap::kNoSchema | cap::kOdbc | cap::kIgnoreSpace | cap::kProtocol41 | cap::kInteractive |
-    cap::kIgnoreSigpipe | cap::kTransactions | cap::kSecureConnection |
-    cap::kMultiStatements | cap::kMultiResults | cap::kPsMultiResults | cap::kPluginAuth |
-    cap::kConnectAttrs | cap::kPluginAuthLenencData | cap::kSessionTrack | cap::kDeprecateEof;
+    cap::kLongPassword | cap::kFoundRows | cap::kLongFlag | cap::kConnectWithDb | cap::kNoSchema |
+    cap::kOdbc | cap::kIgnoreSpace | cap::kProtocol41 | cap::kInteractive | cap::kIgnoreSigpipe |
+    cap::kTransactions | cap::kSecureConnection | cap::kMultiStatements | cap::kMultiResults |
+    cap::kPsMultiResults | cap::kPluginAuth | cap::kConnectAttrs | cap::kPluginAuthLenencData |
+    cap::kSessionTrack | cap::kDeprecateEof;
 
 // MySQL error numbers the proxy answers with itself.
 namespace error {

@@ -25,10 +25,9 @@ using routing::Want;
 
 // What the client's capabilities change in the packets a server sends, so the pool's
 // connections must share them.
-constexpr std::uint32_t kRelayedCapabilities = cap::kFoundRows | cap::kIgnoreSpace |
-                                               cap::kMultiStatements | cap::kMultiResults |
-                                               cap::kPsMultiResults | cap::kSessionTrack |
-                                               cap::kDeprecateEof | cap::kNoSchema | cap::kOdbc;
+constexpr std::uint32_t kRelayedCapabilities =
+    cap::kFoundRows | cap::kIgnoreSpace | cap::kMultiStatements | cap::kMultiResults |
+    cap::kPsMultiResults | cap::kSessionTrack | cap::kDeprecateEof | cap::kNoSchema | cap::kOdbc;
 
 // Reads from a server take up to this much at once; a buffer up to kKeptServerBuffer stays
 // with the connection between requests.
@@ -337,10 +336,9 @@ awaitable<bool> Relay::ensure_server(const Intent& intent) {
   if (routing_) routing_->router().started(backend_index_);
   server_->set_busy(true);
   server_->move_to(s_.socket().get_executor());
-  s_.set_server_thread(
-      Session::ServerThread{addresses_[static_cast<std::size_t>(backend_index_)],
-                            server_->thread_id()},
-      backend_);
+  s_.set_server_thread(Session::ServerThread{addresses_[static_cast<std::size_t>(backend_index_)],
+                                             server_->thread_id()},
+                       backend_);
   wrote_in_cycle_ = false;
   bool synced = co_await sync_session_state();
   co_return synced;
@@ -458,8 +456,8 @@ awaitable<bool> Relay::server_lost(const std::string& error, bool answered_anyth
   co_return false;
 }
 
-awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape,
-                             ResponseTracker& tracker, std::uint32_t rewrite_id) {
+awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape, ResponseTracker& tracker,
+                             std::uint32_t rewrite_id) {
   ByteVector out;
   std::uint8_t sequence = 0;
   append_packet(out, sequence, command);
@@ -520,8 +518,9 @@ awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape,
   }
   server_->set_status(tracker.saw_status() ? tracker.status() : server_->status());
   std::uint16_t& flags = s_.status_flags();
-  flags = static_cast<std::uint16_t>((flags & ~(status::kInTrans | status::kAutocommit)) |
-                                     (server_->status() & (status::kInTrans | status::kAutocommit)));
+  flags =
+      static_cast<std::uint16_t>((flags & ~(status::kInTrans | status::kAutocommit)) |
+                                 (server_->status() & (status::kInTrans | status::kAutocommit)));
   // A large result leaves a large buffer; the usual one stays, so that each request does
   // not allocate it again.
   input.shrink_if_idle(kKeptServerBuffer);
@@ -748,8 +747,8 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
         rewritten.assign(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(flag_at));
         rewritten.push_back(std::byte{1});
         append_text(rewritten, statement.types);
-        rewritten.insert(rewritten.end(), payload.begin() + static_cast<std::ptrdiff_t>(flag_at) + 1,
-                         payload.end());
+        rewritten.insert(rewritten.end(),
+                         payload.begin() + static_cast<std::ptrdiff_t>(flag_at) + 1, payload.end());
         prepared->types_sent = true;
       }
     }
