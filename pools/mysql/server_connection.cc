@@ -331,6 +331,15 @@ ServerStatement* ServerConnection::statement(const std::string& sql) {
 
 std::uint32_t ServerConnection::remember_statement(const std::string& sql,
                                                    ServerStatement statement) {
+  auto known = statements_.find(sql);
+  if (known != statements_.end()) {
+    // Prepared again (a client's own COM_STMT_PREPARE of a text this connection knows): the
+    // new id replaces the old one, which is closed.
+    std::uint32_t replaced = known->second.first.id;
+    known->second.first = statement;
+    statement_order_.splice(statement_order_.begin(), statement_order_, known->second.second);
+    return replaced != statement.id ? replaced : 0;
+  }
   std::uint32_t evicted = 0;
   if (statements_.size() >= kMaxStatements && !statement_order_.empty()) {
     auto oldest = statements_.find(statement_order_.back());

@@ -96,7 +96,8 @@ class ServerConnection {
   // recently used is closed when another is prepared.
   static constexpr std::size_t kMaxStatements = 256;
   ServerStatement* statement(const std::string& sql);
-  // Records a statement prepared here; returns the id of one to close (evicted), or 0.
+  // Records a statement prepared here; returns the id of one to close (the one it replaces,
+  // or the least recently used when there are too many), or 0.
   std::uint32_t remember_statement(const std::string& sql, ServerStatement statement);
   void forget_statements() {
     statements_.clear();

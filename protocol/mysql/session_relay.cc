@@ -132,8 +132,11 @@ class Relay {
   // The session is done with its server: released, or closed when it holds the session's
   // state.
   void let_go_of_server();
-  // COM_STMT_CLOSE of a server's statement (no answer comes).
-  awaitable<void> close_on_server(std::uint32_t server_id);
+  // Records a statement the attached server prepared; closes the one it replaces or evicts.
+  awaitable<void> remember_on_server(const std::string& sql, const PrepareOk& ok);
+  // Requests to the attached server, framed (each at sequence 0) into one reused buffer.
+  void queue_to_server(Bytes payload);
+  awaitable<bool> flush_to_server(std::string& error);
   bool releasable() const {
     return server_ && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
            !(server_->status() & status::kInTrans) && !cursor_open_ && hold_ == 0;
@@ -165,6 +168,7 @@ class Relay {
   std::vector<std::shared_ptr<const ServerAddress>> addresses_;  // what each pool logs in as
   prometheus::Histogram* pool_wait_ = nullptr;
   ServerPool::Lease server_;
+  ByteVector to_server_;
   int backend_index_ = 0;
   const config::Backend* backend_ = nullptr;
   bool cycle_writes_ = false;
@@ -458,13 +462,12 @@ awaitable<bool> Relay::server_lost(const std::string& error, bool answered_anyth
 
 awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape, ResponseTracker& tracker,
                              std::uint32_t rewrite_id) {
-  ByteVector out;
-  std::uint8_t sequence = 0;
-  append_packet(out, sequence, command);
-  error_code ec;
-  bool sent = co_await write_all(server_->socket(), out, ec);
-  if (!sent) co_return co_await server_lost(ec.message(), false);
+  queue_to_server(command);
+  std::string write_error;
+  bool sent = co_await flush_to_server(write_error);
+  if (!sent) co_return co_await server_lost(write_error, false);
 
+  error_code ec;
   tracker.start(shape, server_->capabilities());
   ReadBuffer& input = server_->input();
   ByteVector& client = s_.output();
@@ -532,15 +535,14 @@ awaitable<ServerStatement*> Relay::prepared_on_server(ClientStatement& statement
   ByteVector command;
   command.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtPrepare)));
   append_text(command, statement.sql);
-  ByteVector out;
-  std::uint8_t sequence = 0;
-  append_packet(out, sequence, command);
-  error_code ec;
-  bool sent = co_await write_all(server_->socket(), out, ec);
+  queue_to_server(command);
+  std::string write_error;
+  bool sent = co_await flush_to_server(write_error);
   if (!sent) {
-    co_await server_lost(ec.message(), false);
+    co_await server_lost(write_error, false);
     co_return nullptr;
   }
+  error_code ec;
   ResponseTracker tracker(ResponseTracker::Shape::kPrepare, server_->capabilities());
   ReadBuffer& input = server_->input();
   std::optional<Err> refused;
@@ -564,25 +566,34 @@ awaitable<ServerStatement*> Relay::prepared_on_server(ClientStatement& statement
     s_.send_error(err.code, err.sqlstate, err.message);
     co_return nullptr;
   }
-  ServerStatement prepared;
-  prepared.id = tracker.prepare_ok()->statement_id;
-  prepared.parameters = tracker.prepare_ok()->parameters;
-  prepared.columns = tracker.prepare_ok()->columns;
-  std::uint32_t evicted = server_->remember_statement(statement.sql, prepared);
-  if (evicted != 0) co_await close_on_server(evicted);
+  co_await remember_on_server(statement.sql, *tracker.prepare_ok());
   co_return server_->statement(statement.sql);
 }
 
-awaitable<void> Relay::close_on_server(std::uint32_t server_id) {
+awaitable<void> Relay::remember_on_server(const std::string& sql, const PrepareOk& ok) {
+  std::uint32_t replaced =
+      server_->remember_statement(sql, {ok.statement_id, ok.parameters, ok.columns, false});
+  if (replaced == 0) co_return;
   ByteVector close;
   close.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtClose)));
-  append_u32le(close, server_id);
-  ByteVector out;
+  append_u32le(close, replaced);
+  queue_to_server(close);
+  std::string ignored;
+  // No answer comes; a failed write shows at the next request on this connection.
+  co_await flush_to_server(ignored);
+}
+
+void Relay::queue_to_server(Bytes payload) {
   std::uint8_t sequence = 0;
-  append_packet(out, sequence, close);
+  append_packet(to_server_, sequence, payload);
+}
+
+awaitable<bool> Relay::flush_to_server(std::string& error) {
   error_code ec;
-  // A failed write shows at the next request on this connection.
-  co_await write_all(server_->socket(), out, ec);
+  bool sent = co_await write_all(server_->socket(), to_server_, ec);
+  to_server_.clear();
+  if (!sent) error = ec.message();
+  co_return sent;
 }
 
 void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracker) {
@@ -706,9 +717,7 @@ awaitable<bool> Relay::prepare(ByteVector& payload) {
     statement.intent = intent;
     statement.parameters = ok->parameters;
     statement.columns = ok->columns;
-    ServerStatement prepared{ok->statement_id, ok->parameters, ok->columns, false};
-    std::uint32_t evicted = server_->remember_statement(statement.sql, prepared);
-    if (evicted != 0) co_await close_on_server(evicted);
+    co_await remember_on_server(statement.sql, *ok);
     statements_.emplace(id, std::move(statement));
   }
   co_return true;
@@ -755,16 +764,17 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
   }
   // Long data sent for this execution goes to the server now, under its id.
   if (!statement.long_data.empty()) {
-    ByteVector out;
     for (auto& piece : statement.long_data) {
       set_statement_id(piece, server_id);
-      std::uint8_t sequence = 0;
-      append_packet(out, sequence, piece);
+      queue_to_server(piece);
     }
     statement.long_data.clear();
-    error_code ec;
-    bool sent = co_await write_all(server_->socket(), out, ec);
-    if (!sent) co_return co_await server_lost(ec.message(), false) || !fatal_;
+    std::string write_error;
+    bool sent = co_await flush_to_server(write_error);
+    if (!sent) {
+      co_await server_lost(write_error, false);
+      co_return !fatal_;
+    }
   }
   ByteVector& command = rewritten.empty() ? payload : rewritten;
   set_statement_id(command, server_id);
