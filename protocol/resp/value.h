@@ -42,6 +42,8 @@ struct Value {
     return type == Type::kSimpleString || type == Type::kBulkString || type == Type::kVerbatim;
   }
   bool is_error() const { return type == Type::kError || type == Type::kBulkError; }
+  bool operator==(const Value& other) const = default;
+
   bool is_aggregate() const {
     return type == Type::kArray || type == Type::kMap || type == Type::kSet ||
            type == Type::kAttribute || type == Type::kPush;
