@@ -1,23 +1,17 @@
 // Redis' integers, CRLF lines and reply headers, shared by the request and reply parsers.
 #include "protocol/resp/lines.h"
 
-#include <cstdio>
 #include <cstring>
 #include <limits>
 
 namespace plexi::resp::detail {
 namespace {
 
-// A byte for an error message: itself when printable, else its code.
-std::string describe(char byte) {
-  if (byte >= 0x20 && byte < 0x7f) return std::string{'\'', byte, '\''};
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02x", static_cast<unsigned char>(byte));
-  return text;
-}
+constexpr const char* kBadBulk = "Protocol error: invalid bulk length";
+constexpr const char* kBadCount = "Protocol error: invalid aggregate length";
 
 // A length or element count: an integer from 0 to `max`, or -1 where `null_allowed`.
-bool read_length(Header& header, std::size_t max, bool null_allowed, const char* what) {
+bool read_length(Header& header, std::size_t max, bool null_allowed, const char* error) {
   auto number = parse_integer(header.text);
   if (number && ((*number >= 0 && static_cast<std::uint64_t>(*number) <= max) ||
                  (*number == -1 && null_allowed))) {
@@ -25,13 +19,38 @@ bool read_length(Header& header, std::size_t max, bool null_allowed, const char*
     return true;
   }
   header.step = Step::kError;
-  header.error = std::string("Protocol error: invalid ") + what + " length in reply";
+  header.error = error;
   return false;
 }
 
-bool is_known_type(char type) {
-  static constexpr std::string_view kTypes = "+-:$*_,#(!=%~|>.;";
-  return kTypes.find(type) != std::string_view::npos;
+// What follows a type byte up to CRLF: text (up to the inline limit), or a number or a few
+// letters (up to kMaxNumberLine); unknown for a byte that starts no value.
+enum class LineKind { kUnknown, kText, kShort };
+
+LineKind line_kind(char type) {
+  switch (type) {
+    case '+':
+    case '-':
+    case ',':
+    case '(':
+      return LineKind::kText;
+    case ':':
+    case '$':
+    case '*':
+    case '_':
+    case '#':
+    case '!':
+    case '=':
+    case '%':
+    case '~':
+    case '|':
+    case '>':
+    case '.':
+    case ';':
+      return LineKind::kShort;
+    default:
+      return LineKind::kUnknown;
+  }
 }
 
 bool is_big_number(std::string_view text) {
@@ -91,19 +110,18 @@ Header read_header(std::string_view buffer, std::size_t pos, const Limits& limit
   Header header;
   header.type = buffer[pos];
   // An unknown type byte is an error before its line arrives.
-  if (!is_known_type(header.type)) {
+  LineKind kind = line_kind(header.type);
+  if (kind == LineKind::kUnknown) {
     header.step = Step::kError;
-    header.error = "Protocol error: unknown reply type " + describe(header.type);
+    header.error = "Protocol error: unknown reply type";
     return header;
   }
-  bool text_line =
-      header.type == '+' || header.type == '-' || header.type == ',' || header.type == '(';
-  Line line = read_line(buffer, pos + 1, text_line ? limits.max_inline_bytes : kMaxNumberLine);
+  Line line = read_line(buffer, pos + 1,
+                        kind == LineKind::kText ? limits.max_inline_bytes : kMaxNumberLine);
   if (line.step != Step::kOk) {
     header.step = line.step;
     if (line.step == Step::kError) {
-      header.error = "Protocol error: reply line of type " + describe(header.type) +
-                     " too long or not ended by CRLF";
+      header.error = "Protocol error: reply line too long or not ended by CRLF";
     }
     return header;
   }
@@ -112,43 +130,43 @@ Header read_header(std::string_view buffer, std::size_t pos, const Limits& limit
   header.next = line.next;
   auto fail = [&](const char* what) {
     header.step = Step::kError;
-    header.error = std::string("Protocol error: ") + what;
+    header.error = what;
     return header;
   };
   bool streamed = header.text == "?";
   switch (header.type) {
     case ',':
       // The digits are kept as sent: Redis before 7.2 wrote NaN in whatever way libc did.
-      if (header.text.empty()) return fail("empty double in reply");
+      if (header.text.empty()) return fail("Protocol error: empty double");
       break;
     case '(':
-      if (!is_big_number(header.text)) return fail("invalid big number in reply");
+      if (!is_big_number(header.text)) return fail("Protocol error: invalid big number");
       break;
     case ':':
-      if (!parse_integer(header.text)) return fail("invalid integer in reply");
+      if (!parse_integer(header.text)) return fail("Protocol error: invalid integer");
       break;
     case '#':
-      if (header.text != "t" && header.text != "f") return fail("invalid boolean in reply");
+      if (header.text != "t" && header.text != "f") return fail("Protocol error: invalid boolean");
       break;
     case '_':
     case '.':
-      if (!header.text.empty()) return fail("unexpected text after null or end in reply");
+      if (!header.text.empty()) return fail("Protocol error: text after a null or an end");
       break;
     case '$':
       if (streamed) {
         header.length = kStreamed;
       } else {
-        read_length(header, limits.max_bulk_bytes, true, "bulk");
+        read_length(header, limits.max_bulk_bytes, true, kBadBulk);
       }
       break;
     case '!':
     case ';':
-      read_length(header, limits.max_bulk_bytes, false, "bulk");
+      read_length(header, limits.max_bulk_bytes, false, kBadBulk);
       break;
     case '=':
       // A verbatim string starts with its three-letter format and a colon.
-      if (read_length(header, limits.max_bulk_bytes, false, "bulk") && header.length < 4) {
-        return fail("verbatim string shorter than its format");
+      if (read_length(header, limits.max_bulk_bytes, false, kBadBulk) && header.length < 4) {
+        return fail("Protocol error: verbatim string shorter than its format");
       }
       break;
     case '*':
@@ -157,12 +175,12 @@ Header read_header(std::string_view buffer, std::size_t pos, const Limits& limit
       if (streamed) {
         header.length = kStreamed;
       } else {
-        read_length(header, limits.max_array_length, header.type == '*', "aggregate");
+        read_length(header, limits.max_array_length, header.type == '*', kBadCount);
       }
       break;
     case '|':
     case '>':
-      read_length(header, limits.max_array_length, false, "aggregate");
+      read_length(header, limits.max_array_length, false, kBadCount);
       break;
     default:  // '+' and '-': any text
       break;
@@ -177,7 +195,7 @@ Blob read_blob(std::string_view buffer, const Header& header) {
   if (buffer.size() < blob.next) return blob;
   if (buffer[blob.next - 2] != '\r' || buffer[blob.next - 1] != '\n') {
     blob.step = Step::kError;
-    blob.error = "Protocol error: bulk string not followed by CRLF in reply";
+    blob.error = "Protocol error: bulk string not followed by CRLF";
     return blob;
   }
   blob.body = buffer.substr(header.next, length);

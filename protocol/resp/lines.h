@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
 
 #include "protocol/resp/resp.h"
@@ -35,6 +34,7 @@ inline constexpr std::size_t kMaxNumberLine = 20;
 inline constexpr std::int64_t kStreamed = -2;
 
 // The header line of one reply value: the type byte, then the line, checked for its type.
+// Errors are static texts: the scanner reads a header per value and allocates nothing.
 struct Header {
   Step step = Step::kNeedMore;
   char type = 0;
@@ -42,8 +42,8 @@ struct Header {
   // kOk, for blob strings and aggregates (and a streamed string's `;` chunks): bytes, or
   // elements (pairs for maps and attributes); -1 for a RESP2 null; kStreamed.
   std::int64_t length = 0;
-  std::size_t next = 0;  // kOk: where the value's body (or the next value) starts
-  std::string error;     // kError
+  std::size_t next = 0;    // kOk: where the value's body (or the next value) starts
+  const char* error = "";  // kError: what is wrong
 };
 
 // Reads the header at `pos` (which must be inside `buffer`). Type bytes that only mean
@@ -59,9 +59,9 @@ inline bool is_aggregate_type(char type) {
 // The body of a blob string, blob error or verbatim string whose header `header` was read.
 struct Blob {
   Step step = Step::kNeedMore;
-  std::string_view body;  // kOk: the bytes between the header and the closing CRLF
-  std::size_t next = 0;   // kOk: after the closing CRLF; kNeedMore: where it will be
-  std::string error;      // kError
+  std::string_view body;   // kOk: the bytes between the header and the closing CRLF
+  std::size_t next = 0;    // kOk: after the closing CRLF; kNeedMore: where it will be
+  const char* error = "";  // kError: what is wrong
 };
 Blob read_blob(std::string_view buffer, const Header& header);
 

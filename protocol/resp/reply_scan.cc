@@ -2,6 +2,7 @@
 // pipelining relay, which forwards replies as bytes and only needs their boundaries.
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <string>
 
 #include "protocol/resp/lines.h"
@@ -40,7 +41,8 @@ class Scanner {
 
  private:
   ScanResult need(std::size_t at_least) const;
-  ScanResult fail(std::string error) const;
+  // An error found in the value (or chunk) that starts at `at`.
+  ScanResult fail(const char* what, std::size_t at) const;
   // The least the values and ends not yet begun will take.
   std::size_t rest() const;
   // Counts one value at the innermost level, before its header is read.
@@ -66,10 +68,15 @@ ScanResult Scanner::need(std::size_t at_least) const {
   return result;
 }
 
-ScanResult Scanner::fail(std::string error) const {
+ScanResult Scanner::fail(const char* what, std::size_t at) const {
   ScanResult result;
   result.status = ParseStatus::kError;
-  result.error = std::move(error);
+  unsigned char byte = static_cast<unsigned char>(buffer_[at]);
+  char where[48];
+  std::snprintf(where, sizeof where,
+                byte >= 0x20 && byte < 0x7f ? " at byte %zu ('%c')" : " at byte %zu (0x%02x)", at,
+                byte);
+  result.error = std::string(what) + where;
   return result;
 }
 
@@ -121,7 +128,7 @@ Step Scanner::streamed_string(ScanResult& result) {
       return Step::kNeedMore;
     }
     if (buffer_[pos_] != ';') {
-      result = fail("Protocol error: streamed string chunk without ';'");
+      result = fail("Protocol error: streamed string chunk without ';'", pos_);
       return Step::kError;
     }
     auto chunk = detail::read_header(buffer_, pos_, limits_);
@@ -130,7 +137,7 @@ Step Scanner::streamed_string(ScanResult& result) {
       return Step::kNeedMore;
     }
     if (chunk.step == Step::kError) {
-      result = fail(std::move(chunk.error));
+      result = fail(chunk.error, pos_);
       return Step::kError;
     }
     if (chunk.length == 0) {
@@ -139,7 +146,7 @@ Step Scanner::streamed_string(ScanResult& result) {
     }
     total += static_cast<std::size_t>(chunk.length);
     if (total > limits_.max_bulk_bytes) {
-      result = fail("Protocol error: streamed string longer than the bulk limit");
+      result = fail("Protocol error: streamed string longer than the bulk limit", pos_);
       return Step::kError;
     }
     auto blob = detail::read_blob(buffer_, chunk);
@@ -148,7 +155,7 @@ Step Scanner::streamed_string(ScanResult& result) {
       return Step::kNeedMore;
     }
     if (blob.step == Step::kError) {
-      result = fail(std::move(blob.error));
+      result = fail(blob.error, pos_);
       return Step::kError;
     }
     pos_ = blob.next;
@@ -174,18 +181,18 @@ ScanResult Scanner::run() {
 
     char type = buffer_[pos_];
     std::size_t start = pos_;
-    if (type == ';') return fail("Protocol error: streamed string chunk outside a string");
+    if (type == ';') return fail("Protocol error: streamed string chunk outside a string", start);
     if (type == '.') {
       Level& level = levels_[depth_];
       if (!level.streamed || after_attribute_) {
-        return fail("Protocol error: unexpected end of aggregate in reply");
+        return fail("Protocol error: unexpected end of aggregate", start);
       }
       if (level.map && level.values % 2 != 0) {
-        return fail("Protocol error: streamed map ends without the value of its last key");
+        return fail("Protocol error: streamed map ends without the value of its last key", start);
       }
       --depth_;  // before rest(): this end is the value being read
     } else if (type != '|' && !count_value()) {
-      return fail("Protocol error: streamed aggregate longer than the array limit");
+      return fail("Protocol error: streamed aggregate longer than the array limit", start);
     }
     if (depth_ == 0 && type == '>') push_ = true;
 
@@ -193,15 +200,15 @@ ScanResult Scanner::run() {
     if (header.step == Step::kNeedMore) {
       return need(detail::saturating_add(start + kMinValue, rest()));
     }
-    if (header.step == Step::kError) return fail(std::move(header.error));
+    if (header.step == Step::kError) return fail(header.error, start);
     pos_ = header.next;
 
     if (detail::is_aggregate_type(type) && header.length != -1) {
-      if (!open(header)) return fail("Protocol error: reply nested too deep");
+      if (!open(header)) return fail("Protocol error: reply nested too deep", start);
     } else if ((type == '$' || type == '!' || type == '=') && header.length >= 0) {
       auto blob = detail::read_blob(buffer_, header);
       if (blob.step == Step::kNeedMore) return need(detail::saturating_add(blob.next, rest()));
-      if (blob.step == Step::kError) return fail(std::move(blob.error));
+      if (blob.step == Step::kError) return fail(blob.error, start);
       pos_ = blob.next;
     } else if (type == '$' && header.length == detail::kStreamed) {
       ScanResult result;

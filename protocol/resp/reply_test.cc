@@ -198,21 +198,24 @@ TEST(RespReply, LimitsFailBeforeTheDataArrives) {
   small.max_array_length = 2;
   small.max_bulk_bytes = 4;
   small.max_inline_bytes = 5;
-  EXPECT_EQ(scanned("*2\r\n:1\r\n:2\r\n", small).status, ParseStatus::kComplete);
-  EXPECT_EQ(scanned("*3\r\n", small).status, ParseStatus::kError);
-  EXPECT_EQ(scanned("%3\r\n", small).status, ParseStatus::kError);
-  EXPECT_EQ(scanned("%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", small).status, ParseStatus::kComplete);
-  // Streamed aggregates are held to the same count as their elements come.
-  EXPECT_EQ(scanned("*?\r\n:1\r\n:2\r\n.\r\n", small).status, ParseStatus::kComplete);
-  EXPECT_EQ(scanned("*?\r\n:1\r\n:2\r\n:3", small).status, ParseStatus::kError);
-  EXPECT_EQ(scanned("%?\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5", small).status, ParseStatus::kError);
-  EXPECT_EQ(scanned("$4\r\nabcd\r\n", small).status, ParseStatus::kComplete);
-  EXPECT_EQ(scanned("$5\r\n", small).status, ParseStatus::kError);
-  EXPECT_EQ(scanned("$?\r\n;3\r\nabc\r\n;2\r\n", small).status, ParseStatus::kError);
-  // Lines: five bytes of text at most, an error as soon as a sixth is there without CR.
-  EXPECT_EQ(scanned("+abcde\r\n", small).status, ParseStatus::kComplete);
-  EXPECT_EQ(scanned("+abcde\r", small).status, ParseStatus::kNeedMore);
-  EXPECT_EQ(scanned("+abcdef", small).status, ParseStatus::kError);
+  const std::pair<std::string_view, ParseStatus> cases[] = {
+      {"*2\r\n:1\r\n:2\r\n", ParseStatus::kComplete},
+      {"*3\r\n", ParseStatus::kError},
+      {"%3\r\n", ParseStatus::kError},
+      {"%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", ParseStatus::kComplete},
+      // Streamed aggregates are held to the same count as their elements come.
+      {"*?\r\n:1\r\n:2\r\n.\r\n", ParseStatus::kComplete},
+      {"*?\r\n:1\r\n:2\r\n:3", ParseStatus::kError},
+      {"%?\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5", ParseStatus::kError},
+      {"$4\r\nabcd\r\n", ParseStatus::kComplete},
+      {"$5\r\n", ParseStatus::kError},
+      {"$?\r\n;3\r\nabc\r\n;2\r\n", ParseStatus::kError},
+      // Lines: five bytes of text at most, an error as soon as a sixth is there without CR.
+      {"+abcde\r\n", ParseStatus::kComplete},
+      {"+abcde\r", ParseStatus::kNeedMore},
+      {"+abcdef", ParseStatus::kError},
+  };
+  for (auto [wire, status] : cases) EXPECT_EQ(scanned(wire, small).status, status) << wire;
   // Integer lines never need more than twenty bytes.
   EXPECT_EQ(scanned(":" + std::string(21, '1')).status, ParseStatus::kError);
 }

@@ -93,6 +93,13 @@ int hex_value(char c) {
   return -1;
 }
 
+// What a backslash and `c` stand for inside double quotes.
+char unescape(char c) {
+  constexpr std::string_view kLetters = "nrtba", kBytes = "\n\r\t\b\a";
+  auto at = kLetters.find(c);
+  return at == std::string_view::npos ? c : kBytes[at];
+}
+
 // One inline argument: a run of the line's bytes while it can be, its own string once a
 // quote or an escape makes it differ from the bytes on the line.
 class Token {
@@ -152,61 +159,31 @@ bool split_inline(std::string_view line, Request& out) {
     while (p < line.size() && is_space(line[p])) ++p;
     if (p == line.size()) break;
     Token token(line, p);
-    bool in_double = false, in_single = false, done = false;
+    char quote = 0;  // '"' or '\'' inside quotes
+    bool done = false;
     while (!done) {
       char c = at(p);
-      if (in_double) {
-        if (c == '\\' && at(p + 1) == 'x' && hex_value(at(p + 2)) >= 0 &&
-            hex_value(at(p + 3)) >= 0) {
-          token.add(static_cast<char>(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3))));
-          p += 3;
-        } else if (c == '\\' && at(p + 1) != '\0') {
-          char escaped = at(++p);
-          switch (escaped) {
-            case 'n':
-              escaped = '\n';
-              break;
-            case 'r':
-              escaped = '\r';
-              break;
-            case 't':
-              escaped = '\t';
-              break;
-            case 'b':
-              escaped = '\b';
-              break;
-            case 'a':
-              escaped = '\a';
-              break;
-            default:
-              break;
-          }
-          token.add(escaped);
-        } else if (c == '"') {
-          if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
+      if (quote == 0) {
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0') {
           done = true;
-        } else if (c == '\0') {
-          return false;
+        } else if (c == '"' || c == '\'') {
+          quote = c;
         } else {
           token.take(p);
         }
-      } else if (in_single) {
-        if (c == '\\' && at(p + 1) == '\'') {
-          token.take(++p);
-        } else if (c == '\'') {
-          if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
-          done = true;
-        } else if (c == '\0') {
-          return false;
-        } else {
-          token.take(p);
-        }
-      } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0') {
+      } else if (quote == '"' && c == '\\' && at(p + 1) == 'x' && hex_value(at(p + 2)) >= 0 &&
+                 hex_value(at(p + 3)) >= 0) {
+        token.add(static_cast<char>(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3))));
+        p += 3;
+      } else if (quote == '"' && c == '\\' && at(p + 1) != '\0') {
+        token.add(unescape(at(++p)));
+      } else if (quote == '\'' && c == '\\' && at(p + 1) == '\'') {
+        token.take(++p);
+      } else if (c == quote) {
+        if (at(p + 1) != '\0' && !is_space(at(p + 1))) return false;
         done = true;
-      } else if (c == '"') {
-        in_double = true;
-      } else if (c == '\'') {
-        in_single = true;
+      } else if (c == '\0') {
+        return false;
       } else {
         token.take(p);
       }

@@ -42,12 +42,13 @@ struct Value {
     return type == Type::kSimpleString || type == Type::kBulkString || type == Type::kVerbatim;
   }
   bool is_error() const { return type == Type::kError || type == Type::kBulkError; }
-  bool operator==(const Value& other) const = default;
-
   bool is_aggregate() const {
     return type == Type::kArray || type == Type::kMap || type == Type::kSet ||
            type == Type::kAttribute || type == Type::kPush;
   }
+
+  // Same kind, text, number and elements: what tests and round trips compare.
+  bool operator==(const Value& other) const = default;
 };
 
 }  // namespace plexi::resp
