@@ -158,6 +158,44 @@ TEST(RedisKeyPositions, MissingKeysAreMalformed) {
   EXPECT_TRUE(malformed({"XREAD", "STREAMS", "s"}));  // a stream without its ID
 }
 
+// Whatever a client sends, every position is an argument after the command's name (and a
+// subcommand's), and a malformed request has none.
+TEST(RedisKeyPositions, EveryPositionIsInsideTheArguments) {
+  constexpr std::string_view kWords[] = {"0",         "1",  "2",       "3",     "-1",    "99999",
+                                         "abc",       "",   "STREAMS", "KEYS",  "STORE", "BLOCK",
+                                         "GET",       "BY", "LIMIT",   "AUTH2", "COUNT", "GROUP",
+                                         "STOREDIST", "$",  ">"};
+  std::uint32_t state = 7;
+  auto next = [&] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  std::vector<std::size_t> out;
+  std::vector<std::string_view> args;
+  auto check = [&](const CommandInfo& command, std::string_view name, std::string_view sub) {
+    for (int trial = 0; trial < 200; ++trial) {
+      args.assign({name});
+      if (!sub.empty()) args.push_back(sub);
+      const std::size_t extra = next() % 14;
+      for (std::size_t i = 0; i < extra; ++i) args.push_back(kWords[next() % std::size(kWords)]);
+      const KeyScan scan = key_positions(command, args, out);
+      if (scan == KeyScan::kMalformed) {
+        EXPECT_TRUE(out.empty()) << command.name;
+      }
+      for (std::size_t position : out) {
+        ASSERT_GE(position, sub.empty() ? 1u : 2u) << command.name;
+        ASSERT_LT(position, args.size()) << command.name;
+      }
+    }
+  };
+  for (const CommandInfo& command : CommandTable::builtin().commands()) {
+    check(command, command.name, "");
+    for (const CommandInfo& sub : command.subcommands) {
+      check(sub, command.name, std::string_view(sub.name).substr(command.name.size() + 1));
+    }
+  }
+}
+
 TEST(RedisKeyPositions, ReusesTheOutputVector) {
   const CommandInfo* mget = CommandTable::builtin().find("mget");
   std::vector<std::size_t> out;
