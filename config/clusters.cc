@@ -2,6 +2,7 @@
 // resolved, its query rules, and the checks that span a whole cluster.
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -26,6 +27,11 @@ const Choices<PoolMode> kPoolModes = {{"session", PoolMode::kSession},
 const Choices<ReadYourWrites> kReadYourWrites = {{"lsn", ReadYourWrites::kLsn},
                                                  {"window", ReadYourWrites::kWindow},
                                                  {"off", ReadYourWrites::kOff}};
+const Choices<Role> kReadFrom = {{"primary", Role::kPrimary}, {"replica", Role::kReplica}};
+// The key hashes of twemproxy that routing::KetamaRing implements.
+const std::vector<std::string_view> kRedisHashes = {
+    "fnv1a_64", "fnv1_64", "fnv1a_32", "fnv1_32", "md5",      "crc16",     "crc32",
+    "crc32a",   "murmur",  "hsieh",    "jenkins", "one_at_a_time"};
 const Choices<LoadBalancing> kLoadBalancing = {
     {"round_robin", LoadBalancing::kRoundRobin},
     {"least_outstanding", LoadBalancing::kLeastOutstanding},
@@ -85,6 +91,7 @@ const Fields<Backend>& backend_fields() {
               as_word({"disable", "prefer", "require", "verify-ca", "verify-full"})),
         field("weight", &Backend::weight, as_int<int>(0, 1000)),
         field("zone", &Backend::zone, as_string()),
+        field("shard", &Backend::shard, as_name()),
     };
     // A backend may size its own pool; timeouts stay per cluster.
     Fields<PoolSettings> sizes;
@@ -253,6 +260,30 @@ const Fields<ClusterDraft>& cluster_fields() {
            if (auto value = as_choice(kLoadBalancing)(r, n, path))
              d.cluster.load_balancing = *value;
          }},
+        {"read_from",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_choice(kReadFrom)(r, n, path)) d.cluster.read_from = *value;
+         }},
+        {"hash",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_word(kRedisHashes)(r, n, path)) d.cluster.sharding.hash = *value;
+         }},
+        {"hash_tag",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           auto value = as_string()(r, n, path);
+           if (!value) return;
+           if (!value->empty() && value->size() != 2) {
+             r.error(n, path, "a hash tag is two characters, such as \"{}\"");
+             return;
+           }
+           d.cluster.sharding.hash_tag = *value;
+         }},
+        {"distribution",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_word({"ketama"})(r, n, path)) {
+             d.cluster.sharding.distribution = *value;
+           }
+         }},
         {"on_failover",
          [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
            if (auto value = as_name()(r, n, path)) d.cluster.on_failover = *value;
@@ -293,6 +324,43 @@ bool compatible(Protocol protocol, const Backend& backend) {
   return false;
 }
 
+// Shards are for Redis clusters: all their backends name one, and each shard has exactly
+// one backend configured as its primary.
+void check_shards(Reader& r, const YAML::Node& node, const std::string& path,
+                  const ClusterDraft& d) {
+  const auto& cluster = d.cluster;
+  std::map<std::string, int> primaries;
+  bool any = false;
+  for (const auto& backend : cluster.backends) any = any || !backend.shard.empty();
+  for (std::size_t i = 0; i < cluster.backends.size(); ++i) {
+    const auto& backend = cluster.backends[i];
+    const auto& at = d.backend_nodes[i];
+    if (!backend.shard.empty() && cluster.protocol != Protocol::kRedis) {
+      r.error(at, child_path(d.backend_paths[i], "shard"), "only Redis clusters have shards");
+      return;
+    }
+    if (!any || backend.role == Role::kCache) continue;
+    if (backend.shard.empty()) {
+      r.error(at, child_path(d.backend_paths[i], "shard"),
+              "the other backends name their shard, so this one needs a shard: too");
+      continue;
+    }
+    if (backend.role == Role::kPrimary) ++primaries[backend.shard];
+    primaries.try_emplace(backend.shard, 0);
+  }
+  for (const auto& [shard, count] : primaries) {
+    if (count != 1) {
+      r.error(node, child_path(path, "backends"),
+              "shard '" + shard + "' needs exactly one backend with role: primary, has " +
+                  std::to_string(count));
+    }
+  }
+  if (cluster.protocol != Protocol::kRedis &&
+      (has_value(node, "hash") || has_value(node, "hash_tag") || has_value(node, "read_from"))) {
+    r.error(node, path, "hash:, hash_tag: and read_from: are settings of Redis clusters");
+  }
+}
+
 void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
   auto& cluster = d.cluster;
   const YAML::Node backends = node.IsMap() ? node["backends"] : YAML::Node();
@@ -325,6 +393,7 @@ void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, C
       r.error(at, child_path(d.backend_paths[i], "role"), "the cache role needs a redis backend");
     }
   }
+  check_shards(r, node, path, d);
   if (d.window_given && cluster.read_your_writes != ReadYourWrites::kWindow) {
     r.error(d.window_node, child_path(path, "read_your_writes_window"),
             "only used with read_your_writes: window (here " +

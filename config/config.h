@@ -83,6 +83,9 @@ struct Backend {
   std::string tls = "prefer";
   int weight = 1;
   std::string zone;
+  // Redis: the shard this backend belongs to (a primary and its replicas share one). The
+  // shard's name is what the hash ring places, as twemproxy places a server's name.
+  std::string shard;
   PoolSettings pool;
   int line = 0;  // where it was declared, for messages about it
 };
@@ -114,6 +117,14 @@ struct Health {
   std::string database;
 };
 
+// How a Redis cluster with shards spreads keys: twemproxy's ketama ring, its key hash, and
+// the hash tag (two characters, such as "{}") whose enclosed part alone is hashed.
+struct Sharding {
+  std::string hash = "fnv1a_64";
+  std::string hash_tag;
+  std::string distribution = "ketama";
+};
+
 struct Cluster {
   std::string name;
   Protocol protocol = Protocol::kPostgres;
@@ -121,6 +132,10 @@ struct Cluster {
   ReadYourWrites read_your_writes = ReadYourWrites::kWindow;
   Duration read_your_writes_window{1000};
   LoadBalancing load_balancing = LoadBalancing::kRoundRobin;
+  // Redis: where read-only commands go, the primary (the default: Redis replicas lag) or
+  // the replicas.
+  Role read_from = Role::kPrimary;
+  Sharding sharding;
   Health health;  // the top-level health section with this cluster's overrides applied
   // Run when the write target changes: the command, then the cluster, the old write target
   // (empty when there was none) and the new one as arguments.

@@ -1,8 +1,6 @@
 // Start-up, signals, reload and the draining shutdown of the daemon.
 #include "daemon/daemon.h"
 
-#include "protocol/mysql/session.h"
-
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -11,6 +9,7 @@
 #include "common/socket_io.h"
 #include "daemon/logging.h"
 #include "protocol/mysql/session.h"
+#include "protocol/resp/session.h"
 
 #ifdef PLEXI_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -73,6 +72,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       [this] { return audit_log(); },
                       &digests_},
       mysql_environment_(with_logger(pg_environment_, component_logger("mysql"))),
+      redis_environment_(with_logger(pg_environment_, component_logger("redis"))),
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
                                                        component_logger("health"))) {
@@ -141,6 +141,18 @@ bool Daemon::open_listeners() {
     auto* acceptor = open(*config->listen.mysql, "mysql");
     if (!acceptor) return false;
     asio::co_spawn(workers_.main(), mysql::accept_clients(*acceptor, mysql_environment_),
+                   asio::detached);
+  }
+  // A Redis client names no database: each listener serves one Redis cluster, the shared
+  // one the cluster without a listen: address of its own.
+  for (const auto& [name, cluster] : config->clusters) {
+    if (cluster.protocol != config::Protocol::kRedis) continue;
+    const config::Endpoint* endpoint =
+        cluster.listen ? &*cluster.listen : (config->listen.redis ? &*config->listen.redis : nullptr);
+    if (!endpoint) continue;
+    auto* acceptor = open(*endpoint, "redis");
+    if (!acceptor) return false;
+    asio::co_spawn(workers_.main(), resp::accept_clients(*acceptor, redis_environment_, name),
                    asio::detached);
   }
   return true;

@@ -97,6 +97,7 @@ class Daemon : public admin::Console {
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;
   pg::SessionEnvironment mysql_environment_;
+  pg::SessionEnvironment redis_environment_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<AdminHttpServer> admin_http_;
   std::atomic<bool> serving_{false};  // listeners open

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "pools/mysql/server_pool.h"
 #include "pools/pg/server_pool.h"
+#include "pools/redis/link_registry.h"
 #include "pools/sqlite/executor.h"
 
 namespace plexi::pools {
@@ -45,6 +46,9 @@ class Registry {
                                                 const mysql::ServerAddress& address,
                                                 const config::PoolSettings& settings);
 
+  // The Redis links of every worker.
+  redis::LinkRegistry& redis_links() { return redis_links_; }
+
   // The executor database for `path`, opened on first use; null with `error` on failure.
   sqlite::Database* sqlite_database(const std::string& path, std::string& error);
 
@@ -75,6 +79,7 @@ class Registry {
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;
   std::map<PoolKey, std::shared_ptr<mysql::ServerPool>> mysql_;
   std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
+  redis::LinkRegistry redis_links_;
 };
 
 }  // namespace plexi::pools

@@ -68,6 +68,33 @@ Choice choose_backend(Router& router, const config::Config& config, const config
   if (request.avoid >= 0 && static_cast<std::size_t>(request.avoid) < states.size) {
     states.items[static_cast<std::size_t>(request.avoid)].up = false;
   }
+  if (!request.among.empty()) {
+    // One shard of several: the others' backends are out, and the write target is elected
+    // within the shard (the cluster-wide election sees one primary per shard).
+    std::array<bool, 32> inside{};
+    for (int index : request.among) {
+      if (index >= 0 && static_cast<std::size_t>(index) < inside.size()) inside[index] = true;
+    }
+    int claimant = -1;
+    int claimants = 0;
+    for (std::size_t i = 0; i < states.size; ++i) {
+      auto& state = states.items[i];
+      if (!inside[i]) state.up = false;
+      state.write_target = false;
+      if (inside[i] && state.up && !state.in_recovery && state.role != config::Role::kAnalytics) {
+        claimant = static_cast<int>(i);
+        ++claimants;
+      }
+    }
+    if (claimants == 1) {
+      states.items[static_cast<std::size_t>(claimant)].write_target = true;
+      states.no_write_target_reason.clear();
+    } else {
+      states.no_write_target_reason = claimants == 0
+                                          ? "no backend of the shard is an available primary"
+                                          : "several backends of the shard claim to be primary";
+    }
+  }
   if (traffic.any_disabled()) {
     // DISABLE BACKEND: no new transactions; the running ones finish where they are.
     for (std::size_t i = 0; i < states.size; ++i) {

@@ -34,6 +34,9 @@ struct ChoiceRequest {
   Want want = Want::kWrite;
   std::uint64_t min_lsn = 0;  // reads: only replicas that replayed this far
   int avoid = -1;             // a backend that just failed, left out of this choice
+  // A shard of a Redis cluster: only these backends, and the write target is the one of
+  // them that is primary (each shard has its own). Empty: the whole cluster.
+  std::span<const int> among{};
 };
 
 // The router's choice for `request` in `cluster`; on failure the error says why, with the

@@ -39,6 +39,7 @@ class Plexiproxy(ManagedProcess):
         self.port = free_port()
         self.admin_port = free_port()
         self.mysql_port = free_port()
+        self.redis_port = free_port()
         self.config_path = self.dir / "plexiproxy.yaml"
         self.log_path = self.dir / "plexiproxy.log"
         self.embedded = config is None
@@ -50,7 +51,7 @@ class Plexiproxy(ManagedProcess):
 
     def listen(self) -> dict:
         return {"postgres": f"127.0.0.1:{self.port}", "mysql": f"127.0.0.1:{self.mysql_port}",
-                "admin": f"127.0.0.1:{self.admin_port}"}
+                "redis": f"127.0.0.1:{self.redis_port}", "admin": f"127.0.0.1:{self.admin_port}"}
 
     def write_config(self, config: dict | str) -> None:
         """(Re)writes the config file; a running proxy sees it after reload()."""

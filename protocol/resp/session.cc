@@ -1,0 +1,524 @@
+// A client's session on a Redis listener: requests read as they arrive and handled in
+// order, replies written in that order by a second coroutine as they become ready, and the
+// commands whose state belongs to the client's connection with the proxy answered here.
+#include "protocol/resp/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/socket_io.h"
+
+namespace plexi::resp {
+namespace {
+
+// Requests a client may have waiting for replies before the proxy stops reading from it.
+constexpr std::size_t kMaxInFlight = 4096;
+// What a client waiting for its next request holds, and what one that sent a large pipeline
+// keeps once it is idle again.
+constexpr std::size_t kIdleInputBuffer = 1024;
+constexpr std::size_t kLargestIdleInputBuffer = 16384;
+
+bool equals_upper(std::string_view text, std::string_view upper) {
+  return text.size() == upper.size() &&
+         std::equal(text.begin(), text.end(), upper.begin(), [](char a, char b) {
+           return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 32) : a) == b;
+         });
+}
+
+std::optional<std::int64_t> to_integer(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+bool is_plain_password(const std::string& password) {
+  return !password.starts_with("SCRAM-SHA-256$") &&
+         !(password.size() == 35 && password.starts_with("md5")) &&
+         !(password.size() == 41 && password[0] == '*');
+}
+
+}  // namespace
+
+Session::Session(tcp::socket socket, SessionEnvironment& environment, std::string cluster)
+    : socket_(std::move(socket)),
+      env_(environment),
+      cluster_name_(std::move(cluster)),
+      waker_(socket_.get_executor()),
+      reader_waker_(socket_.get_executor()) {}
+
+Session::~Session() {
+  // Replies still on their way land in slots nobody reads.
+  for (auto& pending : replies_) {
+    if (pending.slot) pending.slot->waker = nullptr;
+  }
+  for (auto& link : own_) {
+    if (link) link->close("the client left");
+  }
+  if (registry_key_) env_.registry.remove(*registry_key_);
+  if (phase_ != Phase::kStartup && env_.log->should_log(spdlog::level::info)) {
+    auto seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - connected_at_);
+    env_.log->info("redis client {}:{} {}@{} disconnected after {:.1f}s",
+                   peer_.address().to_string(), peer_.port(), user_, cluster_name_,
+                   seconds.count());
+  }
+  if (counted_) env_.clients.fetch_sub(1);
+  if (clients_gauge_) clients_gauge_->Decrement();
+}
+
+ClientInfo Session::describe() const {
+  ClientInfo info;
+  info.protocol = "redis";
+  info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
+  info.user = user_;
+  info.database = std::to_string(database_);
+  info.cluster = cluster_name_;
+  info.state = std::string(pg::to_string(phase_.load()));
+  info.connected_at = connected_at_;
+  std::lock_guard lock(info_lock_);
+  info.application_name = client_name_;
+  info.backend = shown_backend_;
+  info.pinned = pin_reason_;
+  return info;
+}
+
+void Session::kill() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->env_.log->info("redis client {}@{} killed", self->user_, self->cluster_name_);
+    error_code ignored;
+    self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+  });
+}
+
+void Session::drain() {
+  // A client between requests leaves at once; one with replies due gets them first.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->replies_.empty() && self->pinned_backend_ < 0) {
+      error_code ignored;
+      self->socket_.shutdown(tcp::socket::shutdown_receive, ignored);
+    }
+  });
+}
+
+void Session::reply(std::string bytes) {
+  Pending pending;
+  pending.ready = std::move(bytes);
+  pending.is_ready = true;
+  replies_.push_back(std::move(pending));
+  waker_.wake();
+}
+
+void Session::reply_error(std::string_view message) {
+  scratch_.clear();
+  writer().error(message);
+  reply(scratch_);
+}
+
+bool Session::check_password(std::string_view user, std::string_view password) {
+  if (!config_->users_configured) return false;
+  const auto* found = config_->find_user(user);
+  if (!found) return false;
+  if (!is_plain_password(found->password)) {
+    env_.log->error(
+        "user {}: a hashed secret cannot check a Redis password; give a plain password", user);
+    return false;
+  }
+  return found->password == password;
+}
+
+void Session::auth(std::span<const std::string_view> args) {
+  if (args.size() != 2 && args.size() != 3) {
+    reply_error("ERR wrong number of arguments for 'auth' command");
+    return;
+  }
+  if (!config_->users_configured) {
+    reply_error(
+        "ERR AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?");
+    return;
+  }
+  std::string_view user = args.size() == 3 ? args[1] : "default";
+  if (!check_password(user, args.back())) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    reply_error("WRONGPASS invalid username-password pair or user is disabled.");
+    return;
+  }
+  authenticated_ = true;
+  user_ = std::string(user);
+  reply("+OK\r\n");
+}
+
+void Session::hello(std::span<const std::string_view> args) {
+  int version = protocol_;
+  std::size_t i = 1;
+  if (args.size() > 1) {
+    auto asked = to_integer(args[1]);
+    if (!asked) {
+      reply_error("ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    if (*asked != 2 && *asked != 3) {
+      reply_error("NOPROTO unsupported protocol version");
+      return;
+    }
+    version = static_cast<int>(*asked);
+    i = 2;
+  }
+  std::string name;
+  bool naming = false;
+  for (; i < args.size(); ++i) {
+    if (equals_upper(args[i], "AUTH") && i + 2 < args.size()) {
+      if (!config_->users_configured || !check_password(args[i + 1], args[i + 2])) {
+        env_.metrics.error(metrics::Error::kAuthFailed);
+        reply_error("WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+      }
+      authenticated_ = true;
+      user_ = std::string(args[i + 1]);
+      i += 2;
+    } else if (equals_upper(args[i], "SETNAME") && i + 1 < args.size()) {
+      name = std::string(args[i + 1]);
+      naming = true;
+      ++i;
+    } else {
+      reply_error("ERR Syntax error in HELLO option '" + std::string(args[i]) + "'");
+      return;
+    }
+  }
+  if (!authenticated_) {
+    reply_error("NOAUTH HELLO must be called with the client already authenticated, otherwise "
+                "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+                "client and select the RESP protocol version at the same time");
+    return;
+  }
+  if (naming) {
+    std::lock_guard lock(info_lock_);
+    client_name_ = name;
+  }
+  if (version != protocol_) {
+    // Replies of the other version come from links that speak it.
+    protocol_ = version;
+    shared_.clear();
+  }
+  scratch_.clear();
+  auto w = writer();
+  w.map(8);
+  w.bulk("server");
+  w.bulk("redis");
+  w.bulk("version");
+  w.bulk(kServerVersion);
+  w.bulk("proto");
+  w.integer(protocol_);
+  w.bulk("id");
+  w.integer(registry_key_ ? registry_key_->pid : 0);
+  w.bulk("mode");
+  w.bulk("standalone");
+  w.bulk("role");
+  w.bulk("master");
+  w.bulk("modules");
+  w.array(0);
+  w.bulk("proxy");
+  w.bulk("plexiproxy " PLEXI_VERSION);
+  reply(scratch_);
+}
+
+void Session::client_command(std::span<const std::string_view> args) {
+  std::string_view sub = args.size() > 1 ? args[1] : "";
+  if (equals_upper(sub, "SETNAME") && args.size() == 3) {
+    if (std::any_of(args[2].begin(), args[2].end(),
+                    [](char c) { return c < '!' || c > '~'; })) {
+      reply_error("ERR Client names cannot contain spaces, newlines or special characters.");
+      return;
+    }
+    std::lock_guard lock(info_lock_);
+    client_name_ = std::string(args[2]);
+  } else if (equals_upper(sub, "GETNAME") && args.size() == 2) {
+    std::string name;
+    {
+      std::lock_guard lock(info_lock_);
+      name = client_name_;
+    }
+    scratch_.clear();
+    if (name.empty()) {
+      writer().null();
+    } else {
+      writer().bulk(name);
+    }
+    reply(scratch_);
+    return;
+  } else if (equals_upper(sub, "ID") && args.size() == 2) {
+    reply(":" + std::to_string(registry_key_ ? registry_key_->pid : 0) + "\r\n");
+    return;
+  } else {
+    // Every other CLIENT subcommand would describe or change the proxy's own connection to a
+    // server, not this client's.
+    reply_error("ERR plexiproxy: CLIENT " + std::string(sub) + " is not supported through the proxy");
+    return;
+  }
+  reply("+OK\r\n");
+}
+
+bool Session::answer_locally(std::string_view name, std::span<const std::string_view> args,
+                             bool& end_session) {
+  if (equals_upper(name, "QUIT")) {
+    reply("+OK\r\n");
+    end_session = true;
+    return true;
+  }
+  if (equals_upper(name, "AUTH")) {
+    auth(args);
+    return true;
+  }
+  if (equals_upper(name, "HELLO")) {
+    if (pinned_backend_ >= 0) {
+      reply_error("ERR plexiproxy: HELLO inside a transaction or subscription is not supported");
+      return true;
+    }
+    hello(args);
+    return true;
+  }
+  if (!authenticated_) {
+    reply_error("NOAUTH Authentication required.");
+    return true;
+  }
+  // A pinned client's own link answers the rest, with the server's own behaviour inside a
+  // transaction or subscription.
+  if ((pinned_backend_ >= 0 || in_multi_) && !equals_upper(name, "CLIENT")) return false;
+  if (equals_upper(name, "PING") && args.size() <= 2) {
+    scratch_.clear();
+    if (args.size() == 2) {
+      writer().bulk(args[1]);
+    } else {
+      writer().simple("PONG");
+    }
+    reply(scratch_);
+    return true;
+  }
+  if (equals_upper(name, "ECHO") && args.size() == 2) {
+    scratch_.clear();
+    writer().bulk(args[1]);
+    reply(scratch_);
+    return true;
+  }
+  if (equals_upper(name, "SELECT")) {
+    auto index = args.size() == 2 ? to_integer(args[1]) : std::nullopt;
+    if (args.size() != 2) {
+      reply_error("ERR wrong number of arguments for 'select' command");
+    } else if (!index) {
+      reply_error("ERR value is not an integer or out of range");
+    } else if (*index < 0 || *index >= 16) {
+      // Redis' default of 16 databases; a server configured with more refuses nothing the
+      // proxy lets through, one with fewer answers its own error on the link's SELECT.
+      reply_error("ERR DB index is out of range");
+    } else {
+      if (*index != database_) {
+        database_ = static_cast<int>(*index);
+        shared_.clear();
+        for (auto& link : own_) {
+          if (link) link->close("the client selected another database");
+        }
+        own_.clear();
+      }
+      reply("+OK\r\n");
+    }
+    return true;
+  }
+  if (equals_upper(name, "CLIENT")) {
+    client_command(args);
+    return true;
+  }
+  if (equals_upper(name, "RESET")) {
+    for (auto& link : own_) {
+      if (link) link->close("the client reset its connection");
+    }
+    own_.clear();
+    shared_.clear();
+    database_ = 0;
+    protocol_ = 2;
+    in_multi_ = multi_deferred_ = multi_failed_ = watching_ = subscribed_ = monitoring_ = false;
+    sticky_ = false;
+    pinned_backend_ = -1;
+    {
+      std::lock_guard lock(info_lock_);
+      client_name_.clear();
+      pin_reason_.clear();
+    }
+    if (config_->users_configured) {
+      authenticated_ = false;
+      user_ = "default";
+    }
+    reply("+RESET\r\n");
+    return true;
+  }
+  return false;
+}
+
+awaitable<bool> Session::handle(const Request& request) {
+  if (request.args.empty()) co_return true;
+  std::span<const std::string_view> args(request.args);
+  bool end_session = false;
+  if (answer_locally(args[0], args, end_session)) co_return !end_session;
+  std::string_view raw =
+      request.inline_form ? std::string_view() : as_chars(input_.readable()).substr(0, request.size);
+  bool going_on = co_await relay(args[0], args, raw);
+  co_return going_on;
+}
+
+awaitable<void> Session::write_replies() {
+  auto self = shared_from_this();
+  while (true) {
+    while (!replies_.empty()) {
+      auto& front = replies_.front();
+      if (front.slot) {
+        if (!front.slot->done) break;
+        output_.append(front.slot->reply);
+      } else if (front.merge) {
+        if (!front.merge->done()) break;
+        output_.append(finish_merge(*front.merge));
+      } else if (front.is_ready) {
+        output_.append(front.ready);
+      } else {
+        break;
+      }
+      record(front);
+      replies_.pop_front();
+    }
+    if (!output_.empty()) {
+      if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientOut, output_.size());
+      error_code ec;
+      co_await asio::async_write(socket_, asio::buffer(output_),
+                                 asio::redirect_error(use_awaitable, ec));
+      output_.clear();
+      if (output_.capacity() > (1 << 20)) std::string().swap(output_);
+      reader_waker_.wake();
+      if (ec) {
+        error_code ignored;
+        socket_.close(ignored);
+        break;
+      }
+      continue;
+    }
+    reader_waker_.wake();
+    if (closing_ && replies_.empty()) break;
+    if (!socket_.is_open()) break;
+    co_await waker_.wait();
+  }
+  writer_done_ = true;
+  reader_waker_.wake();
+}
+
+awaitable<void> Session::serve() {
+  while (true) {
+    // Every whole request buffered is handled before reading again, so a pipeline reaches
+    // the servers in as few writes as it arrived in.
+    while (!input_.empty()) {
+      Request& request = request_;
+      auto status = parse_request(as_chars(input_.readable()), limits_, request);
+      if (status == ParseStatus::kNeedMore) {
+        // Room for the whole request when its size is known, else twice what is there: a
+        // large request is not copied once per read.
+        std::size_t missing = request.need > input_.size() ? request.need - input_.size() : 0;
+        input_.prepare(std::max(missing, input_.size()));
+        break;
+      }
+      if (status == ParseStatus::kError) {
+        env_.metrics.error(metrics::Error::kClientProtocol);
+        reply_error("ERR " + request.error);
+        co_return;
+      }
+      bool going_on = co_await handle(request);
+      input_.consume(request.size);
+      if (!going_on) co_return;
+      while (replies_.size() >= kMaxInFlight && !writer_done_) co_await reader_waker_.wait();
+      if (writer_done_) co_return;
+    }
+    input_.shrink_if_idle(kLargestIdleInputBuffer);
+    error_code ec;
+    std::size_t chunk = input_.empty() ? kIdleInputBuffer : kLargestIdleInputBuffer;
+    std::size_t received = co_await read_some(socket_, input_, ec, chunk);
+    if (received == 0) co_return;
+    if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
+    phase_ = Phase::kActive;
+  }
+}
+
+awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  env_.clients.fetch_add(1);
+  counted_ = true;
+  env_.metrics.client_connected();
+  error_code ec;
+  peer_ = socket_.remote_endpoint(ec);
+  config_ = env_.config();
+  registry_key_ = env_.registry.add(weak_from_this());
+  auto found = config_->clusters.find(cluster_name_);
+  std::string refusal;
+  if (found == config_->clusters.end() || found->second.protocol != config::Protocol::kRedis) {
+    refusal = "ERR plexiproxy: this listener's cluster '" + cluster_name_ + "' is gone";
+  } else if (env_.clients.load() > config_->limits.max_client_conn) {
+    env_.metrics.error(metrics::Error::kMaxClientConn);
+    refusal = "ERR max number of clients reached";
+  } else if (!config_->users_configured && !is_loopback()) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    refusal = "ERR plexiproxy: no users are configured: only loopback clients are trusted";
+  }
+  if (refusal.empty()) {
+    cluster_ = &found->second;
+    std::string error;
+    topology_ = routing::RedisTopology::build(*cluster_, error);
+    if (!topology_) refusal = "ERR plexiproxy: " + error;
+  }
+  if (!refusal.empty()) {
+    std::string bytes = "-" + refusal + "\r\n";
+    co_await asio::async_write(socket_, asio::buffer(bytes), asio::redirect_error(use_awaitable, ec));
+    socket_.close(ec);
+    co_return;
+  }
+  authenticated_ = !config_->users_configured;
+  limits_.max_bulk_bytes = std::min(limits_.max_bulk_bytes, config_->limits.max_message_size);
+  for (const auto& backend : cluster_->backends) {
+    if (!backend.database.empty()) {
+      database_ = static_cast<int>(to_integer(backend.database).value_or(0));
+      break;
+    }
+  }
+  commands_ = env_.pools.redis_links().commands(cluster_name_);
+  clients_gauge_ = &env_.metrics.clients("redis", cluster_name_);
+  clients_gauge_->Increment();
+  phase_ = Phase::kIdle;
+  if (env_.log->should_log(spdlog::level::debug)) {
+    env_.log->debug("redis client {}:{} connected to {}", peer_.address().to_string(),
+                    peer_.port(), cluster_name_);
+  }
+  asio::co_spawn(socket_.get_executor(), write_replies(), asio::detached);
+  co_await serve();
+  closing_ = true;
+  waker_.wake();
+  while (!writer_done_) co_await reader_waker_.wait();
+  phase_ = Phase::kClosing;
+  socket_.close(ec);
+}
+
+awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment,
+                               std::string cluster) {
+  while (true) {
+    error_code ec;
+    auto worker = environment.worker();
+    tcp::socket socket(worker);
+    co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      environment.log->warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(std::move(socket), environment, cluster);
+    asio::co_spawn(
+        worker, [session]() { return session->run(); }, pg::log_session_errors(environment.log));
+  }
+}
+
+}  // namespace plexi::resp
