@@ -16,15 +16,11 @@ resp::Value to_value(const redisReply& reply) {
   resp::Value value;
   switch (reply.type) {
     case REDIS_REPLY_STRING:
-      value.type = resp::Type::kBulkString;
-      value.text.assign(reply.str, reply.len);
-      break;
     case REDIS_REPLY_STATUS:
-      value.type = resp::Type::kSimpleString;
-      value.text.assign(reply.str, reply.len);
-      break;
     case REDIS_REPLY_ERROR:
-      value.type = resp::Type::kError;
+      value.type = reply.type == REDIS_REPLY_STRING   ? resp::Type::kBulkString
+                   : reply.type == REDIS_REPLY_STATUS ? resp::Type::kSimpleString
+                                                      : resp::Type::kError;
       value.text.assign(reply.str, reply.len);
       break;
     case REDIS_REPLY_INTEGER:
