@@ -64,6 +64,8 @@ struct ClusterDraft {
   bool window_given = false;  // read_your_writes_window, checked against the mode
   YAML::Node window_node;
   YAML::Node listen_node;
+  YAML::Node sentinels_node;
+  YAML::Node sentinel_master_node;
   std::vector<YAML::Node> backend_nodes;
   std::vector<std::string> backend_paths;
 };
@@ -227,6 +229,29 @@ void read_volatile_functions(Reader& r, const YAML::Node& node, const std::strin
   }
 }
 
+void read_sentinels(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
+  d.sentinels_node = node;
+  if (node.IsNull()) return;
+  if (!node.IsSequence() || node.size() == 0) {
+    r.error(node, path, "expected a list of Sentinel addresses, such as [10.0.0.5:26379]");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item_path = index_path(path, i);
+    auto sentinel = as_endpoint()(r, node[i], item_path);
+    if (!sentinel) continue;
+    const std::string address = sentinel->to_string();
+    if (sentinel->port == 0) {
+      r.error(node[i], item_path, "a Sentinel's port cannot be 0");
+    } else if (std::any_of(d.cluster.sentinels.begin(), d.cluster.sentinels.end(),
+                           [&](const Endpoint& e) { return e.to_string() == address; })) {
+      r.error(node[i], item_path, "Sentinel " + address + " is listed twice");
+    } else {
+      d.cluster.sentinels.push_back(*sentinel);
+    }
+  }
+}
+
 const Fields<ClusterDraft>& cluster_fields() {
   static const Fields<ClusterDraft> fields = [] {
     Fields<ClusterDraft> f = {
@@ -297,6 +322,12 @@ const Fields<ClusterDraft>& cluster_fields() {
            d.cluster.listen = as_endpoint()(r, n, path);
            d.listen_node = n;
          }},
+        {"sentinels", read_sentinels},
+        {"sentinel_master",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto name = as_name()(r, n, path)) d.cluster.sentinel_master = *name;
+           d.sentinel_master_node = n;
+         }},
     };
     // Pool knobs come before backends so each backend starts from the cluster's settings.
     for (auto& knob : lift(&ClusterDraft::pool, pool_fields())) f.push_back(std::move(knob));
@@ -361,6 +392,23 @@ void check_shards(Reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
+// Sentinels name a Redis master: only a Redis cluster has one, and they need its name.
+void check_sentinels(Reader& r, const std::string& path, const ClusterDraft& d) {
+  const bool listed = d.sentinels_node.IsDefined() && !d.sentinels_node.IsNull();
+  const bool named = !d.cluster.sentinel_master.empty();
+  if (listed && d.cluster.protocol != Protocol::kRedis) {
+    r.error(d.sentinels_node, child_path(path, "sentinels"),
+            "only a redis cluster can ask Sentinels for its master (this one is " +
+                std::string(to_string(d.cluster.protocol)) + ")");
+  } else if (listed && !named) {
+    r.error(d.sentinels_node, child_path(path, "sentinels"),
+            "Sentinels need sentinel_master: the name they monitor the master by");
+  } else if (named && !listed) {
+    r.error(d.sentinel_master_node, child_path(path, "sentinel_master"),
+            "a master name needs sentinels: the addresses of the Sentinels that know it");
+  }
+}
+
 void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
   auto& cluster = d.cluster;
   const YAML::Node backends = node.IsMap() ? node["backends"] : YAML::Node();
@@ -399,6 +447,7 @@ void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, C
             "only used with read_your_writes: window (here " +
                 std::string(to_string(cluster.read_your_writes)) + ")");
   }
+  check_sentinels(r, path, d);
   const bool sizes_here = has_value(node, "pool_size") || has_value(node, "min_idle");
   if (sizes_here) check_pool(r, node, path, d.pool);
 }

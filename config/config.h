@@ -146,6 +146,10 @@ struct Cluster {
   // Functions whose calls keep a SELECT on the primary, added to the built-in list: names,
   // schema.name, or prefixes ending in '*'.
   std::vector<std::string> volatile_functions;
+  // Redis clusters only: Sentinels to ask for the master's address (host:port each), and the
+  // name they monitor it by. Both or neither.
+  std::vector<Endpoint> sentinels;
+  std::string sentinel_master;
 
   // A cluster whose only backend is sqlite is answered by the executor.
   bool is_sqlite() const {

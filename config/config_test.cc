@@ -267,6 +267,54 @@ TEST(ConfigLoad, RedisClustersWithTheirOwnAddresses) {
   EXPECT_EQ(queues.backends[0].database, "3");
 }
 
+TEST(ConfigLoad, RedisClusterWithSentinels) {
+  const auto result = load(R"(clusters:
+  sessions:
+    sentinels: [10.0.0.5:26379, "[::1]:26380", sentinel-3:26381]
+    sentinel_master: mymaster
+    backends:
+      - {host: r1, type: redis}
+      - {host: r2, type: redis, role: replica}
+)");
+  ASSERT_NE(result.config, nullptr) << describe(result);
+  const auto& sessions = result.config->clusters.at("sessions");
+  EXPECT_EQ(sessions.sentinel_master, "mymaster");
+  ASSERT_EQ(sessions.sentinels.size(), 3u);
+  EXPECT_EQ(sessions.sentinels[0].to_string(), "10.0.0.5:26379");
+  EXPECT_EQ(sessions.sentinels[1].host, "::1");
+  EXPECT_EQ(sessions.sentinels[1].port, 26380);
+  EXPECT_EQ(sessions.sentinels[2].host, "sentinel-3");
+  // Without them: none.
+  const auto plain = load("clusters:\n  c:\n    backends:\n      - {host: r1, type: redis}\n");
+  ASSERT_NE(plain.config, nullptr) << describe(plain);
+  EXPECT_TRUE(plain.config->clusters.at("c").sentinels.empty());
+  EXPECT_TRUE(plain.config->clusters.at("c").sentinel_master.empty());
+}
+
+TEST(ConfigLoad, SentinelMistakesAreReportedWithTheirLines) {
+  const std::string redis = "clusters:\n  c:\n    backends:\n      - {host: r1, type: redis}\n";
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinels: [10.0.0.5:26379]\n"), 5, "clusters.c.sentinels",
+                      "Sentinels need sentinel_master:");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: mymaster\n"), 5,
+                      "clusters.c.sentinel_master", "a master name needs sentinels:");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: m\n    sentinels: 10.0.0.5:26379\n"), 6,
+                      "clusters.c.sentinels", "expected a list of Sentinel addresses");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: m\n    sentinels: []\n"), 6,
+                      "clusters.c.sentinels", "expected a list of Sentinel addresses");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: m\n    sentinels:\n      - a:1\n"
+                                   "      - a:1\n"),
+                      8, "clusters.c.sentinels[1]", "Sentinel a:1 is listed twice");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: m\n    sentinels: [a:0]\n"), 6,
+                      "clusters.c.sentinels[0]", "a Sentinel's port cannot be 0");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: m\n    sentinels: [a:b]\n"), 6,
+                      "clusters.c.sentinels[0]", "expected host:port");
+  EXPECT_CONFIG_ERROR(load(redis + "    sentinel_master: ''\n    sentinels: [a:1]\n"), 5,
+                      "clusters.c.sentinel_master", "must not be empty");
+  EXPECT_CONFIG_ERROR(load("clusters:\n  appdb:\n    backends:\n      - host: db\n"
+                           "    sentinels: [a:26379]\n    sentinel_master: m\n"),
+                      5, "clusters.appdb.sentinels", "only a redis cluster can ask Sentinels");
+}
+
 TEST(ConfigLoad, FingerprintRulesAndVolatileFunctions) {
   const auto result = load(R"(clusters:
   appdb:

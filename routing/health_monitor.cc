@@ -11,6 +11,7 @@
 #include "routing/health_events.h"
 #include "routing/mysql_check.h"
 #include "routing/pg_check.h"
+#include "routing/redis_check.h"
 
 namespace plexi::routing {
 namespace detail {
@@ -19,13 +20,16 @@ namespace {
 using Strand = asio::strand<asio::io_context::executor_type>;
 
 // What a backend's check is, by backend type. Equal settings: the same check.
-using CheckSettings = std::variant<PgCheckSettings, MysqlCheckSettings>;
+using CheckSettings = std::variant<PgCheckSettings, MysqlCheckSettings, RedisCheckSettings>;
 
 std::unique_ptr<BackendCheck> make_check(const Strand& strand, const PgCheckSettings& settings) {
   return std::make_unique<PgCheck>(strand, settings);
 }
 std::unique_ptr<BackendCheck> make_check(const Strand& strand, const MysqlCheckSettings& settings) {
   return std::make_unique<MysqlCheck>(strand, settings);
+}
+std::unique_ptr<BackendCheck> make_check(const Strand& strand, const RedisCheckSettings& settings) {
+  return std::make_unique<RedisCheck>(strand, settings);
 }
 
 // One backend's check loop. Identified by (cluster, backend name); its settings decide
@@ -55,8 +59,9 @@ struct Checker {
   bool stopped = false;
 };
 
-// The extension point for other backend types: a Redis check (ROLE) goes here, with a
-// BackendCheck of its own.
+// The extension point for other backend types, each with a BackendCheck of its own. A Redis
+// backend is checked where it serves a Redis cluster (as a SQL cluster's cache it has no role
+// in routing), and may be checked without credentials.
 std::optional<CheckSettings> check_settings(const config::Cluster& cluster,
                                             const config::Backend& backend) {
   switch (backend.type) {
@@ -67,6 +72,9 @@ std::optional<CheckSettings> check_settings(const config::Cluster& cluster,
       if (auto settings = mysql_check_settings(cluster, backend)) return *settings;
       return std::nullopt;
     case config::BackendType::kRedis:
+      if (cluster.protocol != config::Protocol::kRedis) return std::nullopt;
+      if (auto settings = redis_check_settings(cluster, backend)) return *settings;
+      return std::nullopt;
     case config::BackendType::kSqlite:
       return std::nullopt;
   }
@@ -125,6 +133,12 @@ void MonitorCore::configure(const config::Config& config) {
               "cluster {}: backend {} has no username and no health.user is set: not "
               "checked, taken as up in its configured role",
               name, backend.name);
+        } else if (backend.type == config::BackendType::kRedis &&
+                   cluster.protocol == config::Protocol::kRedis) {
+          log->warn(
+              "cluster {}: backend {} has tls: {}, which the Redis check (hiredis 0.14) cannot "
+              "speak: not checked, taken as up in its configured role",
+              name, backend.name, backend.tls);
         }
         entry.checkers.push_back(nullptr);
         continue;

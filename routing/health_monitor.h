@@ -19,9 +19,10 @@ struct MonitorCore;
 }
 
 // PostgreSQL backends are checked with libpq (see pg_check.h), MySQL and MariaDB ones with
-// libmariadb (see mysql_check.h). Backends of other types, and backends with no user to log
-// in as, are kUnchecked: up in their configured role. Every cluster has a snapshot, whatever
-// its protocol.
+// libmariadb (see mysql_check.h), the Redis backends of Redis clusters with hiredis (see
+// redis_check.h). Backends of other types, SQL backends with no user to log in as and Redis
+// backends with TLS are kUnchecked: up in their configured role. Every cluster has a
+// snapshot, whatever its protocol.
 //
 // All checks of one monitor run on one strand of the io_context; snapshots are read from
 // any thread. The monitor must be destroyed before its io_context.

@@ -3,10 +3,8 @@
 #include "routing/mysql_check.h"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include "routing/health_test_util.h"
 
 namespace plexi::routing {
 namespace {
@@ -186,59 +184,10 @@ TEST(MysqlCheck, LogsInAsCheckLoginSays) {
   EXPECT_FALSE(mysql_check_settings(cluster, backend));  // nobody to log in as: unchecked
 }
 
-std::size_t open_descriptors() {
-  const std::filesystem::directory_iterator fds("/proc/self/fd");
-  return static_cast<std::size_t>(std::distance(begin(fds), end(fds)));
-}
-
-// A listener whose accept queue is full: the kernel drops further SYNs, so a connect to it
-// waits in the TCP handshake until given up.
-struct FullListener {
-  FullListener() : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    acceptor.listen(0);
-    const auto address = acceptor.local_endpoint();
-    for (int i = 0; i < 4; ++i) {
-      // Plain non-blocking connects, never waited for (Asio's connect would wait).
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      (void)::connect(fd, address.data(), static_cast<socklen_t>(address.size()));
-      queued.push_back(fd);
-    }
-  }
-  ~FullListener() {
-    for (const int fd : queued) ::close(fd);
-  }
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  std::vector<int> queued;
-};
-
 TEST(MysqlCheck, AConnectCutShortLeavesNoDescriptorBehind) {
-  FullListener full;
-  asio::io_context io;
   MysqlCheckSettings settings;
-  settings.host = "127.0.0.1";
-  settings.port = full.acceptor.local_endpoint().port();
   settings.user = "monitor";
-  settings.timeout = std::chrono::milliseconds(50);
-  std::vector<CheckResult> results;
-  std::size_t before = 0;
-  {
-    MysqlCheck check(io.get_executor(), settings);
-    before = open_descriptors();
-    asio::co_spawn(
-        io,
-        [&]() -> awaitable<void> {
-          for (int i = 0; i < 5; ++i) results.push_back(co_await check.run());
-        },
-        asio::detached);
-    io.run();
-  }
-  ASSERT_EQ(results.size(), 5u);
-  for (const auto& r : results) {
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.error, "no answer within 50ms (connecting)");
-  }
-  EXPECT_EQ(open_descriptors(), before);
+  testing::expect_connects_cut_short<MysqlCheck>(settings);
 }
 
 }  // namespace

@@ -9,7 +9,8 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache libboost-dev libpq-dev l
   libgmock-dev libssl-dev libpg-query-dev libsystemd-dev)
 TEST_PACKAGES=(postgresql postgresql-client pgbouncer python3 python3-psycopg python3-yaml
   python3-matplotlib clang libclang-rt-14-dev prometheus mariadb-server mariadb-client
-  python3-pymysql python3-cryptography sysbench)
+  python3-pymysql python3-cryptography sysbench redis-server redis-sentinel redis-tools nutcracker
+  python3-redis)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -21,7 +22,8 @@ is_installed() {
 
 # install_missing_packages PACKAGE...: installs those not installed yet, with one apt-get
 # update. Services the packages would start (PostgreSQL, PgBouncer, MariaDB on :3306,
-# Prometheus on :9090) stay stopped: the tests run their own servers on their own ports.
+# Prometheus on :9090, Redis on :6379, Sentinel on :26379, nutcracker) stay stopped: the tests
+# run their own servers on their own ports.
 install_missing_packages() {
   local missing=() package
   for package in "$@"; do

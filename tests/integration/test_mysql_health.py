@@ -4,11 +4,10 @@ lag; a replica whose replication stops loses its reads under max_replication_lag
 them back when it resumes; after kill -9 of the primary and SET GLOBAL read_only=0 on the
 replica, the replica is the write target within 3 s."""
 
-import json
 import time
 import unittest
-import urllib.request
 
+from harness.admin_status import BackendStatus
 from harness.cluster import LogWatcher, report
 from harness.mariadb import MariaDBServer, make_replica
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
@@ -20,9 +19,11 @@ FAILOVER_WITHIN = 3.0
 TEST_DEADLINE = 60
 
 
-class MysqlHealthTest(unittest.TestCase):
+class MysqlHealthTest(BackendStatus, unittest.TestCase):
     """One primary (my1) and one replica (my2) for the class; the methods run in order, the
     last one kills the primary."""
+
+    cluster = CLUSTER
 
     @classmethod
     def setUpClass(cls):
@@ -61,26 +62,6 @@ class MysqlHealthTest(unittest.TestCase):
     def setUp(self):
         self.addCleanup(print_log_if_failed, self, self.proxy, self.primary, self.replica)
         start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, self.replica)
-
-    def get(self, path: str) -> str:
-        url = f"http://127.0.0.1:{self.proxy.admin_port}{path}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.read().decode()
-
-    def backends(self) -> dict[str, dict]:
-        state = json.loads(self.get("/status"))
-        return {b["backend"]: b for b in state["backends"] if b["cluster"] == CLUSTER}
-
-    def wait_for_backends(self, done, timeout: float = 10.0) -> dict:
-        """The backends of /status once done(backends) holds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            backends = self.backends()
-            if done(backends):
-                return backends
-            if time.monotonic() > deadline:
-                self.fail(f"not reached within {timeout}s; /status backends: {backends}")
-            time.sleep(0.02)
 
     def test_1_status_and_metrics_show_roles_and_lag(self):
         with self.primary.connect(user=self.primary.app_user, password=self.primary.app_password,
