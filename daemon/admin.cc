@@ -182,7 +182,7 @@ Table Daemon::backends_table() const {
            std::string(config::to_string(backend.role)),
            seen ? std::string(routing::to_string(seen->state)) : "unchecked",
            actual.empty() ? std::nullopt : std::optional(actual),
-           health && health->write_target == static_cast<int>(i) ? "yes" : "no", lag,
+           seen && seen->takes_writes ? "yes" : "no", lag,
            seen && seen->checked_at.time_since_epoch().count() != 0
                ? std::optional(time_text(seen->checked_at))
                : std::nullopt,

@@ -370,13 +370,16 @@ void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& fami
   for (const auto& [name, cluster] : config()->clusters) {
     auto health = health_ ? health_->cluster(name) : nullptr;
     if (!health) continue;
-    gauge(writable, {{"cluster", name}}, health->writer() ? 1 : 0);
+    gauge(writable, {{"cluster", name}}, health->writer() || (health->had_write_target &&
+                                                              health->no_write_target_reason.empty())
+                                             ? 1
+                                             : 0);
     for (std::size_t i = 0; i < health->backends.size(); ++i) {
       const auto& backend = health->backends[i];
       std::vector<prometheus::ClientMetric::Label> labels = {{"backend", backend.name},
                                                              {"cluster", name}};
       gauge(up, labels, backend.up ? 1 : 0);
-      gauge(primary, labels, health->write_target == static_cast<int>(i) ? 1 : 0);
+      gauge(primary, labels, backend.takes_writes ? 1 : 0);
       if (backend.up && !backend.actual_primary && backend.lag) {
         gauge(lag, labels, std::chrono::duration<double>(*backend.lag).count());
       }

@@ -1,4 +1,5 @@
 // plexiproxy's entry point: command line, configuration, logging, then the daemon.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -78,6 +79,9 @@ int parse(int argc, char** argv, CommandLine& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // hiredis writes to its sockets with write(2): a server that went away must give EPIPE,
+  // not end the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
   CommandLine command_line;
   if (int code = parse(argc, argv, command_line); code >= 0) return code;
 

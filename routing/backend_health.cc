@@ -1,6 +1,7 @@
 // Fall and rise per backend, and the election of a cluster's write target.
 #include "routing/backend_health.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -128,8 +129,37 @@ void elect(ClusterHealth& cluster, const config::Health& health) {
   }
   cluster.write_target = -1;
   cluster.no_write_target_reason.clear();
+  for (auto& b : cluster.backends) b.takes_writes = false;
+  const bool sharded = std::any_of(cluster.backends.begin(), cluster.backends.end(),
+                                   [](const BackendHealth& b) { return !b.shard.empty(); });
+  if (sharded) {
+    // One primary per shard: each shard elects its own, and the problems of all of them
+    // are the cluster's reason.
+    std::vector<std::string> shards;
+    for (const auto& b : cluster.backends) {
+      if (std::find(shards.begin(), shards.end(), b.shard) == shards.end()) shards.push_back(b.shard);
+    }
+    for (const auto& shard : shards) {
+      std::vector<std::size_t> mine;
+      for (auto i : claimants) {
+        if (cluster.backends[i].shard == shard) mine.push_back(i);
+      }
+      if (mine.size() == 1) {
+        cluster.backends[mine.front()].takes_writes = true;
+        continue;
+      }
+      if (!cluster.no_write_target_reason.empty()) cluster.no_write_target_reason += "; ";
+      cluster.no_write_target_reason += "shard " + shard + ": " +
+                                        (mine.empty() ? std::string("no primary is up")
+                                                      : count_word(mine.size()) +
+                                                            " backends claim to be primary");
+    }
+    cluster.had_write_target = true;
+    return;
+  }
   if (claimants.size() == 1) {
     cluster.write_target = static_cast<int>(claimants.front());
+    cluster.backends[claimants.front()].takes_writes = true;
     cluster.last_write_target = cluster.backends[claimants.front()].name;
     cluster.had_write_target = true;
   } else if (claimants.empty()) {
@@ -162,11 +192,13 @@ ClusterTracker::ClusterTracker(const config::Cluster& cluster, const std::vector
     }
     b.name = config.name;
     b.role = config.role;
+    b.shard = config.shard;
     const bool is_checked = i < checked.size() && checked[i];
     if (!is_checked) {
       b = BackendHealth{};
       b.name = config.name;
       b.role = config.role;
+      b.shard = config.shard;
       b.state = BackendState::kUnchecked;
     } else if (b.state == BackendState::kUnchecked) {
       b.state = BackendState::kUnknown;

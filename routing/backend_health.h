@@ -47,6 +47,9 @@ std::string_view to_string(BackendState state);
 struct BackendHealth {
   std::string name;
   config::Role role = config::Role::kPrimary;  // as configured
+  std::string shard;  // a Redis cluster's shard (config); empty: the cluster is one shard
+  // Takes the writes: the cluster's write target, or in a sharded cluster its shard's.
+  bool takes_writes = false;
   BackendState state = BackendState::kUnknown;
   bool up = false;  // kUp or kUnchecked
   // The last successful check found it not in recovery (unchecked: configured as primary).
@@ -74,7 +77,9 @@ struct BackendHealth {
 struct ClusterHealth {
   std::string cluster;
   std::vector<BackendHealth> backends;  // in the config's order
-  int write_target = -1;                // index into backends; -1: writes are refused
+  // Index into backends; -1: writes are refused. A cluster of several shards has none: each
+  // shard's backend that takes writes says so itself (BackendHealth::takes_writes).
+  int write_target = -1;
   std::string no_write_target_reason;   // why there is none (empty when there is one)
   // The most recent write target, kept while there is none: the "old" side of a failover.
   // Until one is found it is the configured primary, so a primary that is slow to answer
