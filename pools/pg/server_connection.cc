@@ -14,11 +14,6 @@
 
 namespace plexi::pg {
 
-ServerConnection::ServerConnection(tcp::socket socket) : socket_(std::move(socket)) {
-  error_code ignored;
-  endpoint_ = socket_.remote_endpoint(ignored);
-}
-
 ServerConnection::~ServerConnection() { close(); }
 
 void ServerConnection::move_to(const asio::any_io_executor& executor) {
@@ -29,23 +24,24 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
                                                                        std::string& error,
                                                                        ErrorFields* server_error) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
-  Deadline deadline(executor, address.connect_timeout, socket);
+  // The deadline watches the connection's own socket, so it bounds the login as well.
+  std::unique_ptr<ServerConnection> connection(new ServerConnection(executor));
+  Deadline deadline(executor, address.connect_timeout, connection->socket_);
 
   error_code ec;
   tcp::resolver resolver(executor);
   auto endpoints = co_await resolver.async_resolve(address.host, std::to_string(address.port),
                                                    asio::redirect_error(use_awaitable, ec));
   if (!ec) {
-    co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_connect(connection->socket_, endpoints,
+                                 asio::redirect_error(use_awaitable, ec));
   }
   if (ec) {
     error = deadline.expired() ? "connect timeout" : ec.message();
     co_return nullptr;
   }
-  socket.set_option(tcp::no_delay(true), ec);
-
-  std::unique_ptr<ServerConnection> connection(new ServerConnection(std::move(socket)));
+  connection->socket_.set_option(tcp::no_delay(true), ec);
+  connection->endpoint_ = connection->socket_.remote_endpoint(ec);
   bool started = co_await connection->startup(address, error, server_error);
   if (!started) {
     if (deadline.expired()) error = "connect timeout";

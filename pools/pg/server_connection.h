@@ -70,7 +70,7 @@ class ServerConnection {
   void close();
 
  private:
-  explicit ServerConnection(tcp::socket socket);
+  explicit ServerConnection(const asio::any_io_executor& executor) : socket_(executor) {}
   awaitable<bool> startup(const ServerAddress& address, std::string& error,
                           ErrorFields* server_error);
 
