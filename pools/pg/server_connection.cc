@@ -28,19 +28,16 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
   std::unique_ptr<ServerConnection> connection(new ServerConnection(executor));
   Deadline deadline(executor, address.connect_timeout, connection->socket_);
 
-  error_code ec;
-  tcp::resolver resolver(executor);
-  auto endpoints = co_await resolver.async_resolve(address.host, std::to_string(address.port),
-                                                   asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
-    co_await asio::async_connect(connection->socket_, endpoints,
-                                 asio::redirect_error(use_awaitable, ec));
-  }
-  if (ec) {
-    error = deadline.expired() ? "connect timeout" : ec.message();
+  const std::string target =
+      config::is_socket_path(address.host)
+          ? config::socket_file(config::BackendType::kPostgres, address.host, address.port)
+          : address.host;
+  bool connected = co_await pools::connect_server(connection->socket_, target, address.port, error);
+  if (!connected) {
+    if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
-  connection->socket_.set_option(tcp::no_delay(true), ec);
+  error_code ec;
   connection->endpoint_ = connection->socket_.remote_endpoint(ec);
   bool started = co_await connection->startup(address, error, server_error);
   if (!started) {
@@ -191,9 +188,9 @@ void ServerConnection::close() {
   broken_ = true;
 }
 
-awaitable<void> send_cancel(tcp::endpoint endpoint, std::int32_t pid, std::int32_t secret) {
+awaitable<void> send_cancel(pools::ServerEndpoint endpoint, std::int32_t pid, std::int32_t secret) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
+  pools::ServerSocket socket(executor);
   Deadline deadline(executor, std::chrono::seconds(5), socket);
   error_code ec;
   co_await socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));

@@ -1,8 +1,14 @@
-// Tests of opening relay connections to PostgreSQL against a fake server on a loopback port:
-// login and cancel, and the connect timeout bounding a server that accepts but never answers.
+// Tests of opening relay connections to PostgreSQL against a fake server on a Unix socket or
+// a loopback port: login and cancel over either transport, the connect timeout bounding a
+// server that accepts but never answers, and an error that names a missing socket file.
 #include "pools/pg/server_connection.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <filesystem>
 
 #include "protocol/pg/encoder.h"
 
@@ -10,9 +16,24 @@ namespace plexi::pg {
 namespace {
 
 using namespace std::chrono_literals;
+using local = asio::local::stream_protocol;
 
+constexpr std::uint16_t kPort = 5999;
 constexpr std::int32_t kPid = 4242;
 constexpr std::int32_t kSecret = 77;
+
+// A directory for socket files, removed with what is in it.
+struct TempDir {
+  TempDir() {
+    char name[] = "/tmp/plexi-pg-test-XXXXXX";
+    path = ::mkdtemp(name);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
 
 std::int32_t int32_at(const ByteVector& bytes, std::size_t at) {
   std::uint32_t value = 0;
@@ -102,6 +123,15 @@ struct ServerConnectionTest : ::testing::Test {
   }
 };
 
+TEST_F(ServerConnectionTest, LogsInAndCancelsOverTheUnixSocketInTheDirectory) {
+  TempDir dir;
+  local::acceptor acceptor(io, local::endpoint(dir.path + "/.s.PGSQL.5999"));
+  start_server(acceptor);
+  log_in_and_cancel(address(dir.path, kPort), [](ServerConnection& connection) {
+    EXPECT_EQ(connection.endpoint().protocol().family(), AF_UNIX);
+  });
+}
+
 TEST_F(ServerConnectionTest, LogsInAndCancelsOverTcpWithNagleOff) {
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   start_server(acceptor);
@@ -130,6 +160,16 @@ TEST_F(ServerConnectionTest, ConnectTimeoutBoundsALoginTheServerNeverAnswers) {
     EXPECT_LT(waited, 3s);
   });
   EXPECT_TRUE(silent.is_open());  // the server did accept: the login is what timed out
+}
+
+TEST_F(ServerConnectionTest, AMissingSocketFileIsNamedInTheError) {
+  TempDir dir;
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto connection = co_await ServerConnection::connect(address(dir.path, kPort), error);
+    EXPECT_EQ(connection, nullptr);
+    EXPECT_EQ(error, dir.path + "/.s.PGSQL.5999: No such file or directory");
+  });
 }
 
 }  // namespace
