@@ -44,14 +44,15 @@ awaitable<std::size_t> read_when_ready(Socket& socket, ReadBuffer& buffer, error
 // Re-registers `socket` with `executor`'s reactor (a no-op when it is there already), so its
 // I/O completes on that worker. False when the descriptor could not be moved (the socket is
 // then closed).
-inline bool move_socket(tcp::socket& socket, const asio::any_io_executor& executor) {
+template <class Socket>
+bool move_socket(Socket& socket, const asio::any_io_executor& executor) {
   if (socket.get_executor() == executor || !socket.is_open()) return true;
   error_code ec;
   auto protocol = socket.local_endpoint(ec).protocol();
   if (ec) return false;
   int fd = socket.release(ec);
   if (ec) return false;
-  tcp::socket moved(executor);
+  Socket moved(executor);
   moved.assign(protocol, fd, ec);
   if (ec) {
     ::close(fd);

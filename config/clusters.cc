@@ -1,5 +1,7 @@
 // Reads the `clusters:` section: each cluster's settings, its backends with their pool knobs
 // resolved, its query rules, and the checks that span a whole cluster.
+#include <sys/un.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -108,6 +110,27 @@ const Fields<Backend>& backend_fields() {
   return fields;
 }
 
+// A host with a '/' in it is a Unix socket path: it must be absolute (a relative one would
+// depend on the daemon's working directory), and its socket file must fit a socket address.
+void check_socket_path(Reader& r, const YAML::Node& item, const std::string& path,
+                       const Backend& backend) {
+  const std::string& host = backend.host;
+  if (!is_socket_path(host)) {
+    if (host.find('/') != std::string::npos) {
+      r.error(item["host"], child_path(path, "host"),
+              "a Unix socket path must be absolute (start with '/'), got '" + host + "'");
+    }
+    return;
+  }
+  constexpr std::size_t kLongest = sizeof(sockaddr_un::sun_path) - 1;
+  const std::string file = socket_file(backend.type, host, backend.port);
+  if (file.size() > kLongest) {
+    r.error(item["host"], child_path(path, "host"),
+            "the Unix socket " + file + " is longer than the " + std::to_string(kLongest) +
+                " bytes a socket address holds");
+  }
+}
+
 void read_backends(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
   if (node.IsNull()) return;  // reported as a cluster without backends
   if (!node.IsSequence()) {
@@ -128,6 +151,8 @@ void read_backends(Reader& r, const YAML::Node& node, const std::string& path, C
     } else if (!has_value(item, "host")) {
       r.error(item, item_path,
               "a " + std::string(to_string(backend.type)) + " backend needs a host:");
+    } else {
+      check_socket_path(r, item, item_path, backend);
     }
     if (has_value(item, "pool_size") || has_value(item, "min_idle")) {
       check_pool(r, item, item_path, backend.pool);

@@ -149,6 +149,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   return endpoint;
 }
 
+bool is_socket_path(std::string_view host) { return host.starts_with('/'); }
+
+std::string socket_file(BackendType type, std::string_view host, std::uint16_t port) {
+  std::string file(host);
+  if (type == BackendType::kPostgres) file += "/.s.PGSQL." + std::to_string(port);
+  return file;
+}
+
 std::optional<Duration> parse_duration(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);

@@ -48,6 +48,13 @@ struct Endpoint {
 // Parses a listen address: "host:port", "[::1]:6432", or a bare port meaning 127.0.0.1.
 std::optional<Endpoint> parse_endpoint(std::string_view text);
 
+// A backend host that is an absolute path names a Unix socket on this machine. For MySQL and
+// Redis it is the socket file itself (as the mysql client's --socket takes it); for PostgreSQL
+// it is the directory holding `.s.PGSQL.<port>` (as libpq's host takes it).
+bool is_socket_path(std::string_view host);
+// The socket file a backend of `type` at `host`, a socket path, and `port` connects to.
+std::string socket_file(BackendType type, std::string_view host, std::uint16_t port);
+
 // Pool knobs. Defaults live in the top-level `pool:` section; a cluster may override any of
 // them and a backend pool_size, max_overflow and min_idle. The loader resolves them so
 // every Backend carries its effective settings.

@@ -315,6 +315,26 @@ TEST(ConfigLoad, SentinelMistakesAreReportedWithTheirLines) {
                       5, "clusters.appdb.sentinels", "only a redis cluster can ask Sentinels");
 }
 
+TEST(ConfigLoad, UnixSocketBackends) {
+  const auto result = load(R"(clusters:
+  appdb:
+    backends:
+      - {host: /var/run/postgresql, port: 5433}
+  shop:
+    protocol: mysql
+    backends:
+      - {host: /run/mysqld/mysqld.sock, type: mysql}
+)");
+  ASSERT_NE(result.config, nullptr) << describe(result);
+  const auto& pg = result.config->clusters.at("appdb").backends[0];
+  const auto& my = result.config->clusters.at("shop").backends[0];
+  EXPECT_TRUE(is_socket_path(pg.host));
+  EXPECT_EQ(socket_file(pg.type, pg.host, pg.port), "/var/run/postgresql/.s.PGSQL.5433");
+  EXPECT_EQ(socket_file(my.type, my.host, my.port), "/run/mysqld/mysqld.sock");
+  EXPECT_FALSE(is_socket_path("db.internal"));
+  EXPECT_FALSE(is_socket_path("::1"));
+}
+
 TEST(ConfigLoad, FingerprintRulesAndVolatileFunctions) {
   const auto result = load(R"(clusters:
   appdb:

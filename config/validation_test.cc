@@ -176,6 +176,15 @@ clusters:
      "clusters.appdb.backends[0]", "a postgres backend needs a host"},
     {"empty host", "clusters:\n  appdb:\n    backends:\n      - host: ''\n", 4,
      "clusters.appdb.backends[0].host", "must not be empty"},
+    {"relative socket path", "clusters:\n  appdb:\n    backends:\n      - host: run/postgresql\n",
+     4, "clusters.appdb.backends[0].host",
+     "a Unix socket path must be absolute (start with '/'), got 'run/postgresql'"},
+    // The directory fits, but not with the file name PostgreSQL adds to it.
+    {"socket path too long",
+     "clusters:\n  appdb:\n    backends:\n      - host: "
+     "/dddddddddddddddddddddddddddddddddddddddddddddddddd"
+     "dddddddddddddddddddddddddddddddddddddddddddddddddd\n",
+     4, "clusters.appdb.backends[0].host", "is longer than the 107 bytes a socket address holds"},
     {"mysql backend in a postgres cluster", R"(clusters:
   appdb:
     backends:

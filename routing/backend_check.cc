@@ -115,7 +115,7 @@ awaitable<bool> BackendCheck::resolve(const std::string& host, std::uint16_t por
     address = ip.to_string();
     co_return true;
   }
-  if (host.starts_with('/')) co_return true;
+  if (config::is_socket_path(host)) co_return true;
   ec.clear();
   auto found = co_await resolver_.async_resolve(host, std::to_string(port),
                                                 asio::redirect_error(use_awaitable, ec));

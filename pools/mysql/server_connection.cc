@@ -48,11 +48,6 @@ std::string describe(const Err& err) {
 
 }  // namespace
 
-ServerConnection::ServerConnection(tcp::socket socket) : socket_(std::move(socket)) {
-  error_code ignored;
-  endpoint_ = socket_.remote_endpoint(ignored);
-}
-
 ServerConnection::~ServerConnection() { close(); }
 
 void ServerConnection::move_to(const asio::any_io_executor& executor) {
@@ -63,22 +58,16 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
                                                                        std::string& error,
                                                                        Err* server_error) {
   auto executor = co_await asio::this_coro::executor;
-  std::unique_ptr<ServerConnection> connection(new ServerConnection(tcp::socket(executor)));
+  std::unique_ptr<ServerConnection> connection(new ServerConnection(executor));
   Deadline deadline(executor, address.connect_timeout, connection->socket_);
 
-  error_code ec;
-  tcp::resolver resolver(executor);
-  auto endpoints = co_await resolver.async_resolve(address.host, std::to_string(address.port),
-                                                   asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
-    co_await asio::async_connect(connection->socket_, endpoints,
-                                 asio::redirect_error(use_awaitable, ec));
-  }
-  if (ec) {
-    error = deadline.expired() ? "connect timeout" : ec.message();
+  bool connected =
+      co_await pools::connect_server(connection->socket_, address.host, address.port, error);
+  if (!connected) {
+    if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
-  connection->socket_.set_option(tcp::no_delay(true), ec);
+  error_code ec;
   connection->endpoint_ = connection->socket_.remote_endpoint(ec);
   bool logged_in = co_await connection->log_in(address, error, server_error);
   if (!logged_in) {

@@ -17,12 +17,13 @@
 #include "common/asio.h"
 #include "common/bytes.h"
 #include "pools/pool.h"
+#include "pools/server_socket.h"
 #include "protocol/mysql/packets.h"
 
 namespace plexi::mysql {
 
 struct ServerAddress {
-  std::string host;
+  std::string host;  // a host name or address, or the path of a Unix socket file
   std::uint16_t port = 3306;
   std::string database;  // the schema to log in to; empty: none
   std::string user;
@@ -73,11 +74,11 @@ class ServerConnection {
                                                               Err* server_error = nullptr);
   ~ServerConnection();
 
-  tcp::socket& socket() { return socket_; }
+  pools::ServerSocket& socket() { return socket_; }
   asio::any_io_executor executor() { return socket_.get_executor(); }
   void move_to(const asio::any_io_executor& executor);
   ReadBuffer& input() { return input_; }
-  const tcp::endpoint& endpoint() const { return endpoint_; }
+  const pools::ServerEndpoint& endpoint() const { return endpoint_; }
   std::uint32_t thread_id() const { return thread_id_; }
   std::uint32_t capabilities() const { return capabilities_; }
   const std::string& server_version() const { return server_version_; }
@@ -127,14 +128,14 @@ class ServerConnection {
   void close();
 
  private:
-  explicit ServerConnection(tcp::socket socket);
+  explicit ServerConnection(const asio::any_io_executor& executor) : socket_(executor) {}
   awaitable<bool> log_in(const ServerAddress& address, std::string& error, Err* server_error);
   // The next packet from the server, its payload copied into `payload`.
   awaitable<bool> read_packet(ByteVector& payload, std::uint8_t& sequence, std::string& error);
   awaitable<bool> write_packet(Bytes payload, std::uint8_t& sequence, std::string& error);
 
-  tcp::socket socket_;
-  tcp::endpoint endpoint_;
+  pools::ServerSocket socket_;
+  pools::ServerEndpoint endpoint_;
   ReadBuffer input_;
   std::uint32_t thread_id_ = 0;
   std::uint32_t capabilities_ = 0;

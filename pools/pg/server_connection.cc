@@ -14,11 +14,6 @@
 
 namespace plexi::pg {
 
-ServerConnection::ServerConnection(tcp::socket socket) : socket_(std::move(socket)) {
-  error_code ignored;
-  endpoint_ = socket_.remote_endpoint(ignored);
-}
-
 ServerConnection::~ServerConnection() { close(); }
 
 void ServerConnection::move_to(const asio::any_io_executor& executor) {
@@ -29,23 +24,21 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
                                                                        std::string& error,
                                                                        ErrorFields* server_error) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
-  Deadline deadline(executor, address.connect_timeout, socket);
+  // The deadline watches the connection's own socket, so it bounds the login as well.
+  std::unique_ptr<ServerConnection> connection(new ServerConnection(executor));
+  Deadline deadline(executor, address.connect_timeout, connection->socket_);
 
-  error_code ec;
-  tcp::resolver resolver(executor);
-  auto endpoints = co_await resolver.async_resolve(address.host, std::to_string(address.port),
-                                                   asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
-    co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
-  }
-  if (ec) {
-    error = deadline.expired() ? "connect timeout" : ec.message();
+  const std::string target =
+      config::is_socket_path(address.host)
+          ? config::socket_file(config::BackendType::kPostgres, address.host, address.port)
+          : address.host;
+  bool connected = co_await pools::connect_server(connection->socket_, target, address.port, error);
+  if (!connected) {
+    if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
-  socket.set_option(tcp::no_delay(true), ec);
-
-  std::unique_ptr<ServerConnection> connection(new ServerConnection(std::move(socket)));
+  error_code ec;
+  connection->endpoint_ = connection->socket_.remote_endpoint(ec);
   bool started = co_await connection->startup(address, error, server_error);
   if (!started) {
     if (deadline.expired()) error = "connect timeout";
@@ -195,9 +188,9 @@ void ServerConnection::close() {
   broken_ = true;
 }
 
-awaitable<void> send_cancel(tcp::endpoint endpoint, std::int32_t pid, std::int32_t secret) {
+awaitable<void> send_cancel(pools::ServerEndpoint endpoint, std::int32_t pid, std::int32_t secret) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
+  pools::ServerSocket socket(executor);
   Deadline deadline(executor, std::chrono::seconds(5), socket);
   error_code ec;
   co_await socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));

@@ -13,12 +13,13 @@
 #include "common/asio.h"
 #include "common/bytes.h"
 #include "pools/pool.h"
+#include "pools/server_socket.h"
 #include "protocol/pg/messages.h"
 
 namespace plexi::pg {
 
 struct ServerAddress {
-  std::string host;
+  std::string host;  // a host name or address, or the directory of a Unix socket (libpq's host)
   std::uint16_t port = 5432;
   std::string database;
   std::string user;
@@ -36,13 +37,13 @@ class ServerConnection {
                                                               ErrorFields* server_error = nullptr);
   ~ServerConnection();
 
-  tcp::socket& socket() { return socket_; }
+  pools::ServerSocket& socket() { return socket_; }
   asio::any_io_executor executor() { return socket_.get_executor(); }
   // Re-registers the socket with `executor`'s worker (a no-op when it is already there):
   // the session using the connection then completes its I/O on its own thread.
   void move_to(const asio::any_io_executor& executor);
   ReadBuffer& input() { return input_; }
-  const tcp::endpoint& endpoint() const { return endpoint_; }
+  const pools::ServerEndpoint& endpoint() const { return endpoint_; }
   std::int32_t backend_pid() const { return backend_pid_; }
   std::int32_t backend_secret() const { return backend_secret_; }
 
@@ -70,12 +71,12 @@ class ServerConnection {
   void close();
 
  private:
-  explicit ServerConnection(tcp::socket socket);
+  explicit ServerConnection(const asio::any_io_executor& executor) : socket_(executor) {}
   awaitable<bool> startup(const ServerAddress& address, std::string& error,
                           ErrorFields* server_error);
 
-  tcp::socket socket_;
-  tcp::endpoint endpoint_;
+  pools::ServerSocket socket_;
+  pools::ServerEndpoint endpoint_;
   ReadBuffer input_;
   std::int32_t backend_pid_ = 0;
   std::int32_t backend_secret_ = 0;
@@ -91,6 +92,6 @@ class ServerConnection {
 
 // Sends a CancelRequest for the query a server connection is running (a new connection,
 // as the protocol requires).
-awaitable<void> send_cancel(tcp::endpoint endpoint, std::int32_t pid, std::int32_t secret);
+awaitable<void> send_cancel(pools::ServerEndpoint endpoint, std::int32_t pid, std::int32_t secret);
 
 }  // namespace plexi::pg

@@ -20,6 +20,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/metrics.h"
 #include "pools/registry.h"
+#include "pools/server_socket.h"
 #include "protocol/pg/messages.h"
 #include "protocol/pg/session_fronts.h"
 #include "protocol/pg/statement.h"
@@ -130,7 +131,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // server connection the relay is using (set and cleared per transaction, so a plain value
   // rather than an allocated callback), or the executor front's own action.
   struct ServerCancelKey {
-    tcp::endpoint endpoint;
+    pools::ServerEndpoint endpoint;
     std::int32_t pid = 0;
     std::int32_t secret = 0;
   };

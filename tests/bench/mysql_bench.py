@@ -1,6 +1,7 @@
 """Benchmarks the MySQL front side by side with direct MariaDB connections in one run:
-sysbench oltp_point_select and oltp_read_only at 32 threads, interleaved rounds, medians and
-ratios, and the proxy's CPU per query.
+sysbench oltp_point_select and oltp_read_only at 32 threads against the server directly and
+through two proxies, one reaching the server over TCP and one over its Unix socket;
+interleaved rounds, medians, ratios to direct, and each proxy's CPU per query.
 
 Run by hand, not by ctest:
 
@@ -36,7 +37,9 @@ THREADS_PROXY = int(os.environ.get("PLEXI_BENCH_THREADS", "0"))
 TABLE_SIZE = 10000
 TABLES = 4
 WORKLOADS = ("oltp_point_select", "oltp_read_only")
-TARGETS = ("direct", "plexiproxy")
+DIRECT, OVER_TCP, OVER_UNIX = "direct", "plexiproxy (tcp)", "plexiproxy (unix)"
+TARGETS = (DIRECT, OVER_TCP, OVER_UNIX)
+PROXIES = TARGETS[1:]
 
 
 @dataclass
@@ -118,52 +121,68 @@ def main() -> None:
         prepared = sysbench("oltp_read_only", server.port, "prepare")
         if prepared.returncode != 0:
             sys.exit(prepared.stderr)
-        proxy = Plexiproxy({
-            "users": [{"name": APP_USER, "password": APP_PASSWORD}],
-            "threads": THREADS_PROXY,
-            "clusters": {"appdb": {"protocol": "mysql", "pool_size": POOL_SIZE,
-                                   "backends": [{"type": "mysql", "host": server.host,
-                                                 "port": server.port, "database": "appdb"}]}},
-        })
-        stack.callback(proxy.close)
         os.environ["PLEXIPROXY_BIN"] = binary
-        proxy.start()
-        ports = {"direct": server.port, "plexiproxy": proxy.mysql_port}
+        # The same proxy twice, its backend's host an address or MariaDB's socket file.
+        backend_hosts = {OVER_TCP: server.host, OVER_UNIX: str(server.dir / "mysqld.sock")}
+        proxies = {}
+        for target, host in backend_hosts.items():
+            proxy = Plexiproxy({
+                "users": [{"name": APP_USER, "password": APP_PASSWORD}],
+                "threads": THREADS_PROXY,
+                "clusters": {"appdb": {"protocol": "mysql", "pool_size": POOL_SIZE,
+                                       "backends": [{"type": "mysql", "host": host,
+                                                     "port": server.port,
+                                                     "database": "appdb"}]}},
+            })
+            stack.callback(proxy.close)
+            proxies[target] = proxy.start()
+        ports = {DIRECT: server.port, **{t: p.mysql_port for t, p in proxies.items()}}
         for round_no in range(1, rounds + 1):
-            order = TARGETS[round_no % 2:] + TARGETS[:round_no % 2]
+            shift = round_no % len(TARGETS)
+            order = TARGETS[shift:] + TARGETS[:shift]
             for workload in WORKLOADS:
                 for target in order:
+                    proxy = proxies.get(target)
                     run = measure(target, ports[target], workload, round_no, duration,
-                                  proxy.pid if target == "plexiproxy" else None)
+                                  proxy.pid if proxy else None)
                     log(f"round {round_no} {workload} {target}: {run.tps} tps, "
                         f"{run.qps} qps, cpu/query {run.cpu_per_query_us}")
                     runs.append(run)
-        proxy_log = proxy.log()
+        proxy_log = "\n".join(proxy.log() for proxy in proxies.values())
 
     lines = [f"## MySQL front: sysbench, {THREADS} threads, plexiproxy pool_size {POOL_SIZE}", "",
              f"{datetime.date.today()} · {platform.node()} · {os.cpu_count()} cores · "
              f"plexiproxy {git_revision()} · {version_of(['mariadbd', '--version'])} · "
              f"{version_of(['sysbench', '--version'])} · {rounds} rounds of {duration} s", "",
-             "| workload | direct tps | plexiproxy tps | ratio | proxy CPU per query |",
-             "|---|---:|---:|---:|---:|"]
+             "| workload | target | tps | ratio to direct | per-round ratios | "
+             "proxy CPU per query |",
+             "|---|---|---:|---:|---|---:|"]
     for workload in WORKLOADS:
         def median(target, field):
             values = [getattr(r, field) for r in runs
                       if r.workload == workload and r.target == target and r.ok]
             values = [v for v in values if v is not None]
             return statistics.median(values) if values else None
-        ratios = []
-        for round_no in range(1, rounds + 1):
-            pair = {r.target: r for r in runs if r.workload == workload and r.round == round_no}
-            if all(t in pair and pair[t].ok for t in TARGETS):
-                ratios.append(pair["plexiproxy"].tps / pair["direct"].tps)
-        direct, proxied = median("direct", "tps"), median("plexiproxy", "tps")
-        cpu = median("plexiproxy", "cpu_per_query_us")
-        lines.append(f"| {workload} | {direct or 0:.0f} | {proxied or 0:.0f} | "
-                     f"{statistics.median(ratios) if ratios else float('nan'):.2f} | "
-                     f"{cpu or float('nan'):.1f} µs |")
-    lines += ["", "Ratio: the median of the per-round ratios (runs next to each other in time). "
-              "Client, proxy and server share the machine's cores."]
+
+        def ratios(target):
+            found = []
+            for round_no in range(1, rounds + 1):
+                pair = {r.target: r for r in runs
+                        if r.workload == workload and r.round == round_no}
+                if all(t in pair and pair[t].ok for t in (DIRECT, target)):
+                    found.append(pair[target].tps / pair[DIRECT].tps)
+            return found
+
+        lines.append(f"| {workload} | {DIRECT} | {median(DIRECT, 'tps') or 0:.0f} | | | |")
+        for target in PROXIES:
+            found = ratios(target)
+            cpu = median(target, "cpu_per_query_us")
+            lines.append(f"| | {target} | {median(target, 'tps') or 0:.0f} | "
+                         f"{statistics.median(found) if found else float('nan'):.2f} | "
+                         f"{', '.join(f'{r:.2f}' for r in found)} | "
+                         f"{cpu or float('nan'):.1f} µs |")
+    lines += ["", "Ratio: the median of the per-round ratios to direct over TCP (runs next to "
+              "each other in time). Client, proxies and server share the machine's cores."]
     incidents = [f"{r.target} {r.workload} round {r.round}: {r.errors} errors"
                  for r in runs if not r.ok]
     incidents += [line for line in proxy_log.splitlines() if " error " in line.lower()][:10]

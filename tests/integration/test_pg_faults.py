@@ -1,13 +1,15 @@
-"""plexiproxy under faults: the PostgreSQL server dying under connected clients, clients
-sending garbage or oversized messages, and logins that must be refused with the right
-SQLSTATE."""
+"""plexiproxy under faults: the PostgreSQL server dying under connected clients, a server
+that accepts connections but never answers a login, clients sending garbage or oversized
+messages, and logins that must be refused with the right SQLSTATE."""
 
 import base64
 import hashlib
 import hmac
 import os
 import signal
+import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -172,8 +174,51 @@ class LoginTest(RelayTestCase):
         self.assertLess(time.monotonic() - started, 5)
 
 
-if __name__ == "__main__":
-    unittest.main()
+class SilentServerTest(unittest.TestCase):
+    """A server that accepts the proxy's connections but never answers its startup message:
+    the proxy's login to it is bounded by connect_timeout, so its client gets an error
+    rather than waiting for ever."""
+
+    CONNECT_TIMEOUT = 1.0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.listener = socket.create_server(("127.0.0.1", 0))
+        cls.addClassCleanup(cls.listener.close)
+        cls.accepted = []  # kept open: a close would end the proxy's login at once
+        cls.addClassCleanup(lambda: [conn.close() for conn in cls.accepted])
+        threading.Thread(target=cls.accept, daemon=True).start()
+        cls.proxy = Plexiproxy({
+            "users": [{"name": USER, "password": PASSWORD}],
+            "pool": {"connect_timeout": f"{int(cls.CONNECT_TIMEOUT * 1000)}ms"},
+            "clusters": {DB: {"backends": [{"name": "silent", "host": "127.0.0.1",
+                                            "port": cls.listener.getsockname()[1]}]}},
+        })
+        cls.addClassCleanup(cls.proxy.close)
+        cls.proxy.start()
+        cls.addClassCleanup(cls.proxy.stop)
+
+    @classmethod
+    def accept(cls):
+        while True:
+            try:
+                cls.accepted.append(cls.listener.accept()[0])
+            except OSError:  # the listener was closed
+                return
+
+    def setUp(self):
+        self.addCleanup(print_log_if_failed, self, self.proxy)
+
+    def test_login_to_the_server_times_out(self):
+        started = time.monotonic()
+        with self.assertRaises(psycopg.OperationalError) as caught:
+            psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=USER,
+                            password=PASSWORD, dbname=DB, connect_timeout=20)
+        waited = time.monotonic() - started
+        self.assertIn("cannot connect to server: connect timeout", str(caught.exception))
+        self.assertGreaterEqual(waited, self.CONNECT_TIMEOUT * 0.9)
+        self.assertLess(waited, self.CONNECT_TIMEOUT + 4)
+        self.assertTrue(self.accepted, "the proxy never reached the listener")
 
 
 class ReadRetryTest(unittest.TestCase):
@@ -235,3 +280,7 @@ class ReadRetryTest(unittest.TestCase):
         with self.assertRaises(psycopg.OperationalError):
             client.execute("SELECT 2")
         self.assertEqual(self.connect().execute("SELECT 3").fetchone()[0], 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
