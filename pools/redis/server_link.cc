@@ -98,35 +98,20 @@ void ServerLink::write_pending() {
 }
 
 awaitable<bool> ServerLink::connect(std::string& error) {
-  error_code ec;
-  tcp::endpoint endpoint;
-  auto address = asio::ip::make_address(target_.host, ec);
-  if (ec) {
-    tcp::resolver resolver(executor_);
-    auto results = co_await resolver.async_resolve(target_.host, std::to_string(target_.port),
-                                                   asio::redirect_error(use_awaitable, ec));
-    if (ec || results.empty()) {
-      error = "cannot resolve " + target_.host + ": " + ec.message();
-      co_return false;
-    }
-    endpoint = results.begin()->endpoint();
-  } else {
-    endpoint = tcp::endpoint(address, target_.port);
-  }
-  tcp::socket socket(executor_);
+  // A host that is a path is the server's Unix socket file.
+  ServerSocket socket(executor_);
   {
     Deadline deadline(executor_, target_.connect_timeout, socket);
-    co_await socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+    bool connected = co_await connect_server(socket, target_.host, target_.port, error);
     if (deadline.expired()) {
       error = "connect timed out";
       co_return false;
     }
+    if (!connected) {
+      error = "cannot connect: " + error;
+      co_return false;
+    }
   }
-  if (ec) {
-    error = "cannot connect: " + ec.message();
-    co_return false;
-  }
-  socket.set_option(tcp::no_delay(true), ec);
   socket_ = std::move(socket);
   co_return true;
 }

@@ -17,6 +17,7 @@
 #include "common/asio.h"
 #include "common/bytes.h"
 #include "common/socket_io.h"
+#include "pools/server_socket.h"
 #include "protocol/resp/resp.h"
 
 namespace plexi::pools::redis {
@@ -34,7 +35,9 @@ struct LinkTarget {
   std::chrono::milliseconds connect_timeout{5000};
 
   bool operator==(const LinkTarget&) const = default;
-  std::string describe() const { return host + ":" + std::to_string(port); }
+  std::string describe() const {
+    return host.starts_with('/') ? host : host + ":" + std::to_string(port);
+  }
 };
 
 // Wakes the client that waits for replies; one per client session.
@@ -128,7 +131,7 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   asio::any_io_executor executor_;
   LinkTarget target_;
   resp::Limits limits_;
-  tcp::socket socket_;
+  ServerSocket socket_;
   State state_ = State::kIdle;
   std::uint64_t generation_ = 0;  // of the connection; handlers of an older one stand down
   ReadBuffer input_;
