@@ -12,6 +12,7 @@
 #include "routing/mysql_check.h"
 #include "routing/pg_check.h"
 #include "routing/redis_check.h"
+#include "routing/redis_sentinel.h"
 
 namespace plexi::routing {
 namespace detail {
@@ -85,6 +86,7 @@ struct ClusterEntry {
   config::Cluster config;
   std::unique_ptr<ClusterTracker> tracker;
   std::vector<std::shared_ptr<Checker>> checkers;  // by backend index; null: unchecked
+  std::unique_ptr<SentinelWatch> sentinel;         // a Redis cluster's Sentinels, if any
 };
 
 }  // namespace
@@ -95,6 +97,9 @@ struct MonitorCore : std::enable_shared_from_this<MonitorCore> {
 
   void configure(const config::Config& config);
   void spawn(std::shared_ptr<Checker> checker);
+  // A Sentinel named a new master: the cluster's backends are checked at once, so their
+  // ROLE replies move the write target without waiting for the interval.
+  void sentinel_named(const std::string& cluster, const std::string& host, std::uint16_t port);
   // Static, with the core as a parameter: the frame owns a reference from its creation, so
   // the core outlives every check loop even if the monitor goes first.
   static awaitable<void> check_loop(std::shared_ptr<MonitorCore> core,
@@ -163,6 +168,16 @@ void MonitorCore::configure(const config::Config& config) {
     }
     entry.tracker = std::make_unique<ClusterTracker>(cluster, checked,
                                                      before ? before->tracker.get() : nullptr);
+    if (auto settings = sentinel_settings(cluster)) {
+      std::weak_ptr<MonitorCore> weak = weak_from_this();
+      entry.sentinel = std::make_unique<SentinelWatch>(
+          strand, std::move(*settings),
+          [weak, name](std::string host, std::uint16_t port) {
+            if (auto core = weak.lock()) core->sentinel_named(name, host, port);
+          },
+          log);
+      if (started && !stopped) entry.sentinel->start();
+    }
     next.emplace(name, std::move(entry));
   }
   // Whatever was not carried over stops.
@@ -170,11 +185,32 @@ void MonitorCore::configure(const config::Config& config) {
     for (auto& checker : entry.checkers) {
       if (checker) checker->stop();
     }
+    if (entry.sentinel) entry.sentinel->stop();
   }
   clusters = std::move(next);
   std::lock_guard lock(mutex);
   snapshots.clear();
   for (const auto& [name, entry] : clusters) snapshots.emplace(name, entry.tracker->snapshot());
+}
+
+void MonitorCore::sentinel_named(const std::string& cluster, const std::string& host,
+                                 std::uint16_t port) {
+  auto found = clusters.find(cluster);
+  if (found == clusters.end() || stopped) return;
+  auto& entry = found->second;
+  std::string backend;
+  for (const auto& b : entry.config.backends) {
+    if (b.host == host && b.port == port) backend = b.name;
+  }
+  if (backend.empty()) {
+    log->warn("cluster {}: the Sentinels name {}:{} as master, which is none of its backends",
+              cluster, host, port);
+  } else {
+    log->info("cluster {}: the Sentinels name {} ({}:{}) as master", cluster, backend, host, port);
+  }
+  for (auto& checker : entry.checkers) {
+    if (checker) checker->pause.cancel();
+  }
 }
 
 void MonitorCore::spawn(std::shared_ptr<Checker> checker) {
@@ -264,6 +300,7 @@ void HealthMonitor::start() {
       for (auto& checker : entry.checkers) {
         if (checker) core->spawn(checker);
       }
+      if (entry.sentinel) entry.sentinel->start();
     }
   });
 }
@@ -282,6 +319,7 @@ void HealthMonitor::stop() {
       for (auto& checker : entry.checkers) {
         if (checker) checker->stop();
       }
+      if (entry.sentinel) entry.sentinel->stop();
     }
   });
 }

@@ -1,10 +1,13 @@
 """Sentinel discovery against real servers: a Redis primary, a replica and a Sentinel watching
 them. The unit test binary's SentinelWatchLive test follows the Sentinel and prints every
 master address it reports; after the first (the primary) the primary is killed, the Sentinel
-fails over, and the watch must report the replica within a few seconds."""
+fails over, and the watch must report the replica within a few seconds. Then the same
+through plexiproxy: a cluster naming the Sentinel, its primary killed, the Sentinel's
+failover followed, and writes through the proxy resume on the promoted replica."""
 
 import os
 import queue
+import sys
 import subprocess
 import threading
 import time
@@ -12,7 +15,9 @@ import unittest
 from pathlib import Path
 
 from harness.cluster import report
-from harness.plexiproxy import binary, daemon_environment
+import redis
+
+from harness.plexiproxy import Plexiproxy, binary, daemon_environment, print_log_if_failed
 from harness.procs import log_tail, stop_process
 from harness.redis import RedisSentinel, RedisServer, make_replica
 
@@ -94,6 +99,46 @@ class SentinelDiscoveryTest(unittest.TestCase):
 
         self.assertEqual(self.watch.wait(timeout=30), 0,
                          "".join(self.output) + log_tail(self.stderr_path))
+
+    def test_the_proxy_follows_a_sentinel_failover(self):
+        proxy = Plexiproxy({
+            "health": {"interval": "500ms", "timeout": "500ms", "fall": 2, "rise": 1},
+            "clusters": {"cache": {
+                "protocol": "redis", "sentinels": [self.sentinel.address],
+                "sentinel_master": self.sentinel.name,
+                "backends": [
+                    {"type": "redis", "role": role, "host": server.host, "port": server.port,
+                     "password": "redis-secret"}
+                    for server, role in ((self.primary, "primary"), (self.replica, "replica"))]}},
+        }).start()
+        self.addCleanup(proxy.close)
+        self.addCleanup(print_log_if_failed, self, proxy)
+        client = lambda: redis.Redis(host="127.0.0.1", port=proxy.redis_port, socket_timeout=5)
+        with client() as r:
+            r.set("before", 1)
+        self.primary.kill()
+        killed = time.monotonic()
+        first_write = None
+        while time.monotonic() - killed < 20:
+            try:
+                with client() as r:
+                    r.set("after", 2)
+                first_write = time.monotonic() - killed
+                break
+            except redis.exceptions.RedisError:
+                time.sleep(0.1)
+        print(f"\n  measured: primary kill -9 -> first write through the proxy after the "
+              f"Sentinel's failover: {first_write}s", file=sys.stderr, end="")
+        self.assertIsNotNone(first_write, proxy.log())
+        self.assertEqual(self.replica.cli("ROLE").splitlines()[0], "master")
+        self.assertEqual(self.replica.cli("GET", "after"), "2")
+        # The Sentinel announces +switch-master once it has reconfigured the replicas, which
+        # may be after the promoted replica answered ROLE as master.
+        announced = f"the Sentinels name cache-2 ({self.replica.address}) as master"
+        deadline = time.monotonic() + REPORT_WITHIN
+        while announced not in proxy.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIn(announced, proxy.log())
 
 
 if __name__ == "__main__":
