@@ -137,7 +137,8 @@ void elect(ClusterHealth& cluster, const config::Health& health) {
     // are the cluster's reason.
     std::vector<std::string> shards;
     for (const auto& b : cluster.backends) {
-      if (std::find(shards.begin(), shards.end(), b.shard) == shards.end()) shards.push_back(b.shard);
+      if (std::find(shards.begin(), shards.end(), b.shard) == shards.end())
+        shards.push_back(b.shard);
     }
     for (const auto& shard : shards) {
       std::vector<std::size_t> mine;
@@ -149,10 +150,10 @@ void elect(ClusterHealth& cluster, const config::Health& health) {
         continue;
       }
       if (!cluster.no_write_target_reason.empty()) cluster.no_write_target_reason += "; ";
-      cluster.no_write_target_reason += "shard " + shard + ": " +
-                                        (mine.empty() ? std::string("no primary is up")
-                                                      : count_word(mine.size()) +
-                                                            " backends claim to be primary");
+      cluster.no_write_target_reason +=
+          "shard " + shard + ": " +
+          (mine.empty() ? std::string("no primary is up")
+                        : count_word(mine.size()) + " backends claim to be primary");
     }
     cluster.had_write_target = true;
     return;

@@ -30,7 +30,8 @@ std::shared_ptr<const RedisTopology> RedisTopology::build(const config::Cluster&
     std::uint32_t weight = 1;
     for (int index : shard.backends) {
       const auto& backend = cluster.backends[static_cast<std::size_t>(index)];
-      if (backend.role == config::Role::kPrimary) weight = static_cast<std::uint32_t>(backend.weight);
+      if (backend.role == config::Role::kPrimary)
+        weight = static_cast<std::uint32_t>(backend.weight);
     }
     servers.push_back({shard.name, weight});
   }

@@ -6,8 +6,15 @@ std::shared_ptr<ServerLink> LinkRegistry::shared_link(const asio::any_io_executo
                                                       const std::string& cluster,
                                                       const std::string& backend,
                                                       const LinkTarget& target) {
-  Key key{&asio::query(worker, asio::execution::context), cluster, backend, target.host,
-          target.user, target.password, target.port, target.database, target.protocol};
+  Key key{&asio::query(worker, asio::execution::context),
+          cluster,
+          backend,
+          target.host,
+          target.user,
+          target.password,
+          target.port,
+          target.database,
+          target.protocol};
   std::lock_guard lock(mutex_);
   auto& link = links_[key];
   if (!link) link = std::make_shared<ServerLink>(worker, target);

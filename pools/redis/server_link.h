@@ -136,8 +136,8 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   std::uint64_t generation_ = 0;  // of the connection; handlers of an older one stand down
   ReadBuffer input_;
   std::size_t missing_ = 0;  // bytes the reply at the start of input_ still lacks, when known
-  std::string pending_;  // queued, not yet handed to the socket
-  std::string writing_;  // being written
+  std::string pending_;      // queued, not yet handed to the socket
+  std::string writing_;      // being written
   bool write_scheduled_ = false;
   bool writing_now_ = false;
   std::deque<Waiting> waiting_;

@@ -553,21 +553,9 @@ awaitable<void> Session::run() {
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {
-  while (true) {
-    error_code ec;
-    auto worker = environment.worker();
-    tcp::socket socket(worker);
-    co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      environment.log->warn("accept failed: {}", ec.message());
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(std::move(socket), environment);
-    asio::co_spawn(
-        worker, [session]() { return session->run(); }, pg::log_session_errors(environment.log));
-  }
+  return pg::accept_sessions(acceptor, environment, [&environment](tcp::socket socket) {
+    return std::make_shared<Session>(std::move(socket), environment);
+  });
 }
 
 }  // namespace plexi::mysql

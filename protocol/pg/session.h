@@ -49,7 +49,7 @@ struct SessionEnvironment {
   std::function<std::shared_ptr<const routing::ClusterHealth>(std::string_view cluster)> health;
   std::shared_ptr<spdlog::logger> log;
   metrics::Metrics& metrics;
-  admin::Console* admin = nullptr;  // the admin console's commands
+  admin::Console* admin = nullptr;   // the admin console's commands
   routing::TrafficControl& traffic;  // PAUSE and DISABLE BACKEND
   // The audit log, when log.audit.file is set (null otherwise, or after a reload removed it).
   std::function<std::shared_ptr<AuditLog>()> audit;
@@ -160,6 +160,30 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
 
 // The completion handler of a session's top-level coroutines: logs what escaped them.
 std::function<void(std::exception_ptr)> log_session_errors(std::shared_ptr<spdlog::logger> log);
+
+void log_accept_failure(spdlog::logger& log, const boost::system::error_code& ec);
+
+// Accepts on `acceptor` until it is closed; each client's socket goes to the next worker and
+// `make(socket)` makes its session, whose run() is spawned there. Shared by every front.
+template <class MakeSession>
+awaitable<void> accept_sessions(tcp::acceptor& acceptor, SessionEnvironment& environment,
+                                MakeSession make) {
+  while (true) {
+    boost::system::error_code ec;
+    auto worker = environment.worker();
+    tcp::socket socket(worker);
+    co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      log_accept_failure(*environment.log, ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = make(std::move(socket));
+    asio::co_spawn(
+        worker, [session]() { return session->run(); }, log_session_errors(environment.log));
+  }
+}
 
 // Accepts on `acceptor` until it is closed, running a Session for each client.
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);

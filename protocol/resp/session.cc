@@ -122,8 +122,8 @@ bool Session::check_password(std::string_view user, std::string_view password) {
   const auto* found = config_->find_user(user);
   if (!found) return false;
   if (!is_plain_password(found->password)) {
-    env_.log->error(
-        "user {}: a hashed secret cannot check a Redis password; give a plain password", user);
+    env_.log->error("user {}: a hashed secret cannot check a Redis password; give a plain password",
+                    user);
     return false;
   }
   return found->password == password;
@@ -189,9 +189,10 @@ void Session::hello(std::span<const std::string_view> args) {
     }
   }
   if (!authenticated_) {
-    reply_error("NOAUTH HELLO must be called with the client already authenticated, otherwise "
-                "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
-                "client and select the RESP protocol version at the same time");
+    reply_error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise "
+        "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+        "client and select the RESP protocol version at the same time");
     return;
   }
   if (naming) {
@@ -228,8 +229,7 @@ void Session::hello(std::span<const std::string_view> args) {
 void Session::client_command(std::span<const std::string_view> args) {
   std::string_view sub = args.size() > 1 ? args[1] : "";
   if (equals_upper(sub, "SETNAME") && args.size() == 3) {
-    if (std::any_of(args[2].begin(), args[2].end(),
-                    [](char c) { return c < '!' || c > '~'; })) {
+    if (std::any_of(args[2].begin(), args[2].end(), [](char c) { return c < '!' || c > '~'; })) {
       reply_error("ERR Client names cannot contain spaces, newlines or special characters.");
       return;
     }
@@ -255,7 +255,8 @@ void Session::client_command(std::span<const std::string_view> args) {
   } else {
     // Every other CLIENT subcommand would describe or change the proxy's own connection to a
     // server, not this client's.
-    reply_error("ERR plexiproxy: CLIENT " + std::string(sub) + " is not supported through the proxy");
+    reply_error("ERR plexiproxy: CLIENT " + std::string(sub) +
+                " is not supported through the proxy");
     return;
   }
   reply("+OK\r\n");
@@ -361,8 +362,8 @@ awaitable<bool> Session::handle(const Request& request) {
   std::span<const std::string_view> args(request.args);
   bool end_session = false;
   if (answer_locally(args[0], args, end_session)) co_return !end_session;
-  std::string_view raw =
-      request.inline_form ? std::string_view() : as_chars(input_.readable()).substr(0, request.size);
+  std::string_view raw = request.inline_form ? std::string_view()
+                                             : as_chars(input_.readable()).substr(0, request.size);
   bool going_on = co_await relay(args[0], args, raw);
   co_return going_on;
 }
@@ -387,7 +388,8 @@ awaitable<void> Session::write_replies() {
       replies_.pop_front();
     }
     if (!output_.empty()) {
-      if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientOut, output_.size());
+      if (env_.metrics.enabled())
+        env_.metrics.bytes(metrics::Direction::kClientOut, output_.size());
       error_code ec;
       co_await asio::async_write(socket_, asio::buffer(output_),
                                  asio::redirect_error(use_awaitable, ec));
@@ -473,7 +475,8 @@ awaitable<void> Session::run() {
   }
   if (!refusal.empty()) {
     std::string bytes = "-" + refusal + "\r\n";
-    co_await asio::async_write(socket_, asio::buffer(bytes), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(socket_, asio::buffer(bytes),
+                               asio::redirect_error(use_awaitable, ec));
     socket_.close(ec);
     co_return;
   }
@@ -490,8 +493,8 @@ awaitable<void> Session::run() {
   clients_gauge_->Increment();
   phase_ = Phase::kIdle;
   if (env_.log->should_log(spdlog::level::debug)) {
-    env_.log->debug("redis client {}:{} connected to {}", peer_.address().to_string(),
-                    peer_.port(), cluster_name_);
+    env_.log->debug("redis client {}:{} connected to {}", peer_.address().to_string(), peer_.port(),
+                    cluster_name_);
   }
   asio::co_spawn(socket_.get_executor(), write_replies(), asio::detached);
   co_await serve();
@@ -504,21 +507,10 @@ awaitable<void> Session::run() {
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment,
                                std::string cluster) {
-  while (true) {
-    error_code ec;
-    auto worker = environment.worker();
-    tcp::socket socket(worker);
-    co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      environment.log->warn("accept failed: {}", ec.message());
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(std::move(socket), environment, cluster);
-    asio::co_spawn(
-        worker, [session]() { return session->run(); }, pg::log_session_errors(environment.log));
-  }
+  return pg::accept_sessions(
+      acceptor, environment, [&environment, cluster = std::move(cluster)](tcp::socket socket) {
+        return std::make_shared<Session>(std::move(socket), environment, cluster);
+      });
 }
 
 }  // namespace plexi::resp

@@ -102,6 +102,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
                               std::string_view raw, const routing::CommandInfo* info);
   awaitable<bool> relay_pinned(std::string_view name, std::span<const std::string_view> args,
                                std::string_view raw, const routing::CommandInfo* info);
+  // Where a link to `backend` goes, for this client's database and protocol.
+  pools::redis::LinkTarget link_target(int backend) const;
   // The link for a backend of the cluster, shared with this worker's other clients.
   pools::redis::ServerLink& shared_link(int backend);
   // This client's own link to `backend`, for state that must stay on one connection.

@@ -79,22 +79,27 @@ std::uint64_t command_digest(std::string_view name) {
 
 // ---------------------------------------------------------------- links
 
+pools::redis::LinkTarget Session::link_target(int backend) const {
+  const auto& config = cluster_->backends[static_cast<std::size_t>(backend)];
+  pools::redis::LinkTarget target;
+  target.host = config.host;
+  target.port = config.port;
+  target.user = config.username;
+  target.password = config.password;
+  target.database = database_;
+  target.protocol = protocol_;
+  target.connect_timeout = config.pool.connect_timeout;
+  return target;
+}
+
 ServerLink& Session::shared_link(int backend) {
   auto index = static_cast<std::size_t>(backend);
   if (shared_.size() <= index) shared_.resize(cluster_->backends.size());
   auto& link = shared_[index];
   if (!link) {
-    const auto& config = cluster_->backends[index];
-    pools::redis::LinkTarget target;
-    target.host = config.host;
-    target.port = config.port;
-    target.user = config.username;
-    target.password = config.password;
-    target.database = database_;
-    target.protocol = protocol_;
-    target.connect_timeout = config.pool.connect_timeout;
-    link = env_.pools.redis_links().shared_link(socket_.get_executor(), cluster_name_, config.name,
-                                                target);
+    link =
+        env_.pools.redis_links().shared_link(socket_.get_executor(), cluster_name_,
+                                             cluster_->backends[index].name, link_target(backend));
   }
   return *link;
 }
@@ -104,16 +109,7 @@ ServerLink& Session::own_link(int backend) {
   if (own_.size() <= index) own_.resize(cluster_->backends.size());
   auto& link = own_[index];
   if (!link) {
-    const auto& config = cluster_->backends[index];
-    pools::redis::LinkTarget target;
-    target.host = config.host;
-    target.port = config.port;
-    target.user = config.username;
-    target.password = config.password;
-    target.database = database_;
-    target.protocol = protocol_;
-    target.connect_timeout = config.pool.connect_timeout;
-    link = std::make_shared<ServerLink>(socket_.get_executor(), target, limits_);
+    link = std::make_shared<ServerLink>(socket_.get_executor(), link_target(backend), limits_);
     link->on_unasked([this](std::string_view reply) { unasked(reply); });
     link->set_stream_filter([this](std::string_view reply) {
       if (monitoring_) return true;
@@ -160,9 +156,8 @@ void Session::unasked(std::string_view reply) {
   Pending pending;
   pending.ready = std::string(reply);
   pending.is_ready = true;
-  auto at = std::find_if(replies_.begin(), replies_.end(), [](const Pending& p) {
-    return (p.slot && !p.slot->done) || p.merge;
-  });
+  auto at = std::find_if(replies_.begin(), replies_.end(),
+                         [](const Pending& p) { return (p.slot && !p.slot->done) || p.merge; });
   replies_.insert(at, std::move(pending));
   waker_.wake();
   auto kind = pubsub_kind(reply);
@@ -386,9 +381,8 @@ awaitable<bool> Session::enter_state(std::string_view name, std::span<const std:
   co_return true;
 }
 
-awaitable<bool> Session::relay_pinned(std::string_view name,
-                                      std::span<const std::string_view> args, std::string_view raw,
-                                      const routing::CommandInfo* info) {
+awaitable<bool> Session::relay_pinned(std::string_view name, std::span<const std::string_view> args,
+                                      std::string_view raw, const routing::CommandInfo* info) {
   std::string_view command = info ? std::string_view(info->name) : "unknown";
   int shard = 0;
   bool one_shard = shard_of_keys(args, shard);
@@ -454,9 +448,9 @@ awaitable<bool> Session::relay_pinned(std::string_view name,
     reply_error("EXECABORT Transaction discarded because of previous errors.");
     co_return true;
   }
-  if (is_named(name, "SUBSCRIBE") || is_named(name, "PSUBSCRIBE") ||
-      is_named(name, "SSUBSCRIBE") || is_named(name, "UNSUBSCRIBE") ||
-      is_named(name, "PUNSUBSCRIBE") || is_named(name, "SUNSUBSCRIBE")) {
+  if (is_named(name, "SUBSCRIBE") || is_named(name, "PSUBSCRIBE") || is_named(name, "SSUBSCRIBE") ||
+      is_named(name, "UNSUBSCRIBE") || is_named(name, "PUNSUBSCRIBE") ||
+      is_named(name, "SUNSUBSCRIBE")) {
     if (!in_multi_) {
       if (!is_named(name.substr(0, 2), "UN") && !is_named(name.substr(0, 3), "PUN") &&
           !is_named(name.substr(0, 3), "SUN")) {
