@@ -118,6 +118,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Until every reply owed is written: what makes a request sent to another link run after
   // the ones before it.
   awaitable<void> wait_for_replies();
+  // While a blocking command waits: a client that hangs up closes its server connection.
+  void watch_for_hangup(std::weak_ptr<pools::redis::ReplySlot> blocked);
   awaitable<bool> split(std::string_view name, std::span<const std::string_view> args,
                         const routing::CommandInfo* info);
   awaitable<bool> fan_out(std::string_view name, std::span<const std::string_view> args,

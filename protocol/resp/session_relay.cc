@@ -147,6 +147,26 @@ void Session::send(ServerLink& link, int backend, std::string_view raw, std::str
   last_own_ = pinned_backend_ >= 0 || &link == blocking_link_;
 }
 
+void Session::watch_for_hangup(std::weak_ptr<ReplySlot> blocked) {
+  // The client is not read while its blocking command waits; a client that hangs up then
+  // must still free the server connection, as a server frees a blocked client that left.
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(),
+                                              blocked = std::move(blocked)](const error_code& ec) {
+    auto slot = blocked.lock();
+    if (ec || !slot || slot->done || !self->blocking_link_) return;
+    char byte = 0;
+    error_code peek;
+    self->socket_.non_blocking(true, peek);  // a look, never a wait on the worker
+    std::size_t n = self->socket_.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek);
+    error_code ignored_mode;
+    self->socket_.non_blocking(false, ignored_mode);
+    if (n > 0 || peek == asio::error::would_block) return;  // more requests, not a hangup
+    self->blocking_link_->close("the client left during a blocking command");
+    error_code ignored;
+    self->socket_.close(ignored);
+  });
+}
+
 awaitable<void> Session::wait_for_replies() {
   while (!replies_.empty() && !writer_done_) co_await reader_waker_.wait();
 }
@@ -263,6 +283,7 @@ awaitable<bool> Session::relay(std::string_view name, std::span<const std::strin
     auto& link = own_link(backend);
     blocking_link_ = &link;
     send(link, backend, raw, info->name);
+    watch_for_hangup(replies_.back().slot);
     co_await wait_for_replies();
     co_return !writer_done_;
   }

@@ -234,6 +234,21 @@ class RedisProxyTest(unittest.TestCase):
         self.assertEqual(result.get("job"), ("jobs", "job-1"))
         self.assertLess(result["at"] - pushed_at, 1.0)
 
+    def test_a_client_leaving_during_blpop_frees_its_server_connection(self):
+        def blocked_clients() -> int:
+            return self.server.info("clients")["blocked_clients"]
+
+        with socket.create_connection(("127.0.0.1", self.proxy.redis_port), timeout=5) as sock:
+            sock.sendall(f"AUTH {USER} {PASSWORD}\r\nBLPOP nothing-here 0\r\n".encode())
+            deadline = time.monotonic() + 5
+            while blocked_clients() == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(blocked_clients(), 1)
+        deadline = time.monotonic() + 5
+        while blocked_clients() > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(blocked_clients(), 0)
+
     def test_select_is_per_client(self):
         with self.client(db=3) as three, self.client() as zero:
             three.set("where", "db3")
