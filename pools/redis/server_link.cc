@@ -48,7 +48,6 @@ void ServerLink::send(std::string_view request, std::shared_ptr<ReplySlot> slot)
 void ServerLink::send_streamed(std::string_view request) { queue(request); }
 
 void ServerLink::queue(std::string_view request) {
-  last_used_ = Clock::now();
   pending_.append(request);
   if (state_ == State::kIdle || state_ == State::kClosed) {
     state_ = State::kConnecting;
@@ -228,7 +227,6 @@ void ServerLink::deliver(std::string_view reply) {
 }
 
 void ServerLink::fail(std::string_view why) {
-  last_error_ = std::string(why);
   ++generation_;
   error_code ignored;
   socket_.close(ignored);

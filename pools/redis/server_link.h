@@ -101,13 +101,6 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   using UnaskedFilter = std::function<bool(std::string_view reply)>;
   void set_stream_filter(UnaskedFilter filter) { stream_filter_ = std::move(filter); }
 
-  // Requests sent whose replies have not arrived.
-  std::size_t outstanding() const { return waiting_.size(); }
-  bool connected() const { return state_ == State::kReady; }
-  // The last connection failure, for messages; empty when none.
-  const std::string& last_error() const { return last_error_; }
-  Clock::time_point last_used() const { return last_used_; }
-
   // Closes the connection: every waiting slot gets an error reply.
   void close(std::string_view why = "the connection was closed");
 
@@ -145,8 +138,6 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   std::string login_error_;
   Unasked unasked_;
   UnaskedFilter stream_filter_;
-  std::string last_error_;
-  Clock::time_point last_used_ = Clock::now();
 };
 
 }  // namespace plexi::pools::redis

@@ -122,8 +122,16 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void watch_for_hangup(std::weak_ptr<pools::redis::ReplySlot> blocked);
   awaitable<bool> split(std::string_view name, std::span<const std::string_view> args,
                         const routing::CommandInfo* info);
-  awaitable<bool> fan_out(std::string_view name, std::span<const std::string_view> args,
-                          std::string_view raw, const routing::CommandInfo* info);
+  awaitable<bool> fan_out(std::string_view name, std::string_view raw,
+                          const routing::CommandInfo* info);
+  // Sends the parts of a split or fanned-out request, (backend, request) each, and owes
+  // the client their merged reply.
+  template <class Requests>
+  awaitable<void> send_merge(std::shared_ptr<Merge> merge, const Requests& requests,
+                             std::string_view command);
+  // A read-only command goes to a replica: read_from: replica, and not right after the
+  // client's own write.
+  bool reads_on_replica(const routing::CommandInfo* info) const;
   awaitable<bool> scan(std::span<const std::string_view> args);
   std::string finish_merge(const Merge& merge);
   void unasked(std::string_view reply);

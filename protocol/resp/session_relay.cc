@@ -119,6 +119,13 @@ ServerLink& Session::own_link(int backend) {
   return *link;
 }
 
+bool Session::reads_on_replica(const routing::CommandInfo* info) const {
+  if (!info || !info->is_read() || cluster_->read_from != config::Role::kReplica) return false;
+  // A client reads its own writes on the primary for a while.
+  return cluster_->read_your_writes == config::ReadYourWrites::kOff ||
+         pools::Clock::now() - wrote_at_ >= cluster_->read_your_writes_window;
+}
+
 int Session::choose(int shard, bool read, std::string& error) {
   routing::ChoiceRequest request;
   request.want = read ? routing::Want::kRead : routing::Want::kWrite;
@@ -258,7 +265,7 @@ awaitable<bool> Session::relay(std::string_view name, std::span<const std::strin
         thread_local std::minstd_rand random{std::random_device{}()};
         shard = static_cast<int>(random() % topology_->shards());
       } else {
-        co_return co_await fan_out(name, args, raw, info);
+        co_return co_await fan_out(name, raw, info);
       }
     } else if (!shard_of_keys(args, shard)) {
       if (info && info->dispatch == Dispatch::kSplit) co_return co_await split(name, args, info);
@@ -288,13 +295,8 @@ awaitable<bool> Session::relay(std::string_view name, std::span<const std::strin
     co_return !writer_done_;
   }
 
-  bool read = info && info->is_read() && cluster_->read_from == config::Role::kReplica;
-  if (read && cluster_->read_your_writes != config::ReadYourWrites::kOff &&
-      pools::Clock::now() - wrote_at_ < cluster_->read_your_writes_window) {
-    read = false;  // a client reads its own writes on the primary for a while
-  }
   std::string error;
-  int backend = choose(shard, read, error);
+  int backend = choose(shard, reads_on_replica(info), error);
   if (backend < 0) {
     reply_error("ERR plexiproxy: " + error);
     co_return true;
@@ -516,6 +518,7 @@ awaitable<bool> Session::split(std::string_view name, std::span<const std::strin
   for (std::size_t i = 0; i < keys_.size(); ++i) {
     by_shard[topology_->shard_for(args[keys_[i]])].push_back(i);
   }
+  const bool read = reads_on_replica(info);
   std::vector<std::pair<int, std::string>> requests;
   for (std::size_t shard = 0; shard < by_shard.size(); ++shard) {
     if (by_shard[shard].empty()) continue;
@@ -525,8 +528,6 @@ awaitable<bool> Session::split(std::string_view name, std::span<const std::strin
         part.push_back(args[keys_[key_index] + j]);
       }
     }
-    bool read = info->is_read() && cluster_->read_from == config::Role::kReplica &&
-                pools::Clock::now() - wrote_at_ >= cluster_->read_your_writes_window;
     std::string error;
     int backend = choose(static_cast<int>(shard), read, error);
     if (backend < 0) {
@@ -539,29 +540,17 @@ awaitable<bool> Session::split(std::string_view name, std::span<const std::strin
     merge->positions.push_back(by_shard[shard]);
   }
   if (info->is_write()) wrote_at_ = pools::Clock::now();
-  if (last_own_) co_await wait_for_replies();
-  for (auto& [backend, request] : requests) {
-    auto slot = std::make_shared<ReplySlot>();
-    slot->waker = &waker_;
-    merge->parts.push_back(slot);
-    shared_link(backend).send(request, std::move(slot));
-  }
-  Pending pending;
-  pending.merge = std::move(merge);
-  pending.command = info->name;
-  if (env_.metrics.enabled() || digesting()) pending.started = pools::Clock::now();
-  replies_.push_back(std::move(pending));
-  last_own_ = false;
+  co_await send_merge(std::move(merge), requests, info->name);
   co_return true;
 }
 
-awaitable<bool> Session::fan_out(std::string_view name, std::span<const std::string_view> args,
-                                 std::string_view raw, const routing::CommandInfo* info) {
+awaitable<bool> Session::fan_out(std::string_view name, std::string_view raw,
+                                 const routing::CommandInfo* info) {
   auto merge = std::make_shared<Merge>();
   merge->op = is_named(name, "KEYS")     ? Merge::Op::kConcat
               : is_named(name, "DBSIZE") ? Merge::Op::kSum
                                          : Merge::Op::kAllOk;
-  std::vector<int> backends;
+  std::vector<std::pair<int, std::string_view>> requests;
   for (std::size_t shard = 0; shard < topology_->shards(); ++shard) {
     std::string error;
     int backend = choose(static_cast<int>(shard), false, error);
@@ -569,23 +558,10 @@ awaitable<bool> Session::fan_out(std::string_view name, std::span<const std::str
       reply_error("ERR plexiproxy: shard " + topology_->shard_name(shard) + ": " + error);
       co_return true;
     }
-    backends.push_back(backend);
+    requests.emplace_back(backend, raw);
   }
-  (void)args;
   if (info->is_write()) wrote_at_ = pools::Clock::now();
-  if (last_own_) co_await wait_for_replies();
-  for (int backend : backends) {
-    auto slot = std::make_shared<ReplySlot>();
-    slot->waker = &waker_;
-    merge->parts.push_back(slot);
-    shared_link(backend).send(raw, std::move(slot));
-  }
-  Pending pending;
-  pending.merge = std::move(merge);
-  pending.command = info->name;
-  if (env_.metrics.enabled() || digesting()) pending.started = pools::Clock::now();
-  replies_.push_back(std::move(pending));
-  last_own_ = false;
+  co_await send_merge(std::move(merge), requests, info->name);
   co_return true;
 }
 
@@ -610,21 +586,31 @@ awaitable<bool> Session::scan(std::span<const std::string_view> args) {
   }
   std::string encoded;
   encode_command(encoded, request);
-  if (last_own_) co_await wait_for_replies();
   auto merge = std::make_shared<Merge>();
   merge->op = Merge::Op::kScan;
   merge->shard = shard;
   merge->shards = shards;
-  auto slot = std::make_shared<ReplySlot>();
-  slot->waker = &waker_;
-  merge->parts.push_back(slot);
-  shared_link(backend).send(encoded, std::move(slot));
+  std::array<std::pair<int, std::string_view>, 1> one{{{backend, encoded}}};
+  co_await send_merge(std::move(merge), one, "scan");
+  co_return true;
+}
+
+template <class Requests>
+awaitable<void> Session::send_merge(std::shared_ptr<Merge> merge, const Requests& requests,
+                                    std::string_view command) {
+  if (last_own_) co_await wait_for_replies();
+  for (const auto& [backend, request] : requests) {
+    auto slot = std::make_shared<ReplySlot>();
+    slot->waker = &waker_;
+    merge->parts.push_back(slot);
+    shared_link(backend).send(request, std::move(slot));
+  }
   Pending pending;
   pending.merge = std::move(merge);
-  pending.command = "scan";
+  pending.command = command;
+  if (env_.metrics.enabled() || digesting()) pending.started = pools::Clock::now();
   replies_.push_back(std::move(pending));
   last_own_ = false;
-  co_return true;
 }
 
 std::string Session::finish_merge(const Merge& merge) {
