@@ -37,6 +37,12 @@ def find_binary() -> str:
              "cmake --build build/release -j2 --target plexiproxy")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def md5_secret(password: str, user: str) -> str:
     return "md5" + hashlib.md5((password + user).encode()).hexdigest()
 

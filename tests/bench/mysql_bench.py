@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import find_binary, finish_report, git_revision, log, version_of  # noqa: E402
+from bench_common import (find_binary, finish_report, git_revision, log,  # noqa: E402
+                          process_cpu_seconds, version_of)
 from harness.mariadb import APP_PASSWORD, APP_USER, MariaDBServer  # noqa: E402
 from harness.plexiproxy import Plexiproxy  # noqa: E402
 
@@ -64,11 +65,6 @@ class Run:
         return self.cpu / self.queries * 1e6
 
 
-def proxy_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def sysbench(workload: str, port: int, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["sysbench", workload, "--db-driver=mysql", "--mysql-host=127.0.0.1",
@@ -80,10 +76,10 @@ def sysbench(workload: str, port: int, *args: str) -> subprocess.CompletedProces
 
 def measure(target: str, port: int, workload: str, round_no: int, duration: int,
             proxy_pid: int | None) -> Run:
-    cpu_before = proxy_cpu_seconds(proxy_pid) if proxy_pid else None
+    cpu_before = process_cpu_seconds(proxy_pid) if proxy_pid else None
     out = sysbench(workload, port, f"--threads={THREADS}", f"--time={duration}",
                    "--db-ps-mode=auto", "--report-interval=0", "run")
-    cpu = proxy_cpu_seconds(proxy_pid) - cpu_before if proxy_pid else None
+    cpu = process_cpu_seconds(proxy_pid) - cpu_before if proxy_pid else None
 
     def number(pattern: str) -> float | None:
         match = re.search(pattern, out.stdout, re.MULTILINE)

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import find_binary, finish_report, git_revision, log, version_of  # noqa: E402
+from bench_common import (find_binary, finish_report, git_revision, log,  # noqa: E402
+                          process_cpu_seconds, version_of)
 from harness.plexiproxy import Plexiproxy  # noqa: E402
 from harness.redis import RedisServer, Twemproxy  # noqa: E402
 
@@ -54,21 +55,16 @@ class Run:
         return self.cpu / self.requests * 1e6
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(target: str, port: int, pipeline: int, round_no: int, requests: int,
             pid: int | None) -> list[Run]:
-    before = cpu_seconds(pid) if pid else None
+    before = process_cpu_seconds(pid) if pid else None
     started = time.monotonic()
     out = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(CLIENTS),
          "-n", str(requests), "-P", str(pipeline), "-t", TESTS, "-r", "100000", "--csv"],
         capture_output=True, text=True, timeout=600)
     elapsed = time.monotonic() - started
-    cpu = cpu_seconds(pid) - before if pid else None
+    cpu = process_cpu_seconds(pid) - before if pid else None
     runs = []
     if out.returncode != 0:
         log(f"!! redis-benchmark against {target} failed: {out.stderr.strip()[-500:]}")
