@@ -17,6 +17,7 @@
 #include "common/asio.h"
 #include "common/bytes.h"
 #include "common/socket_io.h"
+#include "common/waker.h"
 #include "pools/server_socket.h"
 #include "protocol/resp/resp.h"
 
@@ -40,39 +41,13 @@ struct LinkTarget {
   }
 };
 
-// Wakes the client that waits for replies; one per client session.
-class ReplyWaker {
- public:
-  explicit ReplyWaker(const asio::any_io_executor& executor) : timer_(executor) {
-    timer_.expires_at(asio::steady_timer::time_point::max());
-  }
-  // Called when a reply arrived: a waiting client resumes.
-  void wake() {
-    woken_ = true;
-    timer_.cancel();
-  }
-  // Returns at once when woken since the last wait.
-  awaitable<void> wait() {
-    if (!woken_) {
-      error_code ignored;
-      timer_.expires_at(asio::steady_timer::time_point::max());
-      co_await timer_.async_wait(asio::redirect_error(use_awaitable, ignored));
-    }
-    woken_ = false;
-  }
-
- private:
-  asio::steady_timer timer_;
-  bool woken_ = false;
-};
-
 // One request's reply, filled in by the link.
 struct ReplySlot {
   std::string reply;  // as the server sent it, or an error reply the proxy made
   bool done = false;
   bool link_failed = false;  // the reply is the proxy's error: the connection was lost
   Clock::time_point sent_at{};
-  ReplyWaker* waker = nullptr;  // cleared by a client that leaves before its reply
+  Waker* waker = nullptr;  // cleared by a client that leaves before its reply
 };
 
 class ServerLink : public std::enable_shared_from_this<ServerLink> {

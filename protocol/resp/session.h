@@ -166,8 +166,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::string output_;
   std::string scratch_;  // replies being made
   std::deque<Pending> replies_;
-  pools::redis::ReplyWaker waker_;         // the writer waits on it for replies
-  pools::redis::ReplyWaker reader_waker_;  // the reader waits on it for the writer
+  Waker waker_;         // the writer waits on it for replies
+  Waker reader_waker_;  // the reader waits on it for the writer
   bool closing_ = false;
   bool writer_done_ = false;
 

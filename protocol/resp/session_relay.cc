@@ -736,7 +736,7 @@ void Session::load_command_table() {
   asio::co_spawn(
       socket_.get_executor(),
       [link, &registry, cluster = cluster_name_, log = env_.log]() -> awaitable<void> {
-        pools::redis::ReplyWaker waker(co_await asio::this_coro::executor);
+        Waker waker(co_await asio::this_coro::executor);
         auto slot = std::make_shared<ReplySlot>();
         slot->waker = &waker;
         std::array<std::string_view, 1> command{"COMMAND"};
