@@ -314,6 +314,10 @@ const Fields<ClusterDraft>& cluster_fields() {
          [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
            if (auto value = as_choice(kReadFrom)(r, n, path)) d.cluster.read_from = *value;
          }},
+        {"pipeline_reads",
+         [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
+           if (auto value = as_bool()(r, n, path)) d.cluster.pipeline_reads = *value;
+         }},
         {"hash",
          [](Reader& r, const YAML::Node& n, const std::string& path, ClusterDraft& d) {
            if (auto value = as_word(kRedisHashes)(r, n, path)) d.cluster.sharding.hash = *value;

@@ -143,6 +143,10 @@ struct Cluster {
   // the replicas.
   Role read_from = Role::kPrimary;
   Sharding sharding;
+  // MySQL: autocommit reads of clients that changed nothing in their session run on a few
+  // server connections each worker shares among its clients, written back to back (see
+  // pools/mysql/shared_link.h); off: every statement gets a connection of its own.
+  bool pipeline_reads = true;
   Health health;  // the top-level health section with this cluster's overrides applied
   // Run when the write target changes: the command, then the cluster, the old write target
   // (empty when there was none) and the new one as arguments.

@@ -20,9 +20,11 @@ TEST(RoutingConfig, DefaultsWhenNothingIsSaid) {
   EXPECT_EQ(c.health.password, "");
   EXPECT_EQ(c.health.database, "");
   const Cluster& appdb = c.clusters.at("appdb");
+  EXPECT_FALSE(appdb.pipeline_reads);
   EXPECT_EQ(appdb.read_your_writes, ReadYourWrites::kWindow);
   EXPECT_EQ(appdb.read_your_writes_window, Duration(1000));
   EXPECT_EQ(appdb.load_balancing, LoadBalancing::kRoundRobin);
+  EXPECT_TRUE(appdb.pipeline_reads);
   EXPECT_EQ(appdb.on_failover, "");
   EXPECT_EQ(appdb.health.interval, Duration(1000));
   EXPECT_EQ(appdb.health.timeout, Duration(1000));
@@ -81,6 +83,7 @@ TEST(RoutingConfig, RoutingChoicesAndTheFailoverCommand) {
     read_your_writes: window
     read_your_writes_window: 250ms
     load_balancing: least_outstanding
+    pipeline_reads: false
     on_failover: /usr/local/bin/notify-failover --page
     backends:
       - host: db

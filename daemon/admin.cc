@@ -238,6 +238,9 @@ Table Daemon::config_table() const {
     add(prefix + "backends", std::to_string(cluster.backends.size()));
     add(prefix + "read_your_writes", std::string(config::to_string(cluster.read_your_writes)));
     add(prefix + "load_balancing", std::string(config::to_string(cluster.load_balancing)));
+    if (cluster.protocol == config::Protocol::kMysql) {
+      add(prefix + "pipeline_reads", cluster.pipeline_reads ? "true" : "false");
+    }
   }
   return table;
 }

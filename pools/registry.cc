@@ -72,6 +72,7 @@ void Registry::close_idle(std::string_view cluster, std::string_view backend) {
 void Registry::close_all() {
   for_each_pool([](const PoolKey&, auto& pool) { pool.close_all(); });
   redis_links_.close_all();
+  mysql_links_.close_all();
 }
 
 }  // namespace plexi::pools

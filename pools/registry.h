@@ -11,6 +11,7 @@
 #include "common/asio.h"
 #include "config/config.h"
 #include "pools/mysql/server_pool.h"
+#include "pools/mysql/shared_link.h"
 #include "pools/pg/server_pool.h"
 #include "pools/redis/link_registry.h"
 #include "pools/sqlite/executor.h"
@@ -48,6 +49,8 @@ class Registry {
 
   // The Redis links of every worker.
   redis::LinkRegistry& redis_links() { return redis_links_; }
+  // The MySQL connections shared by the autocommit reads of each worker's clients.
+  mysql::SharedLinks& mysql_links() { return mysql_links_; }
 
   // The executor database for `path`, opened on first use; null with `error` on failure.
   sqlite::Database* sqlite_database(const std::string& path, std::string& error);
@@ -80,6 +83,7 @@ class Registry {
   std::map<PoolKey, std::shared_ptr<mysql::ServerPool>> mysql_;
   std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
   redis::LinkRegistry redis_links_;
+  mysql::SharedLinks mysql_links_;
 };
 
 }  // namespace plexi::pools

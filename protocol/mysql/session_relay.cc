@@ -11,6 +11,7 @@
 
 #include "common/socket_io.h"
 #include "pools/mysql/server_pool.h"
+#include "pools/mysql/shared_link.h"
 #include "protocol/mysql/response.h"
 #include "protocol/mysql/session.h"
 #include "routing/backend_choice.h"
@@ -100,6 +101,7 @@ class Relay {
     // on a server that has not seen them must carry them.
     std::string types;
     std::vector<ByteVector> long_data;  // COM_STMT_SEND_LONG_DATA payloads, for the next run
+    bool shareable = false;  // its executions may run on a shared link
   };
 
   // --- commands ---
@@ -143,6 +145,27 @@ class Relay {
   }
   void set_pin(MysqlPin pin);
 
+  // --- shared links ---
+  // A statement that reads and leaves nothing on its server.
+  static bool shareable(const routing::MysqlStatement& analysis);
+  // The session holds nothing a shared connection cannot have (links are kept per
+  // settings), and is in no transaction.
+  bool session_shareable() const {
+    return !server_ && cluster_.pipeline_reads && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
+           !cursor_open_ && hold_ == 0 &&
+           !(s_.status_flags() & status::kInTrans) && (s_.status_flags() & status::kAutocommit);
+  }
+  // A shared link to the backend chosen for `intent`, or null: the statement takes a
+  // connection of its own.
+  std::shared_ptr<SharedLink> shared_link(const Intent& intent);
+  // Sends `command` on `link` and relays its response. False when the session must end or
+  // the client was told of an error.
+  awaitable<bool> relay_shared(SharedLink& link, Bytes command, ResponseTracker::Shape shape,
+                               Exchange& exchange);
+  enum class Shared { kNotShared, kDone, kFailed };
+  awaitable<Shared> execute_shared(SharedLink& link, ClientStatement& statement,
+                                   ByteVector& payload);
+
   // --- relaying ---
   // Sends the command to the attached server and relays its response. With `rewrite_id`,
   // the statement id of a prepare's OK becomes the proxy's. False when the session must end.
@@ -169,6 +192,8 @@ class Relay {
   prometheus::Histogram* pool_wait_ = nullptr;
   ServerPool::Lease server_;
   ByteVector to_server_;
+  ByteVector shared_command_;
+  SharedLink::SessionState shared_state_;  // reused: the link's state this session needs
   int backend_index_ = 0;
   const config::Backend* backend_ = nullptr;
   bool cycle_writes_ = false;
@@ -439,6 +464,134 @@ void Relay::set_pin(MysqlPin pin) {
   }
 }
 
+// ---------------------------------------------------------------- shared links
+
+bool Relay::shareable(const routing::MysqlStatement& analysis) {
+  return analysis.read && !analysis.multiple &&
+         analysis.transaction == routing::TransactionControl::kNone &&
+         analysis.settings.empty() && !analysis.use_database && analysis.pin == MysqlPin::kNone &&
+         !analysis.kill_id && !analysis.load_data_local && !analysis.implicit_commit;
+}
+
+std::shared_ptr<SharedLink> Relay::shared_link(const Intent& intent) {
+  std::string error;
+  int backend = choose(intent, error);
+  if (backend < 0) return nullptr;  // the usual path tells the client
+  const config::Backend& chosen = cluster_.backends[static_cast<std::size_t>(backend)];
+  // Links are logged in to the backend's database; a client elsewhere uses the pool.
+  if (!s_.schema().empty() && s_.schema() != chosen.database) return nullptr;
+  shared_state_.schema = chosen.database;
+  shared_state_.multi_statements = multi_statements_;
+  if (shared_state_.settings != settings_) shared_state_.settings = settings_;
+  auto link = s_.env().pools.mysql_links().pick(s_.socket().get_executor(), pool_for(backend),
+                                                chosen.pool.pool_size, shared_state_);
+  if (!link) return nullptr;
+  backend_index_ = backend;
+  backend_ = &chosen;
+  return link;
+}
+
+awaitable<bool> Relay::relay_shared(SharedLink& link, Bytes command, ResponseTracker::Shape shape,
+                                    Exchange& exchange) {
+  if (routing_) routing_->router().started(backend_index_);
+  link.send(command, shape, exchange);
+  // KILL QUERY from another client stops the statement only while the server runs it: the
+  // link's thread serves other clients before and after.
+  s_.set_cancel_action([link = std::weak_ptr<SharedLink>(link.shared_from_this()),
+                        address = addresses_[static_cast<std::size_t>(backend_index_)],
+                        executor = s_.socket().get_executor(), mine = &exchange] {
+    asio::post(executor, [link, address, mine] {
+      auto running = link.lock();
+      if (running && running->running(mine)) {
+        asio::co_spawn(running->executor(), kill_query(*address, running->thread_id()),
+                       asio::detached);
+      }
+    });
+  });
+  ByteVector& client = s_.output();
+  bool answered = false;
+  bool received = false;
+  for (;;) {
+    co_await exchange.ready.wait();
+    if (!exchange.discard && !exchange.response.empty()) {
+      received = true;
+      client.insert(client.end(), exchange.response.begin(), exchange.response.end());
+    }
+    exchange.response.clear();
+    if (exchange.complete || !exchange.error.empty()) break;
+    if (!exchange.discard && !client.empty()) {
+      answered = true;
+      bool flushed = co_await s_.flush();
+      // The rest of the response is dropped as it comes: the link goes on for the others.
+      if (!flushed) exchange.discard = true;
+    }
+    link.chunk_taken();
+  }
+  s_.set_cancel_action(nullptr);
+  if (routing_) routing_->router().finished(backend_index_);
+  if (exchange.discard) {
+    fatal_ = true;
+    co_return false;
+  }
+  if (!exchange.complete) co_return co_await server_lost(exchange.error, answered || received);
+  s_.sequence() = exchange.next_sequence;
+  if (exchange.tracker.saw_status()) {
+    std::uint16_t& flags = s_.status_flags();
+    flags = static_cast<std::uint16_t>(
+        (flags & ~(status::kInTrans | status::kAutocommit)) |
+        (exchange.tracker.status() & (status::kInTrans | status::kAutocommit)));
+  }
+  co_return true;
+}
+
+awaitable<Relay::Shared> Relay::execute_shared(SharedLink& link, ClientStatement& statement,
+                                               ByteVector& payload) {
+  const ServerStatement* prepared = link.statement(statement.sql);
+  if (!prepared) {
+    // Prepared on the link the first time; the answer stays with the proxy.
+    Exchange preparing(s_.socket().get_executor());
+    preparing.discard = true;
+    shared_command_.clear();
+    shared_command_.push_back(std::byte(static_cast<std::uint8_t>(Command::kStmtPrepare)));
+    append_text(shared_command_, statement.sql);
+    link.send(shared_command_, ResponseTracker::Shape::kPrepare, preparing);
+    while (!preparing.complete && preparing.error.empty()) co_await preparing.ready.wait();
+    const auto& ok = preparing.tracker.prepare_ok();
+    if (!preparing.complete || !ok) co_return Shared::kNotShared;
+    prepared = link.adopt_statement(statement.sql, *ok);
+    if (!prepared) co_return Shared::kNotShared;
+  }
+  // Executions of the statement by other clients may have bound other parameter types:
+  // each one here carries its own.
+  shared_command_.assign(payload.begin(), payload.end());
+  if (statement.parameters > 0) {
+    std::size_t flag_at = 10 + (statement.parameters + 7) / 8;
+    std::size_t types_size = 2u * statement.parameters;
+    if (payload.size() <= flag_at) co_return Shared::kNotShared;
+    if (payload[flag_at] != std::byte{0}) {
+      if (payload.size() < flag_at + 1 + types_size) co_return Shared::kNotShared;
+      statement.types.assign(as_chars(Bytes(payload).subspan(flag_at + 1, types_size)));
+    } else if (statement.types.size() == types_size) {
+      shared_command_.resize(flag_at);
+      shared_command_.push_back(std::byte{1});
+      append_text(shared_command_, statement.types);
+      shared_command_.insert(shared_command_.end(),
+                             payload.begin() + static_cast<std::ptrdiff_t>(flag_at) + 1,
+                             payload.end());
+    } else {
+      co_return Shared::kNotShared;
+    }
+  }
+  set_statement_id(shared_command_, prepared->id);
+  start_statement();
+  Exchange exchange(s_.socket().get_executor());
+  bool relayed =
+      co_await relay_shared(link, shared_command_, ResponseTracker::Shape::kResultSets, exchange);
+  if (!relayed) co_return Shared::kFailed;
+  finish_statement(statement.sql, exchange.tracker);
+  co_return Shared::kDone;
+}
+
 // ---------------------------------------------------------------- relaying
 
 awaitable<bool> Relay::server_lost(const std::string& error, bool answered_anything) {
@@ -659,6 +812,22 @@ awaitable<bool> Relay::query(ByteVector& payload) {
       analysis.read_only) {
     intent.read = true;
   }
+  if (intent.blocked_by < 0 && session_shareable() && shareable(analysis)) {
+    bool go_on = co_await wait_while_paused();
+    if (!go_on) {
+      fatal_ = true;
+      co_return false;
+    }
+    if (auto link = shared_link(intent)) {
+      start_statement();
+      Exchange exchange(s_.socket().get_executor());
+      bool relayed =
+          co_await relay_shared(*link, payload, ResponseTracker::Shape::kResultSets, exchange);
+      if (!relayed) co_return !fatal_;
+      finish_statement(sql, exchange.tracker);
+      co_return true;
+    }
+  }
   bool attached = co_await ensure_server(intent);
   if (!attached) co_return !fatal_;
   // A pin is taken before the statement runs: whatever it leaves on this server stays
@@ -717,6 +886,7 @@ awaitable<bool> Relay::prepare(ByteVector& payload) {
     statement.intent = intent;
     statement.parameters = ok->parameters;
     statement.columns = ok->columns;
+    statement.shareable = shareable(analysis);
     co_await remember_on_server(statement.sql, *ok);
     statements_.emplace(id, std::move(statement));
   }
@@ -733,6 +903,19 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
     co_return true;
   }
   ClientStatement& statement = it->second;
+  if (statement.shareable && statement.intent.blocked_by < 0 && payload[5] == std::byte{0} &&
+      statement.long_data.empty() && session_shareable()) {
+    bool go_on = co_await wait_while_paused();
+    if (!go_on) {
+      fatal_ = true;
+      co_return false;
+    }
+    if (auto link = shared_link(statement.intent)) {
+      Shared outcome = co_await execute_shared(*link, statement, payload);
+      if (outcome == Shared::kDone) co_return true;
+      if (outcome == Shared::kFailed) co_return !fatal_;
+    }
+  }
   bool attached = co_await ensure_server(statement.intent);
   if (!attached) co_return !fatal_;
   ServerStatement* prepared = co_await prepared_on_server(statement);
