@@ -1,6 +1,7 @@
 """Benchmarks the MySQL front side by side with direct MariaDB connections in one run:
 sysbench oltp_point_select and oltp_read_only at 32 threads against the server directly and
-through two proxies, one reaching the server over TCP and one over its Unix socket;
+through three proxies: one reaching the server over TCP, one over its Unix socket, and one
+over TCP with pipeline_reads off (every statement on a pooled connection of its own);
 interleaved rounds, medians, ratios to direct, and each proxy's CPU per query.
 
 Run by hand, not by ctest:
@@ -39,7 +40,8 @@ TABLE_SIZE = 10000
 TABLES = 4
 WORKLOADS = ("oltp_point_select", "oltp_read_only")
 DIRECT, OVER_TCP, OVER_UNIX = "direct", "plexiproxy (tcp)", "plexiproxy (unix)"
-TARGETS = (DIRECT, OVER_TCP, OVER_UNIX)
+UNPIPELINED = "plexiproxy (tcp, pipeline_reads off)"
+TARGETS = (DIRECT, OVER_TCP, OVER_UNIX, UNPIPELINED)
 PROXIES = TARGETS[1:]
 
 
@@ -118,14 +120,18 @@ def main() -> None:
         if prepared.returncode != 0:
             sys.exit(prepared.stderr)
         os.environ["PLEXIPROXY_BIN"] = binary
-        # The same proxy twice, its backend's host an address or MariaDB's socket file.
-        backend_hosts = {OVER_TCP: server.host, OVER_UNIX: str(server.dir / "mysqld.sock")}
+        # The same proxy three times: its backend's host an address or MariaDB's socket
+        # file, and without shared connections for reads.
+        socket_file = str(server.dir / "mysqld.sock")
+        backend_hosts = {OVER_TCP: (server.host, True), OVER_UNIX: (socket_file, True),
+                         UNPIPELINED: (server.host, False)}
         proxies = {}
-        for target, host in backend_hosts.items():
+        for target, (host, pipelined) in backend_hosts.items():
             proxy = Plexiproxy({
                 "users": [{"name": APP_USER, "password": APP_PASSWORD}],
                 "threads": THREADS_PROXY,
                 "clusters": {"appdb": {"protocol": "mysql", "pool_size": POOL_SIZE,
+                                       "pipeline_reads": pipelined,
                                        "backends": [{"type": "mysql", "host": host,
                                                      "port": server.port,
                                                      "database": "appdb"}]}},
