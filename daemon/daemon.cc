@@ -270,7 +270,8 @@ std::vector<std::string> Daemon::reload() {
     notify_systemd("READY=1");
     return errors;
   }
-  auto result = config::load_config_file(*options_.config_path, config::process_environment());
+  auto result = config::load_config_file(*options_.config_path, config::process_environment(),
+                                         options_.load);
   if (!result.config) {
     for (const auto& error : result.errors) {
       log_->error("reload rejected: {}", error.to_string());

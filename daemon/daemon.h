@@ -30,6 +30,7 @@ namespace plexi {
 struct DaemonOptions {
   std::optional<std::string> config_path;  // none: the embedded default
   std::string data_dir = ".";
+  config::LoadOptions load;  // for reloads too
 };
 
 class Daemon : public admin::Console {
