@@ -238,6 +238,13 @@ Table Daemon::config_table() const {
     add(prefix + "backends", std::to_string(cluster.backends.size()));
     add(prefix + "read_your_writes", std::string(config::to_string(cluster.read_your_writes)));
     add(prefix + "load_balancing", std::string(config::to_string(cluster.load_balancing)));
+    if (cluster.auth.enabled()) {
+      // Who looks users up, never with what password.
+      add(prefix + "auth_user", cluster.auth.user);
+      add(prefix + "auth_password", cluster.auth.password.empty() ? "none" : "set");
+      add(prefix + "auth_query", cluster.auth.query);
+      add(prefix + "auth_query_cache_ttl_ms", std::to_string(cluster.auth.cache_ttl.count()));
+    }
   }
   return table;
 }
