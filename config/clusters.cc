@@ -89,7 +89,6 @@ const Fields<Backend>& backend_fields() {
         field("port", &Backend::port, as_port()),
         field("database", &Backend::database, as_string()),
         field("username", &Backend::username, as_string()),
-        field("password", &Backend::password, as_string()),
         field("path", &Backend::path, as_name()),
         field("tls", &Backend::tls,
               as_word({"disable", "prefer", "require", "verify-ca", "verify-full"})),
@@ -97,6 +96,9 @@ const Fields<Backend>& backend_fields() {
         field("zone", &Backend::zone, as_string()),
         field("shard", &Backend::shard, as_name()),
     };
+    for (auto& s : secret_fields("password", "password_file", &Backend::password)) {
+      f.push_back(std::move(s));
+    }
     // A backend may size its own pool; timeouts stay per cluster.
     Fields<PoolSettings> sizes;
     for (const auto& knob : pool_fields()) {
@@ -358,6 +360,24 @@ const Fields<ClusterDraft>& cluster_fields() {
            d.sentinel_master_node = n;
          }},
     };
+    static const Fields<AuthQuery> auth = [] {
+      Fields<AuthQuery> a = {
+          field("auth_user", &AuthQuery::user, as_name()),
+          field("auth_query", &AuthQuery::query, as_name()),
+          field("auth_database", &AuthQuery::database, as_name()),
+          field("auth_query_cache_ttl", &AuthQuery::cache_ttl, as_duration(false)),
+      };
+      for (auto& s : secret_fields("auth_password", "auth_password_file", &AuthQuery::password)) {
+        a.push_back(std::move(s));
+      }
+      return a;
+    }();
+    for (auto& key : auth) {
+      f.push_back({key.key, [read = key.read](Reader& r, const YAML::Node& n,
+                                              const std::string& path, ClusterDraft& d) {
+                     read(r, n, path, d.cluster.auth);
+                   }});
+    }
     // Pool knobs come before backends so each backend starts from the cluster's settings.
     for (auto& knob : lift(&ClusterDraft::pool, pool_fields())) f.push_back(std::move(knob));
     f.push_back({"backends", read_backends});
@@ -438,6 +458,25 @@ void check_sentinels(Reader& r, const std::string& path, const ClusterDraft& d) 
   }
 }
 
+// auth_* keys need auth_user, and only PostgreSQL clusters look users up.
+void check_auth_query(Reader& r, const YAML::Node& node, const std::string& path,
+                      const ClusterDraft& d) {
+  if (!node.IsMap()) return;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    if (!key.starts_with("auth_") || key == "auth_user") continue;
+    if (!d.cluster.auth.enabled()) {
+      r.error(entry.first, child_path(path, key), "needs auth_user: who runs the query");
+      return;
+    }
+  }
+  if (d.cluster.auth.enabled() && d.cluster.protocol != Protocol::kPostgres) {
+    r.error(node["auth_user"], child_path(path, "auth_user"),
+            "only postgres clusters look users up with auth_query (this one is " +
+                std::string(to_string(d.cluster.protocol)) + ")");
+  }
+}
+
 void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
   auto& cluster = d.cluster;
   const YAML::Node backends = node.IsMap() ? node["backends"] : YAML::Node();
@@ -477,6 +516,7 @@ void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, C
                 std::string(to_string(cluster.read_your_writes)) + ")");
   }
   check_sentinels(r, path, d);
+  check_auth_query(r, node, path, d);
   const bool sizes_here = has_value(node, "pool_size") || has_value(node, "min_idle");
   if (sizes_here) check_pool(r, node, path, d.pool);
 }

@@ -132,6 +132,19 @@ struct Sharding {
   std::string distribution = "ketama";
 };
 
+// Users the config does not list, looked up on the cluster's write target as PgBouncer's
+// auth_user does: `query` runs as `user` with the client's user name as $1 and answers
+// (name, secret); the secret is cached for `cache_ttl` (0: asked at every login).
+struct AuthQuery {
+  std::string user;  // empty: no lookup, only the config's users
+  std::string password;
+  std::string query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";
+  std::string database;  // empty: the backend's database
+  Duration cache_ttl{60000};
+
+  bool enabled() const { return !user.empty(); }
+};
+
 struct Cluster {
   std::string name;
   Protocol protocol = Protocol::kPostgres;
@@ -161,6 +174,7 @@ struct Cluster {
   // name they monitor it by. Both or neither.
   std::vector<Endpoint> sentinels;
   std::string sentinel_master;
+  AuthQuery auth;  // PostgreSQL clusters only
 
   // A cluster whose only backend is sqlite is answered by the executor.
   bool is_sqlite() const {
@@ -256,6 +270,15 @@ struct ConfigError {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when there are errors
   std::vector<ConfigError> errors;
+  // Key paths of passwords and tokens written in plain text in the file itself: neither a
+  // SCRAM-SHA-256, md5 or mysql_native_password hash, nor ${VAR}, *_file or an override.
+  std::vector<std::string> plain_secrets{};
+};
+
+struct LoadOptions {
+  // Load a file that group or others may read although it holds plain secrets
+  // (--allow-insecure-config); refused otherwise.
+  bool allow_insecure_config = false;
 };
 
 // Where ${VAR} values and PLEXIPROXY_* overrides come from; tests pass their own.
@@ -307,7 +330,10 @@ Environment process_environment();
 // default (postgres 6432, mysql 6033, redis 6380, on 127.0.0.1; an SQLite cluster counts as
 // postgres and mysql) and admin 127.0.0.1:9930 is always on; an override sets one listener
 // without turning the others' defaults off. With a listen: section, exactly what it says.
-LoadResult load_config_file(const std::string& path, const Environment& env);
+// A file readable by group or others (mode & 044) that holds plain secrets is refused unless
+// options.allow_insecure_config.
+LoadResult load_config_file(const std::string& path, const Environment& env,
+                            const LoadOptions& options = {});
 LoadResult load_config_text(std::string_view yaml, const std::string& source_name,
                             const Environment& env);
 

@@ -3,7 +3,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,6 +37,25 @@ inline ConfigError error_for(const LoadResult& result, std::string_view key) {
   EXPECT_NE(found, nullptr) << "no error for " << key << ":" << describe(result);
   return found ? *found : ConfigError{};
 }
+
+// A fresh folder for the test's files, removed afterwards.
+class ConfigDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("plexiproxy-config-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Writes `text` to `name` in the folder, readable by its owner only unless `mode` says.
+  std::string write(const std::string& name, const std::string& text, mode_t mode = 0600) {
+    auto path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+  std::filesystem::path dir_;
+};
 
 // Asserts that `yaml` fails with an error at `line` under `key` whose text holds `part`.
 #define EXPECT_CONFIG_ERROR(result, expected_line, expected_key, part)              \

@@ -95,6 +95,7 @@ Expanded expand_variables(std::string_view text, const Environment& env) {
     if (!is_variable_name(name)) {
       result.error = "'${" + std::string(body) +
                      "}' is not ${NAME} or ${NAME:-default} (write $$ for a literal $)";
+      result.error_quotes_text = true;
       return result;
     }
     const auto value = env(name);

@@ -42,21 +42,7 @@ TEST(ExampleConfig, LoadsWithoutErrors) {
   EXPECT_EQ(missing.errors.size(), kExampleSecrets.size()) << describe(missing);
 }
 
-class ConfigFile : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("plexiproxy-config-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    auto path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-  std::filesystem::path dir_;
-};
+using ConfigFile = testing::ConfigDir;
 
 TEST_F(ConfigFile, ErrorsNameTheFile) {
   const auto path = write("bad.yaml", "clusters:\n  appdb:\n    backends:\n      - hots: db\n");

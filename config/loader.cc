@@ -1,6 +1,9 @@
 // Turns YAML text or a file into a validated Config: the top-level sections, listen
 // defaults, and the checks that span the whole file.
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -60,12 +63,15 @@ void read_tls(Reader& r, const YAML::Node& node, const std::string& path, Draft&
 }
 
 void read_users(Reader& r, const YAML::Node& node, const std::string& path, Draft& d) {
-  static const Fields<User> fields = {
-      field("name", &User::name, as_name()),
-      field("password", &User::password, as_string()),
-      field("admin", &User::admin, as_bool()),
-      field("pool_mode", &User::pool_mode, as_choice(kPoolModes)),
-  };
+  static const Fields<User> fields = [] {
+    Fields<User> f = {field("name", &User::name, as_name())};
+    for (auto& s : secret_fields("password", "password_file", &User::password)) {
+      f.push_back(std::move(s));
+    }
+    f.push_back(field("admin", &User::admin, as_bool()));
+    f.push_back(field("pool_mode", &User::pool_mode, as_choice(kPoolModes)));
+    return f;
+  }();
   d.config.users_configured = true;
   if (node.IsNull() || (node.IsSequence() && node.size() == 0)) {
     r.error(node, path,
@@ -143,7 +149,7 @@ const Fields<Draft>& top_fields() {
       field("shutdown_timeout", &Limits::shutdown_timeout, as_duration(false)),
       field("startup_timeout", &Limits::startup_timeout, as_duration(true)),
   };
-  static const Fields<Admin> admin = {field("token", &Admin::token, as_string())};
+  static const Fields<Admin> admin = secret_fields("token", "token_file", &Admin::token);
   static const Fields<Metrics> metrics = {field("enabled", &Metrics::enabled, as_bool())};
   static const Fields<Digest> digest = {
       field("enabled", &Digest::enabled, as_bool()),
@@ -259,16 +265,21 @@ const Fields<PoolSettings>& pool_fields() {
 }
 
 const Fields<Health>& health_fields() {
-  static const Fields<Health> fields = {
-      field("interval", &Health::interval, as_duration(true)),
-      field("timeout", &Health::timeout, as_duration(true)),
-      field("fall", &Health::fall, as_int<int>(1, 100)),
-      field("rise", &Health::rise, as_int<int>(1, 100)),
-      field("max_replication_lag", &Health::max_replication_lag, as_duration(false)),
-      field("user", &Health::user, as_string()),
-      field("password", &Health::password, as_string()),
-      field("database", &Health::database, as_string()),
-  };
+  static const Fields<Health> fields = [] {
+    Fields<Health> f = {
+        field("interval", &Health::interval, as_duration(true)),
+        field("timeout", &Health::timeout, as_duration(true)),
+        field("fall", &Health::fall, as_int<int>(1, 100)),
+        field("rise", &Health::rise, as_int<int>(1, 100)),
+        field("max_replication_lag", &Health::max_replication_lag, as_duration(false)),
+        field("user", &Health::user, as_string()),
+        field("database", &Health::database, as_string()),
+    };
+    for (auto& s : secret_fields("password", "password_file", &Health::password)) {
+      f.push_back(std::move(s));
+    }
+    return f;
+  }();
   return fields;
 }
 
@@ -316,6 +327,7 @@ LoadResult build_config(YAML::Node root, const std::string& source, const Enviro
   check_listeners(r, d);
 
   LoadResult result;
+  result.plain_secrets = r.plain_secrets();
   result.errors = r.take_errors();
   for (auto& error : environment_errors) result.errors.push_back(std::move(error));
   if (result.errors.empty()) result.config = std::make_shared<const Config>(std::move(d.config));
@@ -337,7 +349,8 @@ LoadResult load_config_text(std::string_view yaml, const std::string& source_nam
   return detail::build_config(root, source_name, env);
 }
 
-LoadResult load_config_file(const std::string& path, const Environment& env) {
+LoadResult load_config_file(const std::string& path, const Environment& env,
+                            const LoadOptions& options) {
   auto failure = [&path](std::string message) {
     return LoadResult{nullptr, {{path, 0, "", std::move(message)}}};
   };
@@ -352,7 +365,24 @@ LoadResult load_config_file(const std::string& path, const Environment& env) {
   if (!file) return failure("cannot open: " + reason());
   const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
   if (file.bad()) return failure("cannot read: " + reason());
-  return load_config_text(text, path, env);
+  auto result = load_config_text(text, path, env);
+  if (result.plain_secrets.empty() || options.allow_insecure_config) return result;
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0 || (status.st_mode & (S_IRGRP | S_IROTH)) == 0) {
+    return result;
+  }
+  std::string keys;
+  for (const auto& key : result.plain_secrets) keys += (keys.empty() ? "" : ", ") + key;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
+  result.config.reset();
+  result.errors.push_back(
+      {path, 0, "",
+       std::string("readable by group or others (mode ") + mode +
+           ") while it holds plain passwords (" + keys +
+           "): chmod 600 it, or give them as SCRAM/md5 secrets, ${VAR} or password_file:, or "
+           "start with --allow-insecure-config"});
+  return result;
 }
 
 }  // namespace plexi::config

@@ -4,6 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+
+#include "protocol/pg/auth.h"
 
 namespace plexi::config::detail {
 
@@ -69,6 +76,87 @@ std::optional<std::string> Reader::text(const YAML::Node& node, const std::strin
     return std::nullopt;
   }
   return std::move(expanded.text);
+}
+
+namespace {
+
+// The stored forms of a password, which do not let anyone log in by themselves being read:
+// SCRAM-SHA-256 and md5 secrets (PostgreSQL) and mysql_native_password hashes.
+bool is_hashed_secret(std::string_view text) {
+  const bool native_hash =
+      text.size() == 41 && text[0] == '*' &&
+      std::all_of(text.begin() + 1, text.end(), [](unsigned char c) { return std::isxdigit(c); });
+  return native_hash || pg::is_md5_secret(text) || pg::parse_scram_secret(text).has_value();
+}
+
+// Longest secret file read: secrets are short, and a wrong path must not load a disk image.
+constexpr std::uintmax_t kMaxSecretFile = 64 * 1024;
+
+}  // namespace
+
+std::optional<std::string> Reader::secret(const YAML::Node& node, const std::string& key) {
+  if (!node.IsDefined() || node.IsNull()) return std::nullopt;
+  if (!node.IsScalar()) return text(node, key);  // reports the shape; quotes nothing
+  auto expanded = expand_variables(node.Scalar(), env_);
+  if (!expanded.error.empty()) {
+    error(node, key,
+          expanded.error_quotes_text
+              ? "a ${ in this secret is not ${NAME} or ${NAME:-default} (write $$ for a literal $)"
+              : std::move(expanded.error));
+    return std::nullopt;
+  }
+  const bool from_environment =
+      overridden_.count(key) != 0 || node.Scalar().find("${") != std::string::npos;
+  if (!from_environment && !expanded.text.empty() && !is_hashed_secret(expanded.text)) {
+    plain_secrets_.push_back(key);
+  }
+  secret_keys_.push_back(key);
+  return std::move(expanded.text);
+}
+
+std::optional<std::string> Reader::secret_file(const YAML::Node& node, const std::string& key,
+                                               const std::string& secret_key) {
+  auto name = text(node, key);
+  if (!name) return std::nullopt;
+  if (std::find(secret_keys_.begin(), secret_keys_.end(), secret_key) != secret_keys_.end()) {
+    error(node, key, "give " + secret_key.substr(secret_key.rfind('.') + 1) + " or " +
+                         key.substr(key.rfind('.') + 1) + ", not both");
+    return std::nullopt;
+  }
+  if (name->empty()) {
+    error(node, key, "must not be empty");
+    return std::nullopt;
+  }
+  std::filesystem::path path(*name);
+  if (path.is_relative()) path = std::filesystem::path(file_).parent_path() / path;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    error(node, key, "cannot read " + path.string() + ": " + ec.message());
+    return std::nullopt;
+  }
+  if (size > kMaxSecretFile) {
+    error(node, key, path.string() + " is larger than a secret (" + std::to_string(size) +
+                         " bytes)");
+    return std::nullopt;
+  }
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error(node, key, "cannot open " + path.string() + ": " +
+                         (errno ? std::error_code(errno, std::generic_category()).message()
+                                : std::string("unknown error")));
+    return std::nullopt;
+  }
+  std::string value{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  // Editors and `echo` end files with a newline that is no part of the secret.
+  if (value.ends_with('\n')) value.pop_back();
+  if (value.ends_with('\r')) value.pop_back();
+  if (value.empty()) {
+    error(node, key, path.string() + " is empty");
+    return std::nullopt;
+  }
+  return value;
 }
 
 namespace {

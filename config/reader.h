@@ -27,6 +27,7 @@ inline constexpr std::string_view kEnvironmentSource = "<environment>";
 struct Expanded {
   std::string text;
   std::string error;
+  bool error_quotes_text = false;  // the error shows part of the value (kept out of secrets')
 };
 Expanded expand_variables(std::string_view text, const Environment& env);
 
@@ -58,12 +59,27 @@ class Reader {
   // a map or list where a value belongs is an error.
   std::optional<std::string> text(const YAML::Node& node, const std::string& key);
 
+  // A secret (password, token) written in the file or expanded from the environment. Errors
+  // about it never quote it. One written in plain text in the file itself (neither a SCRAM,
+  // md5 or mysql_native_password hash, nor a ${VAR}, nor set by a PLEXIPROXY_* variable) is
+  // recorded in plain_secrets().
+  std::optional<std::string> secret(const YAML::Node& node, const std::string& key);
+  // A secret read from the file `node` names (relative to the config file's folder), its
+  // trailing newline stripped. `key` is the *_file key; the secret's own key beside it
+  // must not be given as well.
+  std::optional<std::string> secret_file(const YAML::Node& node, const std::string& key,
+                                         const std::string& secret_key);
+  // Key paths of the secrets written in plain text in the file.
+  const std::vector<std::string>& plain_secrets() const { return plain_secrets_; }
+
  private:
   std::string file_;
   const Environment& env_;
   std::map<std::string, std::string> overridden_;
   std::vector<ConfigError> errors_;
   std::vector<std::pair<YAML::Node, int>> empty_value_lines_;
+  std::vector<std::string> plain_secrets_;
+  std::vector<std::string> secret_keys_;  // secrets given inline, to refuse a *_file beside
 };
 
 // One known key of a section and how to read its value into the section's struct.
@@ -225,6 +241,25 @@ inline auto as_word(std::vector<std::string_view> words) {
     }
     r.error(n, key, "expected " + describe_choices(words) + ", got '" + *value + "'");
     return std::nullopt;
+  };
+}
+
+// A secret's two keys: `key` with the value in the file (or ${VAR}), `file_key` naming a file
+// that holds it. Both keys must outlive the table (string literals).
+template <typename T>
+Fields<T> secret_fields(std::string_view key, std::string_view file_key, std::string T::*member) {
+  return {
+      {key,
+       [member](Reader& r, const YAML::Node& n, const std::string& path, T& out) {
+         if (auto value = r.secret(n, path)) out.*member = std::move(*value);
+       }},
+      {file_key,
+       [member, key](Reader& r, const YAML::Node& n, const std::string& path, T& out) {
+         const auto dot = path.rfind('.');
+         const std::string secret_path =
+             dot == std::string::npos ? std::string(key) : child_path(path.substr(0, dot), key);
+         if (auto value = r.secret_file(n, path, secret_path)) out.*member = std::move(*value);
+       }},
   };
 }
 

@@ -241,6 +241,13 @@ Table Daemon::config_table() const {
     if (cluster.protocol == config::Protocol::kMysql) {
       add(prefix + "pipeline_reads", cluster.pipeline_reads ? "true" : "false");
     }
+    if (cluster.auth.enabled()) {
+      // Who looks users up, never with what password.
+      add(prefix + "auth_user", cluster.auth.user);
+      add(prefix + "auth_password", cluster.auth.password.empty() ? "none" : "set");
+      add(prefix + "auth_query", cluster.auth.query);
+      add(prefix + "auth_query_cache_ttl_ms", std::to_string(cluster.auth.cache_ttl.count()));
+    }
   }
   return table;
 }

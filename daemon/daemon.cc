@@ -57,6 +57,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
       log_(component_logger("daemon")),
       pools_(std::max<std::size_t>(4, worker_threads(*config_) * 2)),
       digests_(config_->digest.max_entries),
+      auth_queries_(std::make_unique<routing::AuthQueries>(workers_.main().get_executor())),
       pg_environment_{[this] { return this->config(); },
                       pools_,
                       client_registry_,
@@ -70,7 +71,8 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       this,
                       traffic_,
                       [this] { return audit_log(); },
-                      &digests_},
+                      &digests_,
+                      auth_queries_.get()},
       mysql_environment_(with_logger(pg_environment_, component_logger("mysql"))),
       redis_environment_(with_logger(pg_environment_, component_logger("redis"))),
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
@@ -87,6 +89,7 @@ Daemon::~Daemon() {
   acceptors_.clear();
   pools_.close_all();
   health_.reset();
+  auth_queries_.reset();
   // Sessions cut off at the shutdown deadline are still suspended in the workers; they are
   // destroyed here, giving their server connections back to pools that close them.
   workers_.destroy();
@@ -270,7 +273,8 @@ std::vector<std::string> Daemon::reload() {
     notify_systemd("READY=1");
     return errors;
   }
-  auto result = config::load_config_file(*options_.config_path, config::process_environment());
+  auto result = config::load_config_file(*options_.config_path, config::process_environment(),
+                                         options_.load);
   if (!result.config) {
     for (const auto& error : result.errors) {
       log_->error("reload rejected: {}", error.to_string());

@@ -22,6 +22,7 @@
 #include "protocol/pg/session.h"
 #include "routing/cluster_routing.h"
 #include "routing/health_monitor.h"
+#include "routing/pg_auth_query.h"
 #include "routing/query_digests.h"
 #include "routing/traffic_control.h"
 
@@ -30,6 +31,7 @@ namespace plexi {
 struct DaemonOptions {
   std::optional<std::string> config_path;  // none: the embedded default
   std::string data_dir = ".";
+  config::LoadOptions load;  // for reloads too
 };
 
 class Daemon : public admin::Console {
@@ -86,6 +88,8 @@ class Daemon : public admin::Console {
   mutable ClientRegistry client_registry_;
   routing::TrafficControl traffic_;
   routing::QueryDigests digests_;
+  // Reset in ~Daemon before the workers: its connections live on the main worker's strands.
+  std::unique_ptr<routing::AuthQueries> auth_queries_;
   std::mutex reload_mutex_;  // one reload at a time (SIGHUP and RELOAD)
   // The audit log of the current config (null when it has none); replaced on reload.
   std::shared_ptr<AuditLog> audit_log() const;

@@ -19,6 +19,10 @@ Options:
   -c, --config FILE   Read the configuration from FILE (YAML). Without it, plexiproxy
                       serves an embedded SQLite database to loopback clients.
       --check-config  Validate the configuration and exit: 0 when valid, 1 otherwise.
+      --allow-insecure-config
+                      Load a config file that group or others may read although it
+                      holds plain passwords (refused otherwise: chmod 600 it, or use
+                      SCRAM/md5 secrets, ${VAR} or password_file:).
   -d, --data DIR      Where the embedded default keeps plexiproxy.db (default: .).
   -V, --version       Print the version and exit.
   -h, --help          Print this help and exit.
@@ -56,6 +60,8 @@ int parse(int argc, char** argv, CommandLine& out) {
     }
     if (arg == "--check-config") {
       out.check_only = true;
+    } else if (arg == "--allow-insecure-config") {
+      out.daemon.load.allow_insecure_config = true;
     } else if (arg == "-c" || arg == "--config") {
       const char* path = value("--config");
       if (!path) return 2;
@@ -88,7 +94,8 @@ int main(int argc, char** argv) {
   auto environment = plexi::config::process_environment();
   plexi::config::LoadResult loaded;
   if (command_line.daemon.config_path) {
-    loaded = plexi::config::load_config_file(*command_line.daemon.config_path, environment);
+    loaded = plexi::config::load_config_file(*command_line.daemon.config_path, environment,
+                                             command_line.daemon.load);
   } else {
     loaded = plexi::config::embedded_default_config(command_line.daemon.data_dir, environment);
   }

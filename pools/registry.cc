@@ -8,14 +8,28 @@ std::shared_ptr<pg::ServerPool> Registry::postgres_pool(const PoolKey& key,
                                                         const config::PoolSettings& settings) {
   std::lock_guard lock(mutex_);
   auto& pool = postgres_[key];
+  auto& login = postgres_logins_[key];
   if (!pool) {
+    login = std::make_shared<PgLogin>();
+    login->address = address;
     pool = std::make_shared<pg::ServerPool>(
         key.to_string(), settings,
-        [address](std::string& error) -> awaitable<std::unique_ptr<pg::ServerConnection>> {
-          co_return co_await pg::ServerConnection::connect(address, error);
+        [login](std::string& error) -> awaitable<std::unique_ptr<pg::ServerConnection>> {
+          pg::ServerAddress current;
+          {
+            std::lock_guard lock(login->mutex);
+            current = login->address;
+          }
+          co_return co_await pg::ServerConnection::connect(current, error);
         });
   } else {
     pool->update_settings(settings);
+    // The latest client's credentials: after a password changed on the server, the first
+    // client to log in with the new one (through auth_query) lets new connections open.
+    if (!address.password.empty() || address.scram_keys) {
+      std::lock_guard login_lock(login->mutex);
+      login->address = address;
+    }
   }
   return pool;
 }

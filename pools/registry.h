@@ -38,7 +38,8 @@ class Registry {
  public:
   explicit Registry(std::size_t sqlite_threads) : sqlite_threads_(sqlite_threads) {}
 
-  // The pool for `key`, created on first use; its settings follow the latest config.
+  // The pool for `key`, created on first use; its settings follow the latest config, and
+  // the connections it opens from then on log in with the latest `address`.
   std::shared_ptr<pg::ServerPool> postgres_pool(const PoolKey& key,
                                                 const pg::ServerAddress& address,
                                                 const config::PoolSettings& settings);
@@ -80,6 +81,12 @@ class Registry {
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;
+  // What a PostgreSQL pool's new connections log in with, updated by every postgres_pool().
+  struct PgLogin {
+    std::mutex mutex;
+    pg::ServerAddress address;
+  };
+  std::map<PoolKey, std::shared_ptr<PgLogin>> postgres_logins_;
   std::map<PoolKey, std::shared_ptr<mysql::ServerPool>> mysql_;
   std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
   redis::LinkRegistry redis_links_;

@@ -6,15 +6,14 @@
 #include <cstdlib>
 
 namespace plexi::routing {
-namespace {
-
-// libpq's messages end in a newline and may span lines; a log line wants one line.
 std::string one_line(const char* text) {
   std::string out(text ? text : "");
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   for (std::size_t at; (at = out.find('\n')) != std::string::npos;) out.replace(at, 1, "; ");
   return out.empty() ? "unknown libpq error" : out;
 }
+
+namespace {
 
 std::optional<std::uint32_t> parse_hex(std::string_view text) {
   std::uint32_t value = 0;
@@ -101,13 +100,19 @@ void PgCheck::reset() {
   conn_.reset();
 }
 
+awaitable<bool> PgCheck::ensure_connected(std::string& error) {
+  if (conn_) co_return true;
+  bool connected = co_await connect(error);
+  co_return connected;
+}
+
 awaitable<bool> PgCheck::attempt(CheckResult& result) {
-  if (!conn_) {
-    bool connected = co_await connect(result.error);
-    if (!connected) co_return false;
-  }
-  bool answered = co_await query(result);
-  co_return answered;
+  bool connected = co_await ensure_connected(result.error);
+  if (!connected) co_return false;
+  bool answered = co_await exchange(
+      [](PGconn* conn) { return PQsendQuery(conn, kHealthQuery); },
+      [&result](const PGresult* answer) { read_health_row(answer, result); }, result.error);
+  co_return answered && result.ok;
 }
 
 awaitable<bool> PgCheck::connect(std::string& error) {
@@ -158,48 +163,50 @@ awaitable<bool> PgCheck::connect(std::string& error) {
   co_return true;
 }
 
-awaitable<bool> PgCheck::query(CheckResult& result) {
+awaitable<bool> PgCheck::exchange(const std::function<int(PGconn*)>& send,
+                                  const std::function<void(const PGresult*)>& read,
+                                  std::string& error) {
   PGconn* conn = conn_.get();
-  if (!PQsendQuery(conn, kHealthQuery)) {
-    result.error = one_line(PQerrorMessage(conn));
+  if (!send(conn)) {
+    error = one_line(PQerrorMessage(conn));
     co_return false;
   }
   while (true) {
     const int flushed = PQflush(conn);
     if (flushed < 0) {
-      result.error = one_line(PQerrorMessage(conn));
+      error = one_line(PQerrorMessage(conn));
       co_return false;
     }
     if (flushed == 0) break;
-    bool ready = co_await wait(PQsocket(conn), true, false, result.error);
+    bool ready = co_await wait(PQsocket(conn), true, false, error);
     if (!ready) {
-      if (result.error.empty()) result.error = failure("sending the query");
+      if (error.empty()) error = failure("sending the query");
       co_return false;
     }
   }
   bool answered = false;
   while (true) {
     while (PQisBusy(conn)) {
-      bool ready = co_await wait(PQsocket(conn), false, false, result.error);
+      bool ready = co_await wait(PQsocket(conn), false, false, error);
       if (!ready) {
-        if (result.error.empty()) result.error = failure("waiting for the answer");
+        if (error.empty()) error = failure("waiting for the answer");
         co_return false;
       }
       if (!PQconsumeInput(conn)) {
-        result.error = one_line(PQerrorMessage(conn));
+        error = one_line(PQerrorMessage(conn));
         co_return false;
       }
     }
     PGresult* answer = PQgetResult(conn);
     if (answer == nullptr) break;
     if (!answered) {
-      read_health_row(answer, result);
+      read(answer);
       answered = true;
     }
     PQclear(answer);
   }
-  if (!answered) result.error = "the health query returned nothing";
-  co_return answered&& result.ok;
+  if (!answered) error = "the query returned nothing";
+  co_return answered;
 }
 
 }  // namespace plexi::routing

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,9 @@ struct PgCheckSettings {
 std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend);
 
+// A libpq message on one line: its trailing newline gone, inner ones as "; ".
+std::string one_line(const char* text);
+
 // Parses PostgreSQL's text form of an LSN ("16/B374D848").
 std::optional<Lsn> parse_lsn(std::string_view text);
 
@@ -52,6 +56,14 @@ class PgCheck : public BackendCheck {
   PgCheck(asio::any_io_executor executor, PgCheckSettings settings);
   ~PgCheck() override;
 
+ protected:
+  // Connects when there is no connection yet.
+  awaitable<bool> ensure_connected(std::string& error);
+  // Sends a query with `send` (PQsendQuery or PQsendQueryParams on the connection) and hands
+  // its first result to `read`. False with `error` when no result came.
+  awaitable<bool> exchange(const std::function<int(PGconn*)>& send,
+                           const std::function<void(const PGresult*)>& read, std::string& error);
+
  private:
   struct ConnCloser {
     void operator()(PGconn* conn) const { PQfinish(conn); }
@@ -61,7 +73,6 @@ class PgCheck : public BackendCheck {
   awaitable<bool> attempt(CheckResult& result) override;
   void reset() override;
   awaitable<bool> connect(std::string& error);
-  awaitable<bool> query(CheckResult& result);
 
   PgCheckSettings settings_;
   std::unique_ptr<PGconn, ConnCloser> conn_;

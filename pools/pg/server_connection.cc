@@ -108,7 +108,8 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
               error = "server offers no SASL mechanism plexiproxy supports";
               co_return false;
             }
-            scram = std::make_unique<ScramClient>(address.password);
+            scram = address.scram_keys ? std::make_unique<ScramClient>(*address.scram_keys)
+                                       : std::make_unique<ScramClient>(address.password);
             encode_sasl_initial_response(out, kScramSha256, scram->client_first());
             break;
           }

@@ -14,6 +14,7 @@
 #include "common/bytes.h"
 #include "pools/pool.h"
 #include "pools/server_socket.h"
+#include "protocol/pg/auth.h"
 #include "protocol/pg/messages.h"
 
 namespace plexi::pg {
@@ -24,6 +25,8 @@ struct ServerAddress {
   std::string database;
   std::string user;
   std::string password;
+  // SCRAM passthrough: when set, a SCRAM login uses these instead of the password.
+  std::optional<ScramKeys> scram_keys;
   std::chrono::milliseconds connect_timeout{5000};
 };
 

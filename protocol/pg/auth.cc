@@ -220,16 +220,23 @@ std::optional<ScramProof> scram_client_proof(std::string_view password, std::str
                                              int iterations, std::string_view auth_message) {
   auto keys = derive_keys(password, salt, iterations);
   if (!keys) return std::nullopt;
+  auto proof = scram_client_proof(ScramKeys{keys->client_key, keys->server_key}, auth_message);
+  OPENSSL_cleanse(keys->client_key.data(), keys->client_key.size());
+  return proof;
+}
+
+std::optional<ScramProof> scram_client_proof(const ScramKeys& keys, std::string_view auth_message) {
+  Key stored_key{};
   Key client_signature{};
   ScramProof proof;
-  if (!hmac_sha256(keys->stored_key, auth_message, client_signature) ||
-      !hmac_sha256(keys->server_key, auth_message, proof.server_signature)) {
+  if (!sha256(keys.client_key, stored_key) ||
+      !hmac_sha256(stored_key, auth_message, client_signature) ||
+      !hmac_sha256(keys.server_key, auth_message, proof.server_signature)) {
     return std::nullopt;
   }
   for (std::size_t i = 0; i < proof.client_proof.size(); ++i) {
-    proof.client_proof[i] = keys->client_key[i] ^ client_signature[i];
+    proof.client_proof[i] = keys.client_key[i] ^ client_signature[i];
   }
-  OPENSSL_cleanse(keys->client_key.data(), keys->client_key.size());
   return proof;
 }
 
@@ -328,6 +335,7 @@ std::optional<std::string> ScramServer::handle_client_final(std::string_view mes
   if (!hmac_sha256(secret_.server_key, auth_message, server_signature)) {
     return fail(error, "SCRAM computation failed");
   }
+  client_keys_ = ScramKeys{client_key, secret_.server_key};
   return "v=" + encode_key(server_signature);
 }
 
@@ -337,6 +345,11 @@ ScramClient::ScramClient(std::string password, std::string client_nonce)
     : password_(std::move(password)),
       client_nonce_(client_nonce.empty() ? random_nonce() : std::move(client_nonce)),
       client_first_bare_("n=,r=" + client_nonce_) {}
+
+ScramClient::ScramClient(const ScramKeys& keys, std::string client_nonce)
+    : ScramClient(std::string(), std::move(client_nonce)) {
+  keys_ = keys;
+}
 
 std::string ScramClient::client_first() { return "n,," + client_first_bare_; }
 
@@ -367,7 +380,8 @@ std::optional<std::string> ScramClient::handle_server_first(std::string_view mes
 
   std::string without_proof = "c=biws,r=" + std::string(*nonce);
   std::string auth_message = client_first_bare_ + "," + std::string(message) + "," + without_proof;
-  auto proof = scram_client_proof(password_, *salt, *iterations, auth_message);
+  auto proof = keys_ ? scram_client_proof(*keys_, auth_message)
+                     : scram_client_proof(password_, *salt, *iterations, auth_message);
   if (!proof) return fail(error, "SCRAM computation failed");
   server_signature_ = proof->server_signature;
   have_signature_ = true;

@@ -31,6 +31,16 @@ std::string format_scram_secret(const ScramSecret& secret);
 // configuration, never from the wire.
 ScramSecret make_scram_secret(std::string_view password, std::string_view salt, int iterations);
 
+// What lets the proxy log in to a server as a user it holds only the SCRAM secret of (SCRAM
+// passthrough, as PgBouncer does): the ClientKey recovered from that user's own proof when
+// it logged in to the proxy, and the secret's ServerKey to check the server's signature.
+// It works while the server stores the same secret (same salt and iterations).
+struct ScramKeys {
+  std::array<std::uint8_t, 32> client_key{};
+  std::array<std::uint8_t, 32> server_key{};
+  bool operator==(const ScramKeys&) const = default;
+};
+
 // The client's proof and the signature it expects from the server for one AuthMessage
 // (RFC 5802 section 3). ScramClient uses it; it is public so the RFC 7677 test vector,
 // whose client names a user where PostgreSQL clients send "n=", can be checked directly.
@@ -40,6 +50,8 @@ struct ScramProof {
 };
 std::optional<ScramProof> scram_client_proof(std::string_view password, std::string_view salt,
                                              int iterations, std::string_view auth_message);
+// The same from the keys alone (StoredKey is SHA-256 of ClientKey).
+std::optional<ScramProof> scram_client_proof(const ScramKeys& keys, std::string_view auth_message);
 
 // What the proxy, as a client, accepts as a server's iteration count: enough for any real
 // server, and a bound on the PBKDF2 work a hostile server can make the proxy do.
@@ -59,9 +71,13 @@ class ScramServer {
   // client-final-message → server-final-message ("v=..."). nullopt when the proof is wrong
   // (error "password authentication failed") or the message malformed.
   std::optional<std::string> handle_client_final(std::string_view message, std::string& error);
+  // After a successful handle_client_final: the client's ClientKey with the secret's
+  // ServerKey, for logging in to servers as this client. Null before.
+  const std::optional<ScramKeys>& client_keys() const { return client_keys_; }
 
  private:
   ScramSecret secret_;
+  std::optional<ScramKeys> client_keys_;
   std::string server_nonce_;
   std::string client_first_bare_;
   std::string server_first_;
@@ -76,6 +92,8 @@ class ScramClient {
  public:
   // `client_nonce` empty: 18 random bytes, base64.
   explicit ScramClient(std::string password, std::string client_nonce = {});
+  // SCRAM passthrough: logs in with the keys instead of a password.
+  explicit ScramClient(const ScramKeys& keys, std::string client_nonce = {});
 
   std::string client_first();  // "n,,n=,r=<nonce>"
   // server-first-message → client-final-message; nullopt and `error` set when malformed or
@@ -87,6 +105,7 @@ class ScramClient {
 
  private:
   std::string password_;
+  std::optional<ScramKeys> keys_;
   std::string client_nonce_;
   std::string client_first_bare_;
   std::array<std::uint8_t, 32> server_signature_{};

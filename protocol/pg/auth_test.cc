@@ -197,6 +197,62 @@ TEST(ScramExchangeTest, WrongPasswordRejected) {
   EXPECT_EQ(error, "password authentication failed");
 }
 
+// One exchange between `client` and `server`: whether the server accepted the proof and
+// the client the server's signature.
+struct ExchangeOutcome {
+  bool server_accepted = false;
+  bool client_accepted = false;
+};
+ExchangeOutcome exchange(ScramClient& client, ScramServer& server) {
+  std::string error;
+  auto server_first = server.handle_client_first(client.client_first(), error);
+  auto client_final = server_first ? client.handle_server_first(*server_first, error) : std::nullopt;
+  auto server_final = client_final ? server.handle_client_final(*client_final, error) : std::nullopt;
+  return {server_final.has_value(), server_final && client.verify_server_final(*server_final)};
+}
+
+TEST(ScramPassthroughTest, KeysFromTheClientsProofLogInToTheServer) {
+  // The proxy holds only the secret; the server stores the same one.
+  const ScramSecret secret = rfc_secret();
+  ScramServer proxy(secret);
+  ScramClient application{std::string(kPassword)};
+  EXPECT_FALSE(proxy.client_keys());
+  ASSERT_TRUE(exchange(application, proxy).server_accepted);
+  ASSERT_TRUE(proxy.client_keys());
+  const ScramKeys keys = *proxy.client_keys();
+  EXPECT_EQ(keys.server_key, secret.server_key);
+
+  // The proxy logs in to the server with the keys, and checks the server's signature.
+  ScramServer server(secret);
+  ScramClient relay(keys);
+  const auto outcome = exchange(relay, server);
+  EXPECT_TRUE(outcome.server_accepted);
+  EXPECT_TRUE(outcome.client_accepted);
+}
+
+TEST(ScramPassthroughTest, NoKeysFromAWrongPasswordAndOldKeysFailAfterAChange) {
+  ScramServer proxy(rfc_secret());
+  ScramClient wrong("not pencil");
+  EXPECT_FALSE(exchange(wrong, proxy).server_accepted);
+  EXPECT_FALSE(proxy.client_keys());
+
+  ScramServer before(rfc_secret());
+  ScramClient application{std::string(kPassword)};
+  ASSERT_TRUE(exchange(application, before).server_accepted);
+  // The server's password changed (new secret, same salt): the old keys no longer log in.
+  ScramServer changed(make_scram_secret("new pencil", rfc_salt(), 4096));
+  ScramClient relay(*before.client_keys());
+  EXPECT_FALSE(exchange(relay, changed).server_accepted);
+  // And an impostor server without the ServerKey is not believed.
+  ScramSecret impostor_secret = rfc_secret();
+  impostor_secret.server_key[0] ^= 1;
+  ScramServer impostor(impostor_secret);
+  ScramClient careful(*before.client_keys());
+  const auto outcome = exchange(careful, impostor);
+  EXPECT_TRUE(outcome.server_accepted);
+  EXPECT_FALSE(outcome.client_accepted);
+}
+
 TEST(ScramExchangeTest, ClientRejectsImpostorServer) {
   // A server with the salt but the wrong keys cannot produce the signature.
   ScramServer impostor(make_scram_secret("other", rfc_salt(), 4096));

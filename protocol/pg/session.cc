@@ -15,6 +15,7 @@
 #include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
 #include "protocol/pg/session_fronts.h"
+#include "routing/pg_auth_query.h"
 
 namespace plexi::pg {
 namespace {
@@ -299,7 +300,8 @@ awaitable<bool> Session::read_startup() {
 
 awaitable<bool> Session::authenticate() {
   phase_ = Phase::kAuthentication;
-  if (!config_->users_configured) {
+  const bool looks_up = cluster_ && cluster_->auth.enabled() && env_.auth_queries;
+  if (!config_->users_configured && !looks_up) {
     if (!is_loopback()) {
       env_.metrics.error(metrics::Error::kAuthFailed);
       co_await fatal("28000", "no users are configured: only loopback clients are trusted");
@@ -309,20 +311,65 @@ awaitable<bool> Session::authenticate() {
     co_return true;
   }
   config_user_ = config_->find_user(user_);
-  if (!config_user_) {
-    // An unknown user goes through the same exchange as a known one with a wrong password,
-    // so the answer does not tell which user names exist.
-    std::array<std::byte, 16> noise;
-    random_bytes(noise);
-    co_return co_await authenticate_scram(
-        format_scram_secret(make_scram_secret(as_chars(noise), "plexiproxy", 4096)));
-  }
+  if (!config_user_ && looks_up) co_return co_await authenticate_looked_up();
+  if (!config_user_) co_return co_await authenticate_unknown();
   const std::string& password = config_user_->password;
-  if (is_md5_secret(password)) co_return co_await authenticate_md5(password);
+  if (is_md5_secret(password)) {
+    client_password_ = password;  // logs in to md5 servers as it is
+    co_return co_await authenticate_md5(password);
+  }
   if (password.starts_with("SCRAM-SHA-256$")) co_return co_await authenticate_scram(password);
   client_password_ = password;
-  co_return co_await authenticate_scram(
+  bool ok = co_await authenticate_scram(
       format_scram_secret(secret_for_plain_password(user_, password)));
+  client_scram_keys_.reset();  // of the proxy's own salt, unknown to servers
+  co_return ok;
+}
+
+awaitable<bool> Session::authenticate_unknown() {
+  std::array<std::byte, 16> noise;
+  random_bytes(noise);
+  bool ok = co_await authenticate_scram(
+      format_scram_secret(make_scram_secret(as_chars(noise), "plexiproxy", 4096)));
+  co_return ok;
+}
+
+const config::Backend& Session::write_target() const {
+  auto health = env_.health ? env_.health(cluster_->name) : nullptr;
+  if (const auto* writer = health ? health->writer() : nullptr) {
+    for (const auto& backend : cluster_->backends) {
+      if (backend.name == writer->name) return backend;
+    }
+  }
+  for (const auto& backend : cluster_->backends) {
+    if (backend.role == config::Role::kPrimary) return backend;
+  }
+  return cluster_->backends.front();
+}
+
+awaitable<bool> Session::authenticate_looked_up() {
+  std::string error;
+  const config::Backend& backend = write_target();
+  auto found = co_await env_.auth_queries->find(*cluster_, backend, user_, error);
+  if (!found) {
+    env_.log->warn("auth_query for user {} on backend {} of cluster {} failed: {}", user_,
+                   backend.name, cluster_->name, error);
+    env_.metrics.error(metrics::Error::kBackendConnect);
+    co_await fatal("08006", "plexiproxy: cannot look up user \"" + user_ + "\" on the server");
+    co_return false;
+  }
+  const std::string& secret = found->secret;
+  if (found->found && is_md5_secret(secret)) {
+    client_password_ = secret;
+    co_return co_await authenticate_md5(secret);
+  }
+  if (found->found && parse_scram_secret(secret)) co_return co_await authenticate_scram(secret);
+  if (found->found) {
+    // No password (NULL), or a form PostgreSQL no longer stores: nobody logs in with it.
+    env_.log->warn("auth_query found no usable secret for user {} in cluster {}", user_,
+                   cluster_->name);
+  }
+  co_return co_await authenticate_unknown();
 }
 
 awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
@@ -375,6 +422,7 @@ awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
   auto server_final = scram.handle_client_final(as_chars(frame.body), error);
   input_.consume(frame.size);
   if (!server_final) co_return co_await failed();
+  client_scram_keys_ = scram.client_keys();
   encode_authentication_sasl_final(output_, *server_final);
   encode_authentication_ok(output_);
   co_return true;

@@ -21,6 +21,7 @@
 #include "daemon/metrics.h"
 #include "pools/registry.h"
 #include "pools/server_socket.h"
+#include "protocol/pg/auth.h"
 #include "protocol/pg/messages.h"
 #include "protocol/pg/session_fronts.h"
 #include "protocol/pg/statement.h"
@@ -31,6 +32,9 @@
 
 namespace spdlog {
 class logger;
+}
+namespace plexi::routing {
+class AuthQueries;
 }
 
 namespace plexi::pg {
@@ -54,6 +58,8 @@ struct SessionEnvironment {
   // The audit log, when log.audit.file is set (null otherwise, or after a reload removed it).
   std::function<std::shared_ptr<AuditLog>()> audit;
   routing::QueryDigests* digests = nullptr;
+  // auth_query lookups of users the config does not list (null: none are looked up).
+  routing::AuthQueries* auth_queries = nullptr;
 };
 
 // Where a session is; shown by the admin console.
@@ -91,6 +97,13 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   awaitable<bool> authenticate();
   awaitable<bool> authenticate_scram(const std::string& secret);
   awaitable<bool> authenticate_md5(const std::string& secret);
+  // A user the config does not list, with the secret the cluster's auth_query finds.
+  awaitable<bool> authenticate_looked_up();
+  // The same exchange as for a known user, failing whatever the client answers, so the
+  // answer does not tell which user names exist.
+  awaitable<bool> authenticate_unknown();
+  // Where writes go now (the health monitor's write target, else the configured primary).
+  const config::Backend& write_target() const;
   // Reads one typed message from the client into `frame`; false on EOF or a protocol error
   // (which has then been reported to the client).
   awaitable<bool> read_message(Frame& frame);
@@ -124,6 +137,9 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   const config::Cluster* cluster_ = nullptr;
   const config::User* config_user_ = nullptr;  // null when trusted without a users section
   std::string client_password_;                // plain text, when the client sent one
+  // SCRAM passthrough: the client's keys, when it proved itself against a SCRAM secret
+  // the server stores too (from the config or auth_query).
+  std::optional<ScramKeys> client_scram_keys_;
   std::vector<std::pair<std::string, std::string>> startup_settings_;
   std::optional<ClientRegistry::Key> cancel_key_;
 

@@ -111,6 +111,7 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   } else {
     address.user = s_.user_;
     address.password = s_.client_password_;
+    address.scram_keys = s_.client_scram_keys_;
   }
   pool = s_.env_.pools.postgres_pool(
       {cluster.name, backend.name, address.user, address.database, {}}, address, backend.pool);

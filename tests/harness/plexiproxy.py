@@ -59,6 +59,9 @@ class Plexiproxy(ManagedProcess):
         if isinstance(config, dict):
             config = yaml.safe_dump({"listen": self.listen(), **config}, sort_keys=False)
         self.config_path.write_text(config)
+        # As an operator would: the daemon refuses a file others may read that holds plain
+        # passwords.
+        self.config_path.chmod(0o600)
 
     def command(self) -> list[str]:
         if self.embedded:
