@@ -26,6 +26,7 @@ std::optional<CheckLogin> check_login(const config::Cluster& cluster,
   login.host = backend.host;
   login.port = backend.port;
   login.tls = backend.tls;
+  login.tls_ca_file = backend.tls_ca_file;
   login.timeout = cluster.health.timeout;
   if (!backend.username.empty()) {
     login.user = backend.username;

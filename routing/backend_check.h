@@ -23,7 +23,8 @@ struct CheckLogin {
   std::string database;
   std::string user;
   std::string password;
-  std::string tls = "prefer";  // the backend's tls: disable, prefer, require, verify-ca or -full
+  config::ServerTls tls = config::ServerTls::kPrefer;  // the backend's tls and tls_ca_file
+  std::string tls_ca_file;
   std::chrono::milliseconds timeout{1000};
 
   bool operator==(const CheckLogin&) const = default;

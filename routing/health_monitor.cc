@@ -143,7 +143,7 @@ void MonitorCore::configure(const config::Config& config) {
           log->warn(
               "cluster {}: backend {} has tls: {}, which the Redis check (hiredis 0.14) cannot "
               "speak: not checked, taken as up in its configured role",
-              name, backend.name, backend.tls);
+              name, backend.name, config::to_string(backend.tls));
         }
         entry.checkers.push_back(nullptr);
         continue;

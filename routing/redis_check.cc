@@ -33,7 +33,7 @@ std::optional<std::string_view> info_field(std::string_view info, std::string_vi
 
 std::optional<RedisCheckSettings> redis_check_settings(const config::Cluster& cluster,
                                                        const config::Backend& backend) {
-  if (backend.tls == "require" || backend.tls.starts_with("verify")) return std::nullopt;
+  if (backend.tls >= config::ServerTls::kRequire) return std::nullopt;
   RedisCheckSettings settings;
   settings.host = backend.host;
   settings.port = backend.port;

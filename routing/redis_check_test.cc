@@ -201,7 +201,7 @@ TEST(RedisCheck, SendsTheBackendsOwnCredentialsElseTheHealthUsers) {
   EXPECT_TRUE(s->user.empty());
   EXPECT_EQ(s->password, "requirepass-secret");
 
-  backend.tls = "require";  // hiredis 0.14 has no TLS
+  backend.tls = config::ServerTls::kRequire;  // hiredis 0.14 has no TLS
   EXPECT_FALSE(redis_check_settings(cluster, backend));
 }
 

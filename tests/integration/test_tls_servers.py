@@ -1,0 +1,183 @@
+"""TLS from the proxy to its servers, for PostgreSQL, against servers the
+harness starts with a certificate from its own CA. The certificate names 127.0.0.1 only (an
+IP subjectAltName), so a backend reached as `localhost` is one whose name it does not match.
+
+- require, verify-ca and verify-full backends serve queries, and the server says the
+  connection is encrypted (pg_stat_ssl; the server refuses plain TCP).
+- verify-full against a certificate for another name fails, with the reason given to the
+  client and in the log; verify-ca does not check the name.
+- prefer against a server without TLS works in plain text; require refuses it.
+- The health checks reach TLS backends and mark them up."""
+
+import time
+import unittest
+
+import psycopg
+
+from harness import admin_console
+from harness.plexiproxy import Plexiproxy, print_log_if_failed
+from harness.postgres import PostgresServer
+from harness.tls_certs import Certificates
+from harness.watchdog import start_watchdog
+
+USER, PASSWORD, DB = "app", "apppass", "appdb"
+ADMIN, ADMIN_PASSWORD = "ops", "ops-secret"
+TEST_DEADLINE = 90
+HEALTH = {"interval": "200ms", "timeout": "2s", "fall": 1, "rise": 1}
+MISMATCH = "server certificate verify failed: hostname mismatch"
+NO_TLS = "server does not support TLS (backend tls: require)"
+
+certs: Certificates | None = None
+cert_files: tuple = ()  # (certificate, key, CA certificate) of the servers
+
+
+def setUpModule():
+    global certs, cert_files
+    certs = Certificates()
+    cert, key = certs.server(name="plexiproxy test server", alt_names="IP:127.0.0.1")
+    cert_files = (cert, key, certs.ca_cert)
+
+
+def tearDownModule():
+    certs.close()
+
+
+# Every test class's clusters, one backend each: the server it reaches ("tls" or "plain"),
+# the host it names that server by, and its tls mode.
+CLUSTERS = {
+    "required": ("tls", "127.0.0.1", "require"),
+    "verified": ("tls", "127.0.0.1", "verify-full"),
+    "by_ca": ("tls", "localhost", "verify-ca"),
+    "wrong_name": ("tls", "localhost", "verify-full"),
+    "plain": ("plain", "127.0.0.1", "prefer"),
+    "plain_required": ("plain", "127.0.0.1", "require"),
+}
+# A check that fails marks its backend down, and then a client hears only that there is no
+# backend to use. These clusters' SQL backends name no user (so the relay logs in as the
+# client and, with no health.user, nothing checks them): their clients get the relay's own
+# error.
+FAILING = {"wrong_name", "plain_required"}
+
+
+def tls_settings(mode: str) -> dict:
+    """A backend's tls keys for `mode`: the CA file where the mode reads one."""
+    settings = {"tls": mode}
+    if mode.startswith("verify"):
+        settings["tls_ca_file"] = str(certs.ca_cert)
+    return settings
+
+
+class TlsServersTestCase(unittest.TestCase):
+    """A proxy with CLUSTERS in front of a server with TLS and one without."""
+
+    proxy: Plexiproxy
+    servers: tuple = ()
+
+    def setUp(self):
+        start_watchdog(self, TEST_DEADLINE, self.proxy, *self.servers)
+        self.addCleanup(print_log_if_failed, self, self.proxy, *self.servers)
+
+    @classmethod
+    def start_proxy(cls, cluster, user: str = USER, password: str = PASSWORD) -> None:
+        """Starts the proxy with cluster(name, server, host, settings) for CLUSTERS, where
+        settings are the backend's tls keys and, outside FAILING, `user` as its username;
+        clients log in to the proxy as `user`."""
+        servers = {"tls": cls.tls_server, "plain": cls.plain_server}
+        clusters = {}
+        for name, (kind, host, mode) in CLUSTERS.items():
+            settings = tls_settings(mode)
+            if name not in FAILING:
+                settings.update(username=user, password=password)
+            clusters[name] = cluster(name, servers[kind], host, settings)
+        cls.proxy = Plexiproxy({
+            "threads": 2,
+            "users": [{"name": user, "password": password},
+                      {"name": ADMIN, "password": ADMIN_PASSWORD, "admin": True}],
+            "health": HEALTH,
+            "clusters": clusters,
+        })
+        cls.addClassCleanup(cls.proxy.close)
+        cls.proxy.start()
+        cls.addClassCleanup(cls.proxy.stop)  # runs first: a clean exit is part of the test
+
+    def show(self, what: str) -> list[dict]:
+        return admin_console.show(self.proxy, ADMIN, ADMIN_PASSWORD, what)
+
+    def wait_for_state(self, cluster: str, state: str) -> dict:
+        """The cluster's backend's row of SHOW BACKENDS once the checks give it `state`."""
+        return admin_console.wait_for_state(self, self.proxy, ADMIN, ADMIN_PASSWORD, state,
+                                            cluster=cluster)
+
+    def assert_logged(self, text: str, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.proxy.log():
+            if time.monotonic() > deadline:
+                self.fail(f"'{text}' not in the proxy's log")
+            time.sleep(0.1)
+
+
+class PostgresTlsTest(TlsServersTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_server = cls.app_server(PostgresServer(ssl_files=cert_files[:2], ssl_only=True))
+        cls.plain_server = cls.app_server(PostgresServer())
+        cls.servers = (cls.tls_server, cls.plain_server)
+
+        cls.start_proxy(lambda name, server, host, settings: {
+            "backends": [{"name": "pg", "host": host, "port": server.port, "database": DB,
+                          "pool_size": 2, **settings}]})
+
+    @classmethod
+    def app_server(cls, server: PostgresServer) -> PostgresServer:
+        cls.addClassCleanup(server.close)
+        server.start()
+        server.create_user(USER, PASSWORD)
+        server.create_database(DB, owner=USER)
+        return server
+
+    def connect(self, cluster: str) -> psycopg.Connection:
+        conn = psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=USER,
+                               password=PASSWORD, dbname=cluster, autocommit=True,
+                               connect_timeout=10)
+        self.addCleanup(conn.close)
+        return conn
+
+    def server_ssl(self, cluster: str) -> tuple:
+        """What the server says of the connection a query through `cluster` ran on."""
+        return self.connect(cluster).execute(
+            "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+
+    def test_require_and_verify_connect_with_tls(self):
+        for cluster in ("required", "verified", "by_ca"):
+            with self.subTest(cluster=cluster):
+                encrypted, version = self.server_ssl(cluster)
+                self.assertTrue(encrypted)
+                self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
+
+    def test_prefer_is_plain_text_against_a_server_without_tls(self):
+        self.assertEqual(self.server_ssl("plain"), (False, None))
+
+    def test_verify_full_refuses_a_certificate_for_another_name(self):
+        with self.assertRaises(psycopg.OperationalError) as caught:
+            self.connect("wrong_name").execute("SELECT 1")
+        self.assertIn(MISMATCH, str(caught.exception))
+        self.assert_logged(MISMATCH)
+
+    def test_require_refuses_a_server_without_tls(self):
+        with self.assertRaises(psycopg.OperationalError) as caught:
+            self.connect("plain_required").execute("SELECT 1")
+        self.assertIn(NO_TLS, str(caught.exception))
+
+    def test_health_checks_use_tls_and_mark_the_backends_up(self):
+        for cluster in ("required", "verified", "by_ca", "plain"):
+            with self.subTest(cluster=cluster):
+                self.wait_for_state(cluster, "up")
+        checks = self.tls_server.execute(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
+            " WHERE a.application_name = 'plexiproxy health check'")
+        self.assertTrue(checks)
+        self.assertEqual({row[0] for row in checks}, {True})
+
+
+if __name__ == "__main__":
+    unittest.main()
