@@ -66,6 +66,10 @@ class BackendCheck {
   virtual awaitable<bool> attempt(CheckResult& result) = 0;
   // Closes the connection. Subclasses call forget() before their library closes its socket.
   virtual void reset() = 0;
+  // The run in progress timed out or was cancelled: a subclass that waits on something other
+  // than wait() (a connection of the proxy's own) ends that wait here.
+  virtual void interrupt() {}
+  const asio::any_io_executor& executor() const { return executor_; }
 
   // The address to connect to: `host` itself when it is an IP address, empty for a Unix
   // socket path, else what Asio resolves it to (the libraries would resolve it themselves

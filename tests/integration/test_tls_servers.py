@@ -1,22 +1,29 @@
-"""TLS from the proxy to its servers, for PostgreSQL, against servers the
+"""TLS from the proxy to its servers, for PostgreSQL and Redis, against servers the
 harness starts with a certificate from its own CA. The certificate names 127.0.0.1 only (an
 IP subjectAltName), so a backend reached as `localhost` is one whose name it does not match.
 
 - require, verify-ca and verify-full backends serve queries, and the server says the
-  connection is encrypted (pg_stat_ssl; the server refuses plain TCP).
+  connection is encrypted (pg_stat_ssl, and the PostgreSQL server refuses plain TCP; a Redis
+  server here has only a TLS port).
 - verify-full against a certificate for another name fails, with the reason given to the
   client and in the log; verify-ca does not check the name.
 - prefer against a server without TLS works in plain text; require refuses it.
-- The health checks reach TLS backends and mark them up."""
+- For Redis those two failures are met first by the health check (it needs no user), which
+  marks the backend down with the reason; its clients are refused.
+- The health checks reach TLS backends (Redis's through the proxy's own connection, which
+  hiredis 0.14 cannot do) and mark them up."""
 
 import time
 import unittest
 
 import psycopg
+import redis
 
 from harness import admin_console
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
+from harness.ports import free_port
 from harness.postgres import PostgresServer
+from harness.redis import RedisServer
 from harness.tls_certs import Certificates
 from harness.watchdog import start_watchdog
 
@@ -55,7 +62,7 @@ CLUSTERS = {
 # A check that fails marks its backend down, and then a client hears only that there is no
 # backend to use. These clusters' SQL backends name no user (so the relay logs in as the
 # client and, with no health.user, nothing checks them): their clients get the relay's own
-# error.
+# error. A Redis check needs no user: those clusters' backends are checked.
 FAILING = {"wrong_name", "plain_required"}
 
 
@@ -177,6 +184,65 @@ class PostgresTlsTest(TlsServersTestCase):
             " WHERE a.application_name = 'plexiproxy health check'")
         self.assertTrue(checks)
         self.assertEqual({row[0] for row in checks}, {True})
+
+
+class RedisTlsTest(TlsServersTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_server = RedisServer(tls_files=cert_files)
+        cls.plain_server = RedisServer()
+        for server in (cls.tls_server, cls.plain_server):
+            cls.addClassCleanup(server.close)
+            server.start()
+        cls.servers = (cls.tls_server, cls.plain_server)
+        # A Redis client names no cluster: each has a listener of its own.
+        cls.ports = {name: free_port() for name in CLUSTERS}
+        # The servers have no password: the backends log in as nobody.
+        cls.start_proxy(lambda name, server, host, settings: {
+            "protocol": "redis", "listen": f"127.0.0.1:{cls.ports[name]}",
+            "backends": [{"name": "r", "type": "redis", "host": host, "port": server.port,
+                          **{key: settings[key] for key in settings if key.startswith("tls")}}]})
+
+    def client(self, cluster: str) -> redis.Redis:
+        client = redis.Redis(host="127.0.0.1", port=self.ports[cluster], username=USER,
+                             password=PASSWORD, socket_timeout=10, decode_responses=True)
+        self.addCleanup(client.close)
+        return client
+
+    def test_require_and_verify_reach_the_tls_port(self):
+        for cluster in ("required", "verified", "by_ca"):
+            with self.subTest(cluster=cluster):
+                client = self.client(cluster)
+                self.assertTrue(client.set(f"key-{cluster}", "over tls"))
+                self.assertEqual(client.get(f"key-{cluster}"), "over tls")
+        # The server has no plain port: what the proxy wrote came over TLS.
+        with self.tls_server.client() as direct:
+            self.assertEqual(direct.get("key-verified"), "over tls")
+
+    def test_prefer_is_plain_text_for_redis(self):
+        client = self.client("plain")
+        self.assertTrue(client.set("key-plain", "plain"))
+        with self.plain_server.client() as direct:
+            self.assertEqual(direct.get("key-plain"), "plain")
+
+    # The check of a Redis backend that fails TLS marks it down (a Redis check needs no
+    # user, see FAILING): the reason is in SHOW BACKENDS and the log, and clients are refused.
+    def test_verify_full_refuses_a_certificate_for_another_name(self):
+        self.assertIn(MISMATCH, self.wait_for_state("wrong_name", "down")["last_error"])
+        self.assert_logged(MISMATCH)
+        with self.assertRaises(redis.exceptions.ResponseError):
+            self.client("wrong_name").get("anything")
+
+    def test_require_refuses_a_server_without_tls(self):
+        # A plain Redis server takes a TLS ClientHello for an unfinished command and waits.
+        self.wait_for_state("plain_required", "down")
+        with self.assertRaises(redis.exceptions.ResponseError):
+            self.client("plain_required").get("anything")
+
+    def test_health_checks_reach_tls_backends(self):
+        for cluster in ("required", "verified", "by_ca", "plain"):
+            with self.subTest(cluster=cluster):
+                self.wait_for_state(cluster, "up")
 
 
 if __name__ == "__main__":
