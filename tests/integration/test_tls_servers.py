@@ -1,10 +1,10 @@
-"""TLS from the proxy to its servers, for PostgreSQL and Redis, against servers the
+"""TLS from the proxy to its servers, for PostgreSQL, MariaDB and Redis, against servers the
 harness starts with a certificate from its own CA. The certificate names 127.0.0.1 only (an
 IP subjectAltName), so a backend reached as `localhost` is one whose name it does not match.
 
 - require, verify-ca and verify-full backends serve queries, and the server says the
-  connection is encrypted (pg_stat_ssl, and the PostgreSQL server refuses plain TCP; a Redis
-  server here has only a TLS port).
+  connection is encrypted (pg_stat_ssl, Ssl_cipher; a Redis server here has only a TLS port,
+  and the PostgreSQL and MariaDB ones refuse plain TCP).
 - verify-full against a certificate for another name fails, with the reason given to the
   client and in the log; verify-ca does not check the name.
 - prefer against a server without TLS works in plain text; require refuses it.
@@ -17,9 +17,11 @@ import time
 import unittest
 
 import psycopg
+import pymysql
 import redis
 
 from harness import admin_console
+from harness.mariadb import MariaDBServer, TlsMariaDBServer
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
 from harness.ports import free_port
 from harness.postgres import PostgresServer
@@ -184,6 +186,67 @@ class PostgresTlsTest(TlsServersTestCase):
             " WHERE a.application_name = 'plexiproxy health check'")
         self.assertTrue(checks)
         self.assertEqual({row[0] for row in checks}, {True})
+
+
+class MysqlTlsTest(TlsServersTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_server = TlsMariaDBServer(cert_files, ssl_only=True)
+        cls.plain_server = MariaDBServer()
+        for server in (cls.tls_server, cls.plain_server):
+            cls.addClassCleanup(server.close)
+            server.start()
+        cls.servers = (cls.tls_server, cls.plain_server)
+
+        cls.start_proxy(lambda name, server, host, settings: {
+            "protocol": "mysql",
+            "backends": [{"name": "my", "type": "mysql", "host": host, "port": server.port,
+                          "database": server.database, "pool_size": 2, **settings}]},
+            cls.tls_server.app_user, cls.tls_server.app_password)
+
+    def connect(self, cluster: str) -> pymysql.connections.Connection:
+        conn = pymysql.connect(host="127.0.0.1", port=self.proxy.mysql_port,
+                               user=self.tls_server.app_user,
+                               password=self.tls_server.app_password, database=cluster,
+                               autocommit=True,
+                               connect_timeout=10, read_timeout=30)
+        self.addCleanup(conn.close)
+        return conn
+
+    def cipher(self, cluster: str) -> str:
+        """Ssl_cipher of the server connection a statement through `cluster` ran on."""
+        with self.connect(cluster).cursor() as cursor:
+            cursor.execute("SHOW STATUS LIKE 'Ssl_cipher'")
+            return cursor.fetchone()[1]
+
+    def test_require_and_verify_connect_with_tls(self):
+        for cluster in ("required", "verified", "by_ca"):
+            with self.subTest(cluster=cluster):
+                self.assertTrue(self.cipher(cluster))
+
+    def test_prefer_is_plain_text_against_a_server_without_tls(self):
+        self.assertEqual(self.cipher("plain"), "")
+
+    def test_verify_full_refuses_a_certificate_for_another_name(self):
+        with self.assertRaises(pymysql.err.MySQLError) as caught:
+            self.cipher("wrong_name")
+        self.assertIn(MISMATCH, str(caught.exception))
+        self.assert_logged(MISMATCH)
+
+    def test_require_refuses_a_server_without_tls(self):
+        with self.assertRaises(pymysql.err.MySQLError) as caught:
+            self.cipher("plain_required")
+        self.assertIn(NO_TLS, str(caught.exception))
+
+    def test_health_checks_use_tls_and_mark_the_backends_up(self):
+        for cluster in ("required", "verified", "by_ca", "plain"):
+            with self.subTest(cluster=cluster):
+                self.wait_for_state(cluster, "up")
+        # The server refuses plain TCP, so the checks logged in over TLS.
+        checks = self.tls_server.execute(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE user = %s",
+            (self.tls_server.app_user,))
+        self.assertGreater(checks[0][0], 0)
 
 
 class RedisTlsTest(TlsServersTestCase):
