@@ -11,7 +11,8 @@ IP subjectAltName), so a backend reached as `localhost` is one whose name it doe
 - For Redis those two failures are met first by the health check (it needs no user), which
   marks the backend down with the reason; its clients are refused.
 - The health checks reach TLS backends (Redis's through the proxy's own connection, which
-  hiredis 0.14 cannot do) and mark them up."""
+  hiredis 0.14 cannot do) and mark them up, and SHOW SERVERS says the idle connections use
+  TLS."""
 
 import time
 import unittest
@@ -21,6 +22,7 @@ import pymysql
 import redis
 
 from harness import admin_console
+from harness.clients import connect
 from harness.mariadb import MariaDBServer, TlsMariaDBServer
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
 from harness.ports import free_port
@@ -117,12 +119,24 @@ class TlsServersTestCase(unittest.TestCase):
         return admin_console.wait_for_state(self, self.proxy, ADMIN, ADMIN_PASSWORD, state,
                                             cluster=cluster)
 
+    def assert_checked_up(self) -> None:
+        """The health checks mark the backends up, all but FAILING's."""
+        for cluster in CLUSTERS.keys() - FAILING:
+            with self.subTest(cluster=cluster):
+                self.wait_for_state(cluster, "up")
+
     def assert_logged(self, text: str, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.proxy.log():
             if time.monotonic() > deadline:
                 self.fail(f"'{text}' not in the proxy's log")
             time.sleep(0.1)
+
+    def assert_idle_connections_use_tls(self, cluster: str, expected: str) -> None:
+        rows = [row for row in self.show("SERVERS")
+                if row["cluster"] == cluster and row["state"] == "idle"]
+        self.assertTrue(rows, self.show("SERVERS"))
+        self.assertEqual({row["tls"] for row in rows}, {expected})
 
 
 class PostgresTlsTest(TlsServersTestCase):
@@ -145,9 +159,7 @@ class PostgresTlsTest(TlsServersTestCase):
         return server
 
     def connect(self, cluster: str) -> psycopg.Connection:
-        conn = psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=USER,
-                               password=PASSWORD, dbname=cluster, autocommit=True,
-                               connect_timeout=10)
+        conn = connect(self.proxy.port, USER, cluster, PASSWORD)
         self.addCleanup(conn.close)
         return conn
 
@@ -162,9 +174,11 @@ class PostgresTlsTest(TlsServersTestCase):
                 encrypted, version = self.server_ssl(cluster)
                 self.assertTrue(encrypted)
                 self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
+        self.assert_idle_connections_use_tls("required", "yes")
 
     def test_prefer_is_plain_text_against_a_server_without_tls(self):
         self.assertEqual(self.server_ssl("plain"), (False, None))
+        self.assert_idle_connections_use_tls("plain", "no")
 
     def test_verify_full_refuses_a_certificate_for_another_name(self):
         with self.assertRaises(psycopg.OperationalError) as caught:
@@ -178,9 +192,7 @@ class PostgresTlsTest(TlsServersTestCase):
         self.assertIn(NO_TLS, str(caught.exception))
 
     def test_health_checks_use_tls_and_mark_the_backends_up(self):
-        for cluster in ("required", "verified", "by_ca", "plain"):
-            with self.subTest(cluster=cluster):
-                self.wait_for_state(cluster, "up")
+        self.assert_checked_up()
         checks = self.tls_server.execute(
             "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
             " WHERE a.application_name = 'plexiproxy health check'")
@@ -223,9 +235,11 @@ class MysqlTlsTest(TlsServersTestCase):
         for cluster in ("required", "verified", "by_ca"):
             with self.subTest(cluster=cluster):
                 self.assertTrue(self.cipher(cluster))
+        self.assert_idle_connections_use_tls("required", "yes")
 
     def test_prefer_is_plain_text_against_a_server_without_tls(self):
         self.assertEqual(self.cipher("plain"), "")
+        self.assert_idle_connections_use_tls("plain", "no")
 
     def test_verify_full_refuses_a_certificate_for_another_name(self):
         with self.assertRaises(pymysql.err.MySQLError) as caught:
@@ -239,9 +253,7 @@ class MysqlTlsTest(TlsServersTestCase):
         self.assertIn(NO_TLS, str(caught.exception))
 
     def test_health_checks_use_tls_and_mark_the_backends_up(self):
-        for cluster in ("required", "verified", "by_ca", "plain"):
-            with self.subTest(cluster=cluster):
-                self.wait_for_state(cluster, "up")
+        self.assert_checked_up()
         # The server refuses plain TCP, so the checks logged in over TLS.
         checks = self.tls_server.execute(
             "SELECT COUNT(*) FROM information_schema.processlist WHERE user = %s",
@@ -303,9 +315,7 @@ class RedisTlsTest(TlsServersTestCase):
             self.client("plain_required").get("anything")
 
     def test_health_checks_reach_tls_backends(self):
-        for cluster in ("required", "verified", "by_ca", "plain"):
-            with self.subTest(cluster=cluster):
-                self.wait_for_state(cluster, "up")
+        self.assert_checked_up()
 
 
 if __name__ == "__main__":
