@@ -139,8 +139,7 @@ void check_socket_path(Reader& r, const YAML::Node& item, const std::string& pat
 // tls_ca_file matters exactly where a certificate is checked (the proxy does not guess a
 // system bundle, which libpq 15's health checks could not share), and TLS never runs over a
 // Unix socket: a setting that would be ignored is reported instead.
-void check_tls(Reader& r, const YAML::Node& item, const std::string& path,
-               const Backend& backend) {
+void check_tls(Reader& r, const YAML::Node& item, const std::string& path, const Backend& backend) {
   if (backend.type == BackendType::kSqlite) return;
   const bool verifies = backend.tls >= ServerTls::kVerifyCa;
   if (!backend.tls_ca_file.empty() && !verifies) {

@@ -310,8 +310,8 @@ clusters:
      6, "clusters.appdb.backends[0].tls_ca_file",
      "tls_ca_file is only read with tls: verify-ca or verify-full, not tls: require"},
     {"TLS over a Unix socket",
-     "clusters:\n  appdb:\n    backends:\n      - host: /run/postgresql\n        tls: require\n",
-     5, "clusters.appdb.backends[0].tls", "a backend on a Unix socket never uses TLS"},
+     "clusters:\n  appdb:\n    backends:\n      - host: /run/postgresql\n        tls: require\n", 5,
+     "clusters.appdb.backends[0].tls", "a backend on a Unix socket never uses TLS"},
 
     // Environment expansion in the file.
     {"unset variable", VALID_CLUSTER "users:\n  - name: app\n    password: ${APP_PASSWORD}\n", 7,

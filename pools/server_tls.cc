@@ -11,11 +11,10 @@
 namespace plexi::pools {
 namespace {
 
-// One context per CA file (none: no verification): loading a CA bundle costs milliseconds, and a context is safe to
-// share between threads once built. A context that could not load its CAs is not kept, so a
-// file put in place later is read on the next connection.
-std::shared_ptr<asio::ssl::context> client_context(const std::string& ca_file,
-                                                   std::string& error) {
+// One context per CA file (none: no verification): loading a CA bundle costs milliseconds, and a
+// context is safe to share between threads once built. A context that could not load its CAs is not
+// kept, so a file put in place later is read on the next connection.
+std::shared_ptr<asio::ssl::context> client_context(const std::string& ca_file, std::string& error) {
   static std::mutex mutex;
   static std::map<std::string, std::shared_ptr<asio::ssl::context>> contexts;
   std::lock_guard lock(mutex);
@@ -44,8 +43,7 @@ bool is_ip_address(const std::string& host) {
 
 TlsTarget tls_target(const config::Backend& backend) {
   TlsTarget target;
-  target.mode =
-      config::is_socket_path(backend.host) ? config::ServerTls::kDisable : backend.tls;
+  target.mode = config::is_socket_path(backend.host) ? config::ServerTls::kDisable : backend.tls;
   target.ca_file = backend.tls_ca_file;
   return target;
 }
@@ -75,8 +73,8 @@ awaitable<bool> start_server_tls(ServerStream& stream, const TlsTarget& tls,
     }
   };
   error_code ec;
-  bool started = co_await stream.start_tls(*context, asio::ssl::stream_base::client, ec, {},
-                                           configure);
+  bool started =
+      co_await stream.start_tls(*context, asio::ssl::stream_base::client, ec, {}, configure);
   if (!configured) {
     error = "cannot check the server certificate against host '" + host + "'";
     co_return false;
@@ -84,8 +82,8 @@ awaitable<bool> start_server_tls(ServerStream& stream, const TlsTarget& tls,
   if (started) co_return true;
   const long verified = stream.ssl() ? SSL_get_verify_result(stream.ssl()) : X509_V_OK;
   if (verified != X509_V_OK) {
-    error = std::string("server certificate verify failed: ") +
-            X509_verify_cert_error_string(verified);
+    error =
+        std::string("server certificate verify failed: ") + X509_verify_cert_error_string(verified);
   } else {
     error = "TLS handshake with the server failed: " + ec.message();
   }

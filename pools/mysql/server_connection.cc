@@ -146,8 +146,8 @@ awaitable<bool> ServerConnection::log_in(const ServerAddress& address, std::stri
       // with the next sequence id.
       response.capabilities |= cap::kSsl;
       response.ssl_request = true;
-      bool asked = co_await write_packet(encode_handshake_response_payload(response), sequence,
-                                         error);
+      bool asked =
+          co_await write_packet(encode_handshake_response_payload(response), sequence, error);
       if (!asked) co_return false;
       response.ssl_request = false;
       if (!input_.empty()) {

@@ -71,8 +71,8 @@ using TextRow = std::vector<std::optional<std::string>>;
 
 class ServerConnection {
  public:
-  // Connects, starts TLS as address.tls says, and authenticates. On failure returns null with `error` set; the server's own
-  // ERR is kept in `server_error` so a client can be told exactly.
+  // Connects, starts TLS as address.tls says, and authenticates. On failure returns null with
+  // `error` set; the server's own ERR is kept in `server_error` so a client can be told exactly.
   static awaitable<std::unique_ptr<ServerConnection>> connect(const ServerAddress& address,
                                                               std::string& error,
                                                               Err* server_error = nullptr);

@@ -53,8 +53,7 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
   co_return connection;
 }
 
-awaitable<bool> ServerConnection::negotiate_tls(const ServerAddress& address,
-                                               std::string& error) {
+awaitable<bool> ServerConnection::negotiate_tls(const ServerAddress& address, std::string& error) {
   ByteVector out;
   encode_ssl_request(out);
   error_code ec;

@@ -82,20 +82,19 @@ void ServerLink::write_pending() {
   writing_.swap(pending_);
   pending_.clear();
   writing_now_ = true;
-  asio::async_write(
-      *stream_, asio::buffer(writing_),
-      [self = shared_from_this(), generation = generation_, stream = stream_](
-          const error_code& ec, std::size_t) {
-        if (generation != self->generation_) return;
-        self->writing_now_ = false;
-        if (ec) {
-          self->fail("cannot write to the server: " + ec.message());
-          return;
-        }
-        self->writing_.clear();
-        if (self->writing_.capacity() > 1 << 20) std::string().swap(self->writing_);
-        self->write_pending();
-      });
+  asio::async_write(*stream_, asio::buffer(writing_),
+                    [self = shared_from_this(), generation = generation_, stream = stream_](
+                        const error_code& ec, std::size_t) {
+                      if (generation != self->generation_) return;
+                      self->writing_now_ = false;
+                      if (ec) {
+                        self->fail("cannot write to the server: " + ec.message());
+                        return;
+                      }
+                      self->writing_.clear();
+                      if (self->writing_.capacity() > 1 << 20) std::string().swap(self->writing_);
+                      self->write_pending();
+                    });
 }
 
 awaitable<bool> ServerLink::connect(std::string& error) {
