@@ -71,6 +71,7 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
   connection->endpoint_ = connection->stream_.socket().remote_endpoint(ec);
   bool logged_in = co_await connection->log_in(address, error, server_error);
   if (!logged_in) {
+    connection->mark_broken();  // never logged in: no COM_QUIT, least of all in plain text
     if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
