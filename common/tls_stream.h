@@ -32,7 +32,9 @@ class TlsStream {
   TlsStream& operator=(const TlsStream&) = delete;
 
   executor_type get_executor() { return socket_.get_executor(); }
-  // The plain socket, for what TLS does not change: addresses, options, close, a peek for EOF.
+  // The plain socket, for what TLS does not change: addresses, options, close, a peek for EOF,
+  // moving it to another executor (the TLS state refers to this member, not to the
+  // descriptor, so it follows).
   Socket& socket() { return socket_; }
   bool is_tls() const { return tls_ != nullptr; }
   // The OpenSSL connection once TLS has started (its peer certificate, cipher, version).
@@ -97,6 +99,13 @@ class TlsStream {
     if (!tls_) return on_socket;
     int decrypted = SSL_pending(tls_->native_handle());
     return on_socket + static_cast<std::size_t>(decrypted > 0 ? decrypted : 0);
+  }
+
+  // A blocking write, for a last message on a connection being closed (a Terminate, a QUIT).
+  template <class ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+    if (tls_) return tls_->write_some(buffers, ec);
+    return socket_.write_some(buffers, ec);
   }
 
   bool is_open() const { return socket_.is_open(); }

@@ -29,6 +29,11 @@ const Choices<PoolMode> kPoolModes = {{"session", PoolMode::kSession},
 const Choices<ReadYourWrites> kReadYourWrites = {{"lsn", ReadYourWrites::kLsn},
                                                  {"window", ReadYourWrites::kWindow},
                                                  {"off", ReadYourWrites::kOff}};
+const Choices<ServerTls> kServerTls = {{"disable", ServerTls::kDisable},
+                                       {"prefer", ServerTls::kPrefer},
+                                       {"require", ServerTls::kRequire},
+                                       {"verify-ca", ServerTls::kVerifyCa},
+                                       {"verify-full", ServerTls::kVerifyFull}};
 const Choices<Role> kReadFrom = {{"primary", Role::kPrimary}, {"replica", Role::kReplica}};
 // The key hashes of twemproxy that routing::KetamaRing implements.
 const std::vector<std::string_view> kRedisHashes = {
@@ -90,8 +95,8 @@ const Fields<Backend>& backend_fields() {
         field("database", &Backend::database, as_string()),
         field("username", &Backend::username, as_string()),
         field("path", &Backend::path, as_name()),
-        field("tls", &Backend::tls,
-              as_word({"disable", "prefer", "require", "verify-ca", "verify-full"})),
+        field("tls", &Backend::tls, as_choice(kServerTls)),
+        field("tls_ca_file", &Backend::tls_ca_file, as_name()),
         field("weight", &Backend::weight, as_int<int>(0, 1000)),
         field("zone", &Backend::zone, as_string()),
         field("shard", &Backend::shard, as_name()),
@@ -133,6 +138,28 @@ void check_socket_path(Reader& r, const YAML::Node& item, const std::string& pat
   }
 }
 
+// tls_ca_file matters exactly where a certificate is checked (the proxy does not guess a
+// system bundle, which libpq 15's health checks could not share), and TLS never runs over a
+// Unix socket: a setting that would be ignored is reported instead.
+void check_tls(Reader& r, const YAML::Node& item, const std::string& path, const Backend& backend) {
+  if (backend.type == BackendType::kSqlite) return;
+  const bool verifies = backend.tls >= ServerTls::kVerifyCa;
+  if (!backend.tls_ca_file.empty() && !verifies) {
+    r.error(item["tls_ca_file"], child_path(path, "tls_ca_file"),
+            "tls_ca_file is only read with tls: verify-ca or verify-full, not tls: " +
+                std::string(to_string(backend.tls)));
+  } else if (backend.tls_ca_file.empty() && verifies) {
+    r.error(item["tls"], child_path(path, "tls"),
+            "tls: " + std::string(to_string(backend.tls)) +
+                " needs tls_ca_file: the CA certificates the server's certificate must chain to");
+  }
+  if (is_socket_path(backend.host) && backend.tls >= ServerTls::kRequire) {
+    r.error(item["tls"], child_path(path, "tls"),
+            "a backend on a Unix socket never uses TLS; tls: " +
+                std::string(to_string(backend.tls)) + " cannot be met (use prefer or disable)");
+  }
+}
+
 void read_backends(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
   if (node.IsNull()) return;  // reported as a cluster without backends
   if (!node.IsSequence()) {
@@ -155,6 +182,7 @@ void read_backends(Reader& r, const YAML::Node& node, const std::string& path, C
               "a " + std::string(to_string(backend.type)) + " backend needs a host:");
     } else {
       check_socket_path(r, item, item_path, backend);
+      check_tls(r, item, item_path, backend);
     }
     if (has_value(item, "pool_size") || has_value(item, "min_idle")) {
       check_pool(r, item, item_path, backend.pool);

@@ -71,6 +71,22 @@ std::string_view to_string(ClientTls value) {
   return "?";
 }
 
+std::string_view to_string(ServerTls value) {
+  switch (value) {
+    case ServerTls::kDisable:
+      return "disable";
+    case ServerTls::kPrefer:
+      return "prefer";
+    case ServerTls::kRequire:
+      return "require";
+    case ServerTls::kVerifyCa:
+      return "verify-ca";
+    case ServerTls::kVerifyFull:
+      return "verify-full";
+  }
+  return "?";
+}
+
 std::string_view to_string(LogFormat value) {
   switch (value) {
     case LogFormat::kText:

@@ -23,6 +23,10 @@ enum class BackendType { kPostgres, kMysql, kRedis, kSqlite };
 enum class Role { kPrimary, kReplica, kAnalytics, kCache };
 enum class PoolMode { kSession, kTransaction, kStatement };
 enum class ClientTls { kDisable, kAllow, kRequire };
+// TLS towards a backend, named and ordered as libpq's sslmode: prefer uses TLS when the server
+// offers it, require insists on it, verify-ca also checks the certificate's chain against
+// tls_ca_file, verify-full also that the certificate names the backend's host.
+enum class ServerTls { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
 enum class LogFormat { kText, kJson };
 // After a client's write, where its reads go: lsn keeps them on the primary until a replica
 // has replayed the write; window keeps them there for read_your_writes_window; off sends them
@@ -35,6 +39,7 @@ std::string_view to_string(BackendType value);
 std::string_view to_string(Role value);
 std::string_view to_string(PoolMode value);
 std::string_view to_string(ClientTls value);
+std::string_view to_string(ServerTls value);
 std::string_view to_string(LogFormat value);
 std::string_view to_string(ReadYourWrites value);
 std::string_view to_string(LoadBalancing value);
@@ -87,7 +92,10 @@ struct Backend {
   std::string username;  // empty: the client's user name and password
   std::string password;
   std::string path;      // sqlite: the database file
-  std::string tls = "prefer";
+  // Redis negotiates nothing before TLS, so there prefer means no TLS and require TLS from
+  // the first byte. A Unix socket backend never uses TLS (the loader refuses require and up).
+  ServerTls tls = ServerTls::kPrefer;
+  std::string tls_ca_file;  // the CAs verify-ca and verify-full trust; required by them
   int weight = 1;
   std::string zone;
   // Redis: the shard this backend belongs to (a primary and its replicas share one). The

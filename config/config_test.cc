@@ -142,7 +142,7 @@ TEST(ConfigLoad, FullExampleHasTheRightValues) {
   EXPECT_EQ(primary.password, "pg-secret");
   EXPECT_EQ(primary.pool.pool_size, 20);
   EXPECT_EQ(primary.pool.max_overflow, 10);
-  EXPECT_EQ(primary.tls, "prefer");
+  EXPECT_EQ(primary.tls, ServerTls::kPrefer);
   EXPECT_EQ(primary.line, 24);
   const Backend& replica = appdb->backends[1];
   EXPECT_EQ(replica.role, Role::kReplica);
@@ -196,7 +196,7 @@ TEST(ConfigLoad, MinimalClusterGetsDefaults) {
   EXPECT_EQ(shop.backends[0].name, "shop-1");
   EXPECT_EQ(shop.backends[0].port, 3306);
   EXPECT_EQ(shop.backends[0].database, "shop");
-  EXPECT_EQ(shop.backends[0].tls, "prefer");
+  EXPECT_EQ(shop.backends[0].tls, ServerTls::kPrefer);
   EXPECT_EQ(shop.backends[1].port, 6379);
   EXPECT_EQ(shop.backends[1].database, "");  // Redis databases are numbers: no default
   // Only the listeners this file's protocols need, plus admin.
@@ -208,6 +208,29 @@ TEST(ConfigLoad, MinimalClusterGetsDefaults) {
   EXPECT_EQ(c.listen.admin->to_string(), "127.0.0.1:9930");
   EXPECT_EQ(c.health.interval, Duration(1000));
   EXPECT_EQ(c.pool.pool_size, 20);
+}
+
+TEST(ConfigLoad, BackendTlsModesWithTheirCaFile) {
+  const auto result = load(R"(clusters:
+  appdb:
+    backends:
+      - {host: db1, tls: verify-full, tls_ca_file: /etc/ssl/db-ca.crt}
+      - {host: db2, tls: verify-ca, tls_ca_file: /etc/ssl/db-ca.crt}
+      - {host: db3, tls: require}
+      - {host: db4, tls: disable}
+      - {host: /run/postgresql, tls: prefer}
+)");
+  ASSERT_TRUE(result.config) << describe(result);
+  const auto& backends = result.config->find_cluster("appdb")->backends;
+  ASSERT_EQ(backends.size(), 5u);
+  EXPECT_EQ(backends[0].tls, ServerTls::kVerifyFull);
+  EXPECT_EQ(backends[0].tls_ca_file, "/etc/ssl/db-ca.crt");
+  EXPECT_EQ(backends[1].tls, ServerTls::kVerifyCa);
+  EXPECT_EQ(backends[2].tls, ServerTls::kRequire);
+  EXPECT_EQ(backends[2].tls_ca_file, "");
+  EXPECT_EQ(backends[3].tls, ServerTls::kDisable);
+  EXPECT_EQ(backends[4].tls, ServerTls::kPrefer);
+  EXPECT_EQ(to_string(ServerTls::kVerifyCa), "verify-ca");
 }
 
 TEST(ConfigLoad, ListenDefaultsFollowTheClusters) {

@@ -300,6 +300,19 @@ clusters:
     {"tls without certificate", VALID_CLUSTER "tls:\n  client: require\n  key_file: /k\n", 6,
      "tls.cert_file", "tls.client require needs cert_file"},
 
+    // TLS towards servers.
+    {"verify without CA file",
+     "clusters:\n  appdb:\n    backends:\n      - host: db\n        tls: verify-full\n", 5,
+     "clusters.appdb.backends[0].tls", "tls: verify-full needs tls_ca_file"},
+    {"CA file that is not read",
+     "clusters:\n  appdb:\n    backends:\n      - host: db\n        tls: require\n"
+     "        tls_ca_file: /etc/ca.crt\n",
+     6, "clusters.appdb.backends[0].tls_ca_file",
+     "tls_ca_file is only read with tls: verify-ca or verify-full, not tls: require"},
+    {"TLS over a Unix socket",
+     "clusters:\n  appdb:\n    backends:\n      - host: /run/postgresql\n        tls: require\n", 5,
+     "clusters.appdb.backends[0].tls", "a backend on a Unix socket never uses TLS"},
+
     // Environment expansion in the file.
     {"unset variable", VALID_CLUSTER "users:\n  - name: app\n    password: ${APP_PASSWORD}\n", 7,
      "users[0].password", "environment variable APP_PASSWORD is not set"},

@@ -116,7 +116,7 @@ Table Daemon::clients_table() const {
 Table Daemon::servers_table() const {
   Table table;
   table.columns = {"cluster", "backend", "user", "database", "state", "pid", "client_id",
-                   "age_seconds", "idle_seconds"};
+                   "age_seconds", "idle_seconds", "tls"};
   auto now = pools::Clock::now();
   auto age = [&](pools::Clock::time_point since) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - since).count());
@@ -125,7 +125,8 @@ Table Daemon::servers_table() const {
     pool.visit_idle([&](const auto& connection) {
       table.rows.push_back({key.cluster, key.backend, key.user, key.database, "idle",
                             std::to_string(server_id_of(connection)), std::nullopt,
-                            age(connection.created_at()), age(connection.last_used_at())});
+                            age(connection.created_at()), age(connection.last_used_at()),
+                            connection.tls() ? "yes" : "no"});
     });
   });
   // Connections in use are known by the clients using them.
@@ -135,7 +136,7 @@ Table Daemon::servers_table() const {
     table.rows.push_back({info.cluster, info.backend, info.user, info.database,
                           info.pinned.empty() ? "active" : "pinned",
                           std::to_string(info.server_pid), std::to_string(id), std::nullopt,
-                          std::nullopt});
+                          std::nullopt, std::nullopt});
   }
   return table;
 }

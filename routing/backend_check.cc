@@ -26,6 +26,7 @@ std::optional<CheckLogin> check_login(const config::Cluster& cluster,
   login.host = backend.host;
   login.port = backend.port;
   login.tls = backend.tls;
+  login.tls_ca_file = backend.tls_ca_file;
   login.timeout = cluster.health.timeout;
   if (!backend.username.empty()) {
     login.user = backend.username;
@@ -56,6 +57,7 @@ void BackendCheck::cancel() {
   error_code ignored;
   if (socket_) socket_->cancel(ignored);
   resolver_.cancel();
+  interrupt();
 }
 
 void BackendCheck::forget() { socket_.reset(); }
@@ -88,6 +90,7 @@ awaitable<CheckResult> BackendCheck::run() {
     // Cancelling the one wait in progress is enough: every wait checks `fired` on return.
     if (watch->owner->socket_) watch->owner->socket_->cancel(ignored);
     watch->owner->resolver_.cancel();
+    watch->owner->interrupt();
   });
 
   const bool reused = connected();

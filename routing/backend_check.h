@@ -23,7 +23,8 @@ struct CheckLogin {
   std::string database;
   std::string user;
   std::string password;
-  std::string tls = "prefer";  // the backend's tls: disable, prefer, require, verify-ca or -full
+  config::ServerTls tls = config::ServerTls::kPrefer;  // the backend's tls and tls_ca_file
+  std::string tls_ca_file;
   std::chrono::milliseconds timeout{1000};
 
   bool operator==(const CheckLogin&) const = default;
@@ -65,6 +66,10 @@ class BackendCheck {
   virtual awaitable<bool> attempt(CheckResult& result) = 0;
   // Closes the connection. Subclasses call forget() before their library closes its socket.
   virtual void reset() = 0;
+  // The run in progress timed out or was cancelled: a subclass that waits on something other
+  // than wait() (a connection of the proxy's own) ends that wait here.
+  virtual void interrupt() {}
+  const asio::any_io_executor& executor() const { return executor_; }
 
   // The address to connect to: `host` itself when it is an IP address, empty for a Unix
   // socket path, else what Asio resolves it to (the libraries would resolve it themselves

@@ -138,12 +138,6 @@ void MonitorCore::configure(const config::Config& config) {
               "cluster {}: backend {} has no username and no health.user is set: not "
               "checked, taken as up in its configured role",
               name, backend.name);
-        } else if (backend.type == config::BackendType::kRedis &&
-                   cluster.protocol == config::Protocol::kRedis) {
-          log->warn(
-              "cluster {}: backend {} has tls: {}, which the Redis check (hiredis 0.14) cannot "
-              "speak: not checked, taken as up in its configured role",
-              name, backend.name, backend.tls);
         }
         entry.checkers.push_back(nullptr);
         continue;

@@ -25,7 +25,7 @@ config::Backend pg_backend(std::string name, std::uint16_t port) {
   b.port = port;
   b.username = "monitor";
   b.database = "appdb";
-  b.tls = "disable";
+  b.tls = config::ServerTls::kDisable;
   return b;
 }
 

@@ -233,12 +233,15 @@ awaitable<bool> MysqlCheck::connect(std::string& error) {
   MYSQL* conn = conn_.get();
   mysql_options(conn, MYSQL_OPT_NONBLOCK, nullptr);  // the default stack for suspended calls
   mysql_options4(conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "plexiproxy health check");
-  const bool verify = settings_.tls.starts_with("verify");
-  if (verify || settings_.tls == "require") {
+  if (settings_.tls >= config::ServerTls::kRequire) {
     const my_bool on = 1;
-    const my_bool check_certificate = verify ? 1 : 0;
+    const my_bool check_name = settings_.tls == config::ServerTls::kVerifyFull ? 1 : 0;
     mysql_options(conn, MYSQL_OPT_SSL_ENFORCE, &on);
-    mysql_options(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &check_certificate);
+    // With a CA file libmariadb checks the chain; the name check is the separate option.
+    if (settings_.tls >= config::ServerTls::kVerifyCa) {
+      mysql_options(conn, MYSQL_OPT_SSL_CA, settings_.tls_ca_file.c_str());
+    }
+    mysql_options(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &check_name);
   }
   // An empty address is a Unix socket path, which libmariadb takes as host "localhost".
   const bool unix_socket = address.empty();

@@ -23,9 +23,9 @@
 namespace plexi::routing {
 
 // Where and as whom a MySQL check logs in (check_login()'s rules). tls require, verify-ca and
-// verify-full make the check use TLS (verify-*: libmariadb verifies the server's
-// certificate); disable and prefer connect in plain text. Two equal settings describe the
-// same check.
+// verify-full make the check use TLS (verify-ca: libmariadb checks the chain against
+// tls_ca_file; verify-full also the name, against the address the check connects to);
+// disable and prefer connect in plain text. Two equal settings describe the same check.
 struct MysqlCheckSettings : CheckLogin {
   bool operator==(const MysqlCheckSettings&) const = default;
 };

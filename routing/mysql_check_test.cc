@@ -171,14 +171,14 @@ TEST(MysqlCheck, LogsInAsCheckLoginSays) {
   backend.host = "10.0.0.7";
   backend.port = 3307;
   backend.database = "shop";
-  backend.tls = "require";
+  backend.tls = config::ServerTls::kRequire;
 
   const auto s = mysql_check_settings(cluster, backend);
   ASSERT_TRUE(s);
   EXPECT_EQ(static_cast<const CheckLogin&>(*s), *check_login(cluster, backend));
   EXPECT_EQ(s->port, 3307);
   EXPECT_EQ(s->user, "monitor");
-  EXPECT_EQ(s->tls, "require");
+  EXPECT_EQ(s->tls, config::ServerTls::kRequire);
 
   cluster.health.user.clear();
   EXPECT_FALSE(mysql_check_settings(cluster, backend));  // nobody to log in as: unchecked

@@ -37,8 +37,10 @@ std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend) {
   auto login = check_login(cluster, backend);
   if (!login) return std::nullopt;
-  return PgCheckSettings{login->host,     login->port, login->database, login->user,
-                         login->password, login->tls,  login->timeout};
+  return PgCheckSettings{login->host,        login->port,
+                         login->database,    login->user,
+                         login->password,    std::string(config::to_string(login->tls)),
+                         login->tls_ca_file, login->timeout};
 }
 
 std::optional<Lsn> parse_lsn(std::string_view text) {
@@ -122,8 +124,9 @@ awaitable<bool> PgCheck::connect(std::string& error) {
 
   const std::string port = std::to_string(settings_.port);
   // Empty values are ignored by libpq. GSSAPI stays off: its negotiation can block.
-  const char* keys[] = {"host",     "hostaddr", "port",       "dbname",           "user",
-                        "password", "sslmode",  "gssencmode", "application_name", nullptr};
+  const char* keys[] = {"host",       "hostaddr",         "port",    "dbname",
+                        "user",       "password",         "sslmode", "sslrootcert",
+                        "gssencmode", "application_name", nullptr};
   const char* values[] = {settings_.host.c_str(),
                           hostaddr.c_str(),
                           port.c_str(),
@@ -131,6 +134,7 @@ awaitable<bool> PgCheck::connect(std::string& error) {
                           settings_.user.c_str(),
                           settings_.password.c_str(),
                           settings_.sslmode.c_str(),
+                          settings_.sslrootcert.c_str(),
                           "disable",
                           "plexiproxy health check",
                           nullptr};

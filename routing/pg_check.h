@@ -28,12 +28,14 @@ struct PgCheckSettings {
   std::string user;
   std::string password;
   std::string sslmode = "prefer";
+  std::string sslrootcert;  // the backend's tls_ca_file
   std::chrono::milliseconds timeout{1000};
 
   bool operator==(const PgCheckSettings&) const = default;
 };
 
-// check_login()'s user, password and database, with the backend's tls as the sslmode. None
+// check_login()'s user, password and database, with the backend's tls as the sslmode (the same
+// names) and its tls_ca_file as the sslrootcert. None
 // when there is no user to log in as: the backend then goes unchecked.
 std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend);

@@ -93,7 +93,7 @@ TEST(PgCheck, LogsInWithTheBackendsUserElseTheHealthUser) {
   backend.host = "10.0.0.5";
   backend.port = 5433;
   backend.database = "appdb";
-  backend.tls = "require";
+  backend.tls = config::ServerTls::kRequire;
 
   auto s = pg_check_settings(cluster, backend);
   ASSERT_TRUE(s);

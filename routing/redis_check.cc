@@ -33,12 +33,12 @@ std::optional<std::string_view> info_field(std::string_view info, std::string_vi
 
 std::optional<RedisCheckSettings> redis_check_settings(const config::Cluster& cluster,
                                                        const config::Backend& backend) {
-  if (backend.tls == "require" || backend.tls.starts_with("verify")) return std::nullopt;
   RedisCheckSettings settings;
   settings.host = backend.host;
   settings.port = backend.port;
   settings.database = backend.database;
-  settings.tls = backend.tls;
+  settings.tls = config::is_socket_path(backend.host) ? config::ServerTls::kDisable : backend.tls;
+  settings.tls_ca_file = backend.tls_ca_file;
   settings.timeout = cluster.health.timeout;
   const bool own = !backend.username.empty() || !backend.password.empty();
   settings.user = own ? backend.username : cluster.health.user;
@@ -123,20 +123,36 @@ RedisCheck::RedisCheck(asio::any_io_executor executor, RedisCheckSettings settin
       settings_(std::move(settings)),
       connection_([this](int fd, bool for_write, bool new_socket, std::string& error) {
         return wait(fd, for_write, new_socket, error);
-      }) {}
+      }),
+      waker_(executor) {}
 
-RedisCheck::~RedisCheck() {
-  forget();  // our dup first; hiredis then closes its own descriptor
-  connection_.close();
-}
+RedisCheck::~RedisCheck() { reset(); }
 
 void RedisCheck::reset() {
-  forget();
+  forget();  // our dup first; hiredis then closes its own descriptor
   connection_.close();
+  if (link_) {
+    link_->close("the check closed its connection");
+    link_.reset();
+  }
+}
+
+void RedisCheck::interrupt() {
+  // The replies still awaited come back as errors and wake ask_link(), which sees why.
+  if (link_) link_->close("the check was interrupted");
 }
 
 awaitable<bool> RedisCheck::attempt(CheckResult& result) {
-  if (!connection_.connected()) {
+  if (tls() && !link_) {
+    pools::redis::LinkTarget target;
+    target.host = settings_.host;
+    target.port = settings_.port;
+    target.user = settings_.user;
+    target.password = settings_.password;
+    target.connect_timeout = settings_.timeout;
+    target.tls = {settings_.tls, settings_.tls_ca_file};
+    link_ = std::make_shared<pools::redis::ServerLink>(executor(), std::move(target));
+  } else if (!tls() && !connection_.connected()) {
     const bool connected = co_await connect(result.error);
     if (!connected) co_return false;
   }
@@ -179,7 +195,12 @@ awaitable<bool> RedisCheck::connect(std::string& error) {
 awaitable<std::optional<resp::Value>> RedisCheck::ask(std::vector<std::string> command,
                                                       std::string& error) {
   const std::string name = command.front();
-  auto reply = co_await connection_.command(std::move(command), error);
+  std::optional<resp::Value> reply;
+  if (link_) {
+    reply = co_await ask_link(command, error);
+  } else {
+    reply = co_await connection_.command(std::move(command), error);
+  }
   if (!reply) {
     if (error.empty()) error = failure("waiting for " + name + "'s answer");
     co_return std::nullopt;
@@ -189,6 +210,27 @@ awaitable<std::optional<resp::Value>> RedisCheck::ask(std::vector<std::string> c
     co_return std::nullopt;
   }
   co_return reply;
+}
+
+awaitable<std::optional<resp::Value>> RedisCheck::ask_link(const std::vector<std::string>& command,
+                                                           std::string& error) {
+  std::vector<std::string_view> args(command.begin(), command.end());
+  auto slot = std::make_shared<pools::redis::ReplySlot>();
+  slot->waker = &waker_;
+  link_->send_command(args, slot);
+  while (!slot->done) co_await waker_.wait();
+  if (interrupted()) co_return std::nullopt;  // ask() names the stage
+  if (slot->link_failed) {
+    // The link's own error reply: "-ERR plexiproxy: <why> (server host:port)\r\n".
+    constexpr std::string_view kPrefix = "-ERR plexiproxy: ";
+    const std::string& text = slot->reply;
+    const std::size_t from = text.starts_with(kPrefix) ? kPrefix.size() : 1;
+    error = text.substr(from, text.find_first_of("\r\n") - from);
+    co_return std::nullopt;
+  }
+  auto value = resp::parse_value(slot->reply, resp::Limits{});
+  if (!value) error = "unreadable reply to " + command.front();
+  co_return value;
 }
 
 }  // namespace plexi::routing

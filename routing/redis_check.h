@@ -1,9 +1,11 @@
 // One Redis backend's health check through hiredis's async API, its socket waited on with
 // Asio: a connection kept between checks, AUTH when the backend has a password, PING, ROLE
 // (and INFO replication on a replica), and what they say as a CheckResult, all within the
-// check's timeout.
+// check's timeout. hiredis 0.14 has no TLS: a backend with tls require and up is asked the
+// same over the relays' own ServerLink instead.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 
 #include "common/asio.h"
 #include "config/config.h"
+#include "pools/redis/server_link.h"
 #include "protocol/resp/value.h"
 #include "routing/backend_check.h"
 #include "routing/backend_health.h"
@@ -27,8 +30,7 @@ struct RedisCheckSettings : CheckLogin {
 
 // The backend's own username and password when it has either, else the cluster's
 // health.user and health.password; with none of them the check sends no AUTH (a Redis
-// server may need none, unlike an SQL one). None when the backend's tls is require,
-// verify-ca or verify-full, which hiredis 0.14 cannot speak: the backend then goes unchecked.
+// server may need none, unlike an SQL one). Its tls and tls_ca_file as for the relays.
 std::optional<RedisCheckSettings> redis_check_settings(const config::Cluster& cluster,
                                                        const config::Backend& backend);
 
@@ -53,16 +55,23 @@ class RedisCheck : public BackendCheck {
   ~RedisCheck() override;
 
  private:
-  bool connected() const override { return connection_.connected(); }
+  bool connected() const override { return link_ || connection_.connected(); }
   awaitable<bool> attempt(CheckResult& result) override;
   void reset() override;
+  void interrupt() override;
+  bool tls() const { return settings_.tls >= config::ServerTls::kRequire; }
   awaitable<bool> connect(std::string& error);
   // Sends `command` and waits for its reply; an error reply is a failure named after the
   // command's first word.
   awaitable<std::optional<resp::Value>> ask(std::vector<std::string> command, std::string& error);
+  // ask() over the TLS link, which logs in (AUTH) on its own when it connects.
+  awaitable<std::optional<resp::Value>> ask_link(const std::vector<std::string>& command,
+                                                 std::string& error);
 
   RedisCheckSettings settings_;
   HiredisConnection connection_;
+  pools::redis::ReplyWaker waker_;  // before link_: a closing link may still wake it
+  std::shared_ptr<pools::redis::ServerLink> link_;
 };
 
 }  // namespace plexi::routing

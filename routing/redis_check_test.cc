@@ -201,8 +201,11 @@ TEST(RedisCheck, SendsTheBackendsOwnCredentialsElseTheHealthUsers) {
   EXPECT_TRUE(s->user.empty());
   EXPECT_EQ(s->password, "requirepass-secret");
 
-  backend.tls = "require";  // hiredis 0.14 has no TLS
-  EXPECT_FALSE(redis_check_settings(cluster, backend));
+  // hiredis 0.14 has no TLS: such a backend is checked over the proxy's own link.
+  backend.tls = config::ServerTls::kRequire;
+  s = redis_check_settings(cluster, backend);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->tls, config::ServerTls::kRequire);
 }
 
 using testing::resp_command;

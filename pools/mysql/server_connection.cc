@@ -51,7 +51,7 @@ std::string describe(const Err& err) {
 ServerConnection::~ServerConnection() { close(); }
 
 void ServerConnection::move_to(const asio::any_io_executor& executor) {
-  if (!move_socket(socket_, executor)) broken_ = true;
+  if (!move_socket(stream_.socket(), executor)) broken_ = true;
 }
 
 awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const ServerAddress& address,
@@ -59,18 +59,19 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
                                                                        Err* server_error) {
   auto executor = co_await asio::this_coro::executor;
   std::unique_ptr<ServerConnection> connection(new ServerConnection(executor));
-  Deadline deadline(executor, address.connect_timeout, connection->socket_);
+  Deadline deadline(executor, address.connect_timeout, connection->stream_.socket());
 
-  bool connected =
-      co_await pools::connect_server(connection->socket_, address.host, address.port, error);
+  bool connected = co_await pools::connect_server(connection->stream_.socket(), address.host,
+                                                  address.port, error);
   if (!connected) {
     if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
   error_code ec;
-  connection->endpoint_ = connection->socket_.remote_endpoint(ec);
+  connection->endpoint_ = connection->stream_.socket().remote_endpoint(ec);
   bool logged_in = co_await connection->log_in(address, error, server_error);
   if (!logged_in) {
+    connection->mark_broken();  // never logged in: no COM_QUIT, least of all in plain text
     if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
@@ -87,7 +88,7 @@ awaitable<bool> ServerConnection::read_packet(ByteVector& payload, std::uint8_t&
       co_return true;
     }
     error_code ec;
-    std::size_t received = co_await read_some(socket_, input_, ec, 4096);
+    std::size_t received = co_await read_some(stream_, input_, ec, 4096);
     if (received == 0) {
       error = ec ? ec.message() : "the server closed the connection";
       broken_ = true;
@@ -101,7 +102,7 @@ awaitable<bool> ServerConnection::write_packet(Bytes payload, std::uint8_t& sequ
   ByteVector out;
   append_packet(out, sequence, payload);
   error_code ec;
-  bool written = co_await write_all(socket_, out, ec);
+  bool written = co_await write_all(stream_, out, ec);
   if (!written) {
     error = ec.message();
     broken_ = true;
@@ -139,6 +140,29 @@ awaitable<bool> ServerConnection::log_in(const ServerAddress& address, std::stri
   response.capabilities = wanted & handshake->capabilities;
   response.max_packet = 1 << 30;
   response.collation = address.collation;
+  const bool offers_tls = (handshake->capabilities & cap::kSsl) != 0;
+  if (address.tls.wanted() && !config::is_socket_path(address.host)) {
+    if (offers_tls) {
+      // The SSLRequest is the response's first 32 bytes; the whole response follows over TLS
+      // with the next sequence id.
+      response.capabilities |= cap::kSsl;
+      response.ssl_request = true;
+      bool asked =
+          co_await write_packet(encode_handshake_response_payload(response), sequence, error);
+      if (!asked) co_return false;
+      response.ssl_request = false;
+      if (!input_.empty()) {
+        error = "server sent unencrypted data before the TLS handshake";
+        co_return false;
+      }
+      bool started = co_await pools::start_server_tls(stream_, address.tls, address.host, error);
+      if (!started) co_return false;
+    } else if (address.tls.required()) {
+      error = "server does not support TLS (backend tls: " +
+              std::string(config::to_string(address.tls.mode)) + ")";
+      co_return false;
+    }
+  }
   response.user = address.user;
   response.database = address.database;
   std::string plugin =
@@ -194,7 +218,9 @@ awaitable<bool> ServerConnection::log_in(const ServerAddress& address, std::stri
       auto data = as_chars(Bytes(payload).subspan(1));
       if (data[0] == kFastAuthSuccess) continue;  // the OK follows
       if (data[0] == kPerformFullAuthentication) {
-        answer = std::string(1, kRequestPublicKey);
+        // Over TLS the password itself goes, as over any secure transport; in plain text
+        // only encrypted with the server's RSA key.
+        answer = stream_.is_tls() ? address.password + '\0' : std::string(1, kRequestPublicKey);
       } else {
         // The public key the proxy asked for.
         answer = encrypt_password(address.password, scramble, data);
@@ -342,26 +368,26 @@ std::uint32_t ServerConnection::remember_statement(const std::string& sql,
 }
 
 bool ServerConnection::alive() {
-  if (broken_ || !socket_.is_open()) return false;
+  if (broken_ || !stream_.is_open()) return false;
   std::byte probe;
-  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
   // An idle server sends nothing; EOF or unsolicited bytes (an ERR announcing it closed the
   // connection, after wait_timeout) mean it is gone.
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void ServerConnection::close() {
-  if (socket_.is_open()) {
+  if (stream_.is_open()) {
     if (!broken_ && !busy_) {
       ByteVector out;
       std::uint8_t sequence = 0;
       std::byte quit{static_cast<std::uint8_t>(Command::kQuit)};
       append_packet(out, sequence, Bytes(&quit, 1));
       error_code ignored;
-      asio::write(socket_, asio::buffer(out.data(), out.size()), ignored);
+      asio::write(stream_, asio::buffer(out.data(), out.size()), ignored);
     }
     error_code ignored;
-    socket_.close(ignored);
+    stream_.close(ignored);
   }
   broken_ = true;
 }

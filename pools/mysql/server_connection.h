@@ -18,6 +18,7 @@
 #include "common/bytes.h"
 #include "pools/pool.h"
 #include "pools/server_socket.h"
+#include "pools/server_tls.h"
 #include "protocol/mysql/packets.h"
 
 namespace plexi::mysql {
@@ -31,6 +32,9 @@ struct ServerAddress {
   std::uint32_t capabilities = 0;  // what the proxy asks for, before the server's own mask
   std::uint8_t collation = kCollationUtf8mb4GeneralCi;
   std::chrono::milliseconds connect_timeout{5000};
+  // TLS when the server offers it (CLIENT_SSL) unless disabled; a server that does not is
+  // refused from require up.
+  pools::TlsTarget tls;
 };
 
 // A statement prepared on one server connection.
@@ -67,15 +71,17 @@ using TextRow = std::vector<std::optional<std::string>>;
 
 class ServerConnection {
  public:
-  // Connects and authenticates. On failure returns null with `error` set; the server's own
-  // ERR is kept in `server_error` so a client can be told exactly.
+  // Connects, starts TLS as address.tls says, and authenticates. On failure returns null with
+  // `error` set; the server's own ERR is kept in `server_error` so a client can be told exactly.
   static awaitable<std::unique_ptr<ServerConnection>> connect(const ServerAddress& address,
                                                               std::string& error,
                                                               Err* server_error = nullptr);
   ~ServerConnection();
 
-  pools::ServerSocket& socket() { return socket_; }
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  // Reads and writes go through TLS when the connection started it.
+  pools::ServerStream& socket() { return stream_; }
+  bool tls() const { return stream_.is_tls(); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
   void move_to(const asio::any_io_executor& executor);
   ReadBuffer& input() { return input_; }
   const pools::ServerEndpoint& endpoint() const { return endpoint_; }
@@ -128,13 +134,14 @@ class ServerConnection {
   void close();
 
  private:
-  explicit ServerConnection(const asio::any_io_executor& executor) : socket_(executor) {}
+  explicit ServerConnection(const asio::any_io_executor& executor)
+      : stream_(pools::ServerSocket(executor)) {}
   awaitable<bool> log_in(const ServerAddress& address, std::string& error, Err* server_error);
   // The next packet from the server, its payload copied into `payload`.
   awaitable<bool> read_packet(ByteVector& payload, std::uint8_t& sequence, std::string& error);
   awaitable<bool> write_packet(Bytes payload, std::uint8_t& sequence, std::string& error);
 
-  pools::ServerSocket socket_;
+  pools::ServerStream stream_;
   pools::ServerEndpoint endpoint_;
   ReadBuffer input_;
   std::uint32_t thread_id_ = 0;

@@ -17,7 +17,7 @@ namespace plexi::pg {
 ServerConnection::~ServerConnection() { close(); }
 
 void ServerConnection::move_to(const asio::any_io_executor& executor) {
-  if (!move_socket(socket_, executor)) broken_ = true;
+  if (!move_socket(stream_.socket(), executor)) broken_ = true;
 }
 
 awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const ServerAddress& address,
@@ -26,25 +26,67 @@ awaitable<std::unique_ptr<ServerConnection>> ServerConnection::connect(const Ser
   auto executor = co_await asio::this_coro::executor;
   // The deadline watches the connection's own socket, so it bounds the login as well.
   std::unique_ptr<ServerConnection> connection(new ServerConnection(executor));
-  Deadline deadline(executor, address.connect_timeout, connection->socket_);
+  Deadline deadline(executor, address.connect_timeout, connection->stream_.socket());
 
   const std::string target =
       config::is_socket_path(address.host)
           ? config::socket_file(config::BackendType::kPostgres, address.host, address.port)
           : address.host;
-  bool connected = co_await pools::connect_server(connection->socket_, target, address.port, error);
+  bool connected =
+      co_await pools::connect_server(connection->stream_.socket(), target, address.port, error);
   if (!connected) {
     if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
   error_code ec;
-  connection->endpoint_ = connection->socket_.remote_endpoint(ec);
-  bool started = co_await connection->startup(address, error, server_error);
+  connection->endpoint_ = connection->stream_.socket().remote_endpoint(ec);
+  bool started = true;
+  if (address.tls.wanted() && !config::is_socket_path(address.host)) {
+    started = co_await connection->negotiate_tls(address, error);
+  }
+  if (started) started = co_await connection->startup(address, error, server_error);
   if (!started) {
+    connection->mark_broken();  // never logged in: nothing to say Terminate to
     if (deadline.expired()) error = "connect timeout";
     co_return nullptr;
   }
   co_return connection;
+}
+
+awaitable<bool> ServerConnection::negotiate_tls(const ServerAddress& address, std::string& error) {
+  ByteVector out;
+  encode_ssl_request(out);
+  error_code ec;
+  bool sent = co_await write_all(stream_, out, ec);
+  if (!sent) {
+    error = ec.message();
+    co_return false;
+  }
+  // Exactly one byte: whatever followed it in plain text before the handshake could have been
+  // injected by someone on the path, and must not pass for what the server said over TLS.
+  char answer = 0;
+  co_await asio::async_read(stream_.socket(), asio::buffer(&answer, 1),
+                            asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    error = "server closed the connection after SSLRequest";
+    if (ec != asio::error::eof) error += ": " + ec.message();
+    co_return false;
+  }
+  if (answer == 'N') {
+    if (!address.tls.required()) co_return true;
+    error = "server does not support TLS (backend tls: " +
+            std::string(config::to_string(address.tls.mode)) + ")";
+    co_return false;
+  }
+  if (answer != 'S') {
+    error = "unexpected answer to SSLRequest from server";
+    co_return false;
+  }
+  if (stream_.socket().available(ec) > 0) {
+    error = "server sent unencrypted data after accepting TLS";
+    co_return false;
+  }
+  co_return co_await pools::start_server_tls(stream_, address.tls, address.host, error);
 }
 
 awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::string& error,
@@ -54,7 +96,7 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
       {{"user", address.user}, {"database", address.database}}};
   encode_startup_message(out, params);
   error_code ec;
-  bool sent = co_await write_all(socket_, out, ec);
+  bool sent = co_await write_all(stream_, out, ec);
   if (!sent) {
     error = ec.message();
     co_return false;
@@ -68,7 +110,7 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
       co_return false;
     }
     if (frame.status == DecodeStatus::kNeedMore) {
-      std::size_t received = co_await read_some(socket_, input_, ec);
+      std::size_t received = co_await read_some(stream_, input_, ec);
       if (received == 0) {
         error = "server closed the connection during startup";
         if (ec && ec != asio::error::eof) error += ": " + ec.message();
@@ -159,7 +201,7 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
         break;
     }
     input_.consume(frame.consumed);
-    if (!out.empty() && !co_await write_all(socket_, out, ec)) {
+    if (!out.empty() && !co_await write_all(stream_, out, ec)) {
       error = ec.message();
       co_return false;
     }
@@ -167,24 +209,24 @@ awaitable<bool> ServerConnection::startup(const ServerAddress& address, std::str
 }
 
 bool ServerConnection::alive() {
-  if (broken_ || !socket_.is_open()) return false;
+  if (broken_ || !stream_.is_open()) return false;
   std::byte probe;
-  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
   // Nothing to read is the healthy state of an idle server; EOF or unsolicited bytes (a
   // shutdown notice) mean it is going away.
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void ServerConnection::close() {
-  if (socket_.is_open()) {
+  if (stream_.is_open()) {
     if (!broken_ && tx_status_ == TxStatus::kIdle && !busy_) {
       ByteVector out;
       encode_terminate(out);
       error_code ignored;
-      asio::write(socket_, asio::buffer(out.data(), out.size()), ignored);
+      asio::write(stream_, asio::buffer(out.data(), out.size()), ignored);
     }
     error_code ignored;
-    socket_.close(ignored);
+    stream_.close(ignored);
   }
   broken_ = true;
 }

@@ -14,6 +14,7 @@
 #include "common/bytes.h"
 #include "pools/pool.h"
 #include "pools/server_socket.h"
+#include "pools/server_tls.h"
 #include "protocol/pg/auth.h"
 #include "protocol/pg/messages.h"
 
@@ -28,11 +29,14 @@ struct ServerAddress {
   // SCRAM passthrough: when set, a SCRAM login uses these instead of the password.
   std::optional<ScramKeys> scram_keys;
   std::chrono::milliseconds connect_timeout{5000};
+  // SSLRequest first unless disabled; the server's 'N' is accepted only below require.
+  pools::TlsTarget tls;
 };
 
 class ServerConnection {
  public:
-  // Connects, authenticates (trust, cleartext, md5, SCRAM-SHA-256) and reads the server's
+  // Connects, starts TLS as address.tls says, authenticates (trust, cleartext, md5,
+  // SCRAM-SHA-256) and reads the server's
   // parameters up to the first ReadyForQuery. On failure returns null with `error` set; a
   // server's own ErrorResponse is kept in `server_error` so a client can be told exactly.
   static awaitable<std::unique_ptr<ServerConnection>> connect(const ServerAddress& address,
@@ -40,8 +44,10 @@ class ServerConnection {
                                                               ErrorFields* server_error = nullptr);
   ~ServerConnection();
 
-  pools::ServerSocket& socket() { return socket_; }
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  // Reads and writes go through TLS when the connection started it.
+  pools::ServerStream& socket() { return stream_; }
+  bool tls() const { return stream_.is_tls(); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
   // Re-registers the socket with `executor`'s worker (a no-op when it is already there):
   // the session using the connection then completes its I/O on its own thread.
   void move_to(const asio::any_io_executor& executor);
@@ -74,11 +80,14 @@ class ServerConnection {
   void close();
 
  private:
-  explicit ServerConnection(const asio::any_io_executor& executor) : socket_(executor) {}
+  explicit ServerConnection(const asio::any_io_executor& executor)
+      : stream_(pools::ServerSocket(executor)) {}
+  // SSLRequest and, on the server's 'S', the TLS handshake.
+  awaitable<bool> negotiate_tls(const ServerAddress& address, std::string& error);
   awaitable<bool> startup(const ServerAddress& address, std::string& error,
                           ErrorFields* server_error);
 
-  pools::ServerSocket socket_;
+  pools::ServerStream stream_;
   pools::ServerEndpoint endpoint_;
   ReadBuffer input_;
   std::int32_t backend_pid_ = 0;

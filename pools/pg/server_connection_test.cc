@@ -55,11 +55,16 @@ awaitable<ByteVector> read_startup_message(Socket& socket) {
   co_return message;
 }
 
-// A trusting server: takes one login, then one cancel request, which it returns.
+// A trusting server without TLS: answers an SSLRequest 'N', as such a server does, takes one
+// login, then one cancel request, which it returns.
 template <class Acceptor>
 awaitable<ByteVector> serve_login_then_cancel(Acceptor& acceptor) {
   auto server = co_await acceptor.async_accept(use_awaitable);
-  co_await read_startup_message(server);
+  ByteVector first = co_await read_startup_message(server);
+  if (first.size() == 8 && int32_at(first, 4) == kSslRequestCode) {
+    co_await asio::async_write(server, asio::buffer("N", 1), use_awaitable);
+    co_await read_startup_message(server);
+  }
   ByteVector out;
   encode_authentication_ok(out);
   encode_backend_key_data(out, kPid, kSecret);
@@ -138,9 +143,39 @@ TEST_F(ServerConnectionTest, LogsInAndCancelsOverTcpWithNagleOff) {
   log_in_and_cancel(address("127.0.0.1", acceptor.local_endpoint().port()),
                     [](ServerConnection& connection) {
                       tcp::no_delay no_delay;
-                      connection.socket().get_option(no_delay);
+                      connection.socket().socket().get_option(no_delay);
                       EXPECT_TRUE(no_delay.value());
                     });
+}
+
+// tls: require refuses a server that answers the SSLRequest 'N', before any startup packet
+// (and so any user name) goes out in plain text.
+TEST_F(ServerConnectionTest, RequireRefusesAServerWithoutTls) {
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  ByteVector after_refusal;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto server = co_await acceptor.async_accept(use_awaitable);
+        ByteVector request = co_await read_startup_message(server);
+        EXPECT_EQ(int32_at(request, 4), kSslRequestCode);
+        co_await asio::async_write(server, asio::buffer("N", 1), use_awaitable);
+        std::array<std::byte, 64> rest;
+        boost::system::error_code ec;
+        std::size_t n = co_await server.async_read_some(asio::buffer(rest),
+                                                        asio::redirect_error(use_awaitable, ec));
+        after_refusal.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n));
+      },
+      asio::detached);
+  auto required = address("127.0.0.1", acceptor.local_endpoint().port());
+  required.tls.mode = config::ServerTls::kRequire;
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto connection = co_await ServerConnection::connect(required, error);
+    EXPECT_EQ(connection, nullptr);
+    EXPECT_EQ(error, "server does not support TLS (backend tls: require)");
+  });
+  EXPECT_TRUE(after_refusal.empty());
 }
 
 TEST_F(ServerConnectionTest, ConnectTimeoutBoundsALoginTheServerNeverAnswers) {

@@ -29,7 +29,7 @@ ServerLink::ServerLink(asio::any_io_executor executor, LinkTarget target, resp::
     : executor_(std::move(executor)),
       target_(std::move(target)),
       limits_(limits),
-      socket_(executor_) {
+      stream_(std::make_shared<ServerStream>(ServerSocket(executor_))) {
   // A server's simple strings can be long (a MONITOR line repeats a command's arguments):
   // held to the bulk limit, not the inline request limit meant for clients.
   limits_.max_inline_bytes = std::max(limits_.max_inline_bytes, limits_.max_bulk_bytes);
@@ -37,7 +37,7 @@ ServerLink::ServerLink(asio::any_io_executor executor, LinkTarget target, resp::
 
 ServerLink::~ServerLink() {
   error_code ignored;
-  socket_.close(ignored);
+  stream_->close(ignored);
 }
 
 void ServerLink::send(std::string_view request, std::shared_ptr<ReplySlot> slot) {
@@ -82,29 +82,36 @@ void ServerLink::write_pending() {
   writing_.swap(pending_);
   pending_.clear();
   writing_now_ = true;
-  asio::async_write(
-      socket_, asio::buffer(writing_),
-      [self = shared_from_this(), generation = generation_](const error_code& ec, std::size_t) {
-        if (generation != self->generation_) return;
-        self->writing_now_ = false;
-        if (ec) {
-          self->fail("cannot write to the server: " + ec.message());
-          return;
-        }
-        self->writing_.clear();
-        if (self->writing_.capacity() > 1 << 20) std::string().swap(self->writing_);
-        self->write_pending();
-      });
+  asio::async_write(*stream_, asio::buffer(writing_),
+                    [self = shared_from_this(), generation = generation_, stream = stream_](
+                        const error_code& ec, std::size_t) {
+                      if (generation != self->generation_) return;
+                      self->writing_now_ = false;
+                      if (ec) {
+                        self->fail("cannot write to the server: " + ec.message());
+                        return;
+                      }
+                      self->writing_.clear();
+                      if (self->writing_.capacity() > 1 << 20) std::string().swap(self->writing_);
+                      self->write_pending();
+                    });
 }
 
 awaitable<bool> ServerLink::connect(std::string& error) {
   // A host that is a path is the server's Unix socket file.
-  ServerSocket socket(executor_);
+  auto stream = std::make_shared<ServerStream>(ServerSocket(executor_));
   {
-    Deadline deadline(executor_, target_.connect_timeout, socket);
-    bool connected = co_await connect_server(socket, target_.host, target_.port, error);
+    Deadline deadline(executor_, target_.connect_timeout, stream->socket());
+    bool connected = co_await connect_server(stream->socket(), target_.host, target_.port, error);
+    const bool connected_tcp = connected;
+    if (connected && tls()) {
+      connected = co_await start_server_tls(*stream, target_.tls, target_.host, error);
+      if (!connected && !deadline.expired()) co_return false;  // the error names TLS's failure
+    }
     if (deadline.expired()) {
-      error = "connect timed out";
+      // A server without TLS on the port may well take the ClientHello for half a command.
+      error = tls() && connected_tcp ? "TLS handshake timed out (is it the server's TLS port?)"
+                                     : "connect timed out";
       co_return false;
     }
     if (!connected) {
@@ -112,7 +119,7 @@ awaitable<bool> ServerLink::connect(std::string& error) {
       co_return false;
     }
   }
-  socket_ = std::move(socket);
+  stream_ = std::move(stream);
   co_return true;
 }
 
@@ -161,12 +168,13 @@ awaitable<void> ServerLink::connect_and_read() {
   state_ = State::kReady;
   write_pending();
 
+  auto stream = stream_;
   while (generation == generation_ && state_ == State::kReady) {
     error_code ec;
     // An incomplete reply grows the buffer at least to the size it announced, and by
     // doubling when it announced nothing (a long array): no copying per 16 kB.
     std::size_t chunk = std::max<std::size_t>({16384, input_.size(), missing_});
-    std::size_t received = co_await read_some(socket_, input_, ec, chunk);
+    std::size_t received = co_await read_some(*stream, input_, ec, chunk);
     if (generation != generation_) co_return;
     if (received == 0) {
       fail(ec == asio::error::eof ? "the server closed the connection"
@@ -229,7 +237,7 @@ void ServerLink::deliver(std::string_view reply) {
 void ServerLink::fail(std::string_view why) {
   ++generation_;
   error_code ignored;
-  socket_.close(ignored);
+  stream_->close(ignored);
   state_ = State::kIdle;
   writing_now_ = false;
   pending_.clear();

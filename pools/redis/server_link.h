@@ -19,6 +19,7 @@
 #include "common/socket_io.h"
 #include "common/waker.h"
 #include "pools/server_socket.h"
+#include "pools/server_tls.h"
 #include "protocol/resp/resp.h"
 
 namespace plexi::pools::redis {
@@ -34,6 +35,9 @@ struct LinkTarget {
   int database = 0;      // SELECT after connecting when not 0
   int protocol = 2;      // 3: HELLO 3 first, so replies come in RESP3
   std::chrono::milliseconds connect_timeout{5000};
+  // RESP negotiates nothing, so TLS is all or nothing from the first byte: require and up
+  // connect with TLS; prefer, like disable, connects in plain text.
+  TlsTarget tls;
 
   bool operator==(const LinkTarget&) const = default;
   std::string describe() const {
@@ -58,6 +62,7 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   ServerLink& operator=(const ServerLink&) = delete;
 
   const LinkTarget& target() const { return target_; }
+  bool tls() const { return target_.tls.required(); }
   const asio::any_io_executor& executor() const { return executor_; }
 
   // Queues `request` (one whole RESP request) and the slot its reply goes to; connects
@@ -99,7 +104,9 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   asio::any_io_executor executor_;
   LinkTarget target_;
   resp::Limits limits_;
-  ServerSocket socket_;
+  // Shared with the operations in progress on it: a TLS stream must outlive them, and a
+  // reconnection replaces it while the old one's aborted read may still be completing.
+  std::shared_ptr<ServerStream> stream_;
   State state_ = State::kIdle;
   std::uint64_t generation_ = 0;  // of the connection; handlers of an older one stand down
   ReadBuffer input_;

@@ -287,6 +287,7 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   address->capabilities = s_.capabilities() & kRelayedCapabilities;
   address->collation = s_.collation();
   address->connect_timeout = backend.pool.connect_timeout;
+  address->tls = pools::tls_target(backend);
   char variant[48];
   std::snprintf(variant, sizeof(variant), "flags %x, collation %u", address->capabilities,
                 static_cast<unsigned>(address->collation));

@@ -105,6 +105,7 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   address.port = backend.port;
   address.database = backend.database.empty() ? cluster.name : backend.database;
   address.connect_timeout = backend.pool.connect_timeout;
+  address.tls = pools::tls_target(backend);
   if (!backend.username.empty()) {
     address.user = backend.username;
     address.password = backend.password;

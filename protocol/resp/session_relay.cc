@@ -89,6 +89,7 @@ pools::redis::LinkTarget Session::link_target(int backend) const {
   target.database = database_;
   target.protocol = protocol_;
   target.connect_timeout = config.pool.connect_timeout;
+  target.tls = pools::tls_target(config);
   return target;
 }
 
@@ -689,6 +690,12 @@ void Session::record(const Pending& pending) {
   auto elapsed =
       std::chrono::duration_cast<std::chrono::nanoseconds>(pools::Clock::now() - pending.started);
   const auto& backend = cluster_->backends[static_cast<std::size_t>(pending.backend)];
+  if (pending.slot && pending.slot->link_failed) {
+    // The reply is the proxy's own error: say in the log why the server was out of reach.
+    std::string_view why = pending.slot->reply;
+    while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.remove_suffix(1);
+    env_.log->warn("backend {} of cluster {}: {}", backend.name, cluster_name_, why.substr(1));
+  }
   if (digesting()) {
     routing::DigestSample sample;
     sample.cluster = cluster_name_;

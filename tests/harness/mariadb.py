@@ -4,6 +4,7 @@ port with binlog and GTIDs, GTID replicas of it, and stopping exactly those proc
 
 import atexit
 import itertools
+import shutil
 import signal
 import subprocess
 import time
@@ -156,6 +157,34 @@ class MariaDBServer(ManagedProcess):
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class TlsMariaDBServer(MariaDBServer):
+    """A MariaDBServer with TLS from tls_files, (certificate, key, CA certificate); ssl_only
+    refuses clients without it (require_secure_transport). The harness's own connections
+    use TLS and check the certificate against the CA."""
+
+    def __init__(self, tls_files: tuple[Path, Path, Path], ssl_only: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.tls_files = tls_files
+        self.ssl_only = ssl_only
+
+    def server_options(self) -> list[str]:
+        # mariadbd runs as its own user: it reads copies in its directory.
+        names = []
+        for source, name in zip(self.tls_files, ("server.crt", "server.key", "ca.crt")):
+            shutil.copyfile(source, self.dir / name)
+            (self.dir / name).chmod(0o644)
+            names.append(self.dir / name)
+        cert, key, ca = names
+        options = [*super().server_options(), f"--ssl-cert={cert}", f"--ssl-key={key}",
+                   f"--ssl-ca={ca}"]
+        if self.ssl_only:
+            options.append("--require-secure-transport=ON")
+        return options
+
+    def connect(self, **kwargs) -> pymysql.connections.Connection:
+        return super().connect(**{"ssl": {"ca": str(self.tls_files[2])}, **kwargs})
 
 
 class MariaDBReplica(MariaDBServer):

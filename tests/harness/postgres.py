@@ -2,6 +2,7 @@
 as a child process on a loopback port, and stop exactly that process."""
 
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -36,13 +37,18 @@ wal_retrieve_retry_interval = 200ms
 
 
 class PostgresServer(ManagedProcess):
-    """One PostgreSQL cluster. auth is the pg_hba method: scram-sha-256, md5 or trust."""
+    """One PostgreSQL cluster. auth is the pg_hba method: scram-sha-256, md5 or trust.
+    ssl_files, a (certificate, key) pair, turns ssl on with them; ssl_only then refuses
+    TCP connections without TLS (hostnossl ... reject)."""
 
     standby = False  # a replica replays its primary's changes and takes no writes
 
     def __init__(self, auth: str = "scram-sha-256", password: str = "postgres-secret",
-                 port: int | None = None):
+                 port: int | None = None, ssl_files: tuple[Path, Path] | None = None,
+                 ssl_only: bool = False):
         self.auth = auth
+        self.ssl_files = ssl_files
+        self.ssl_only = ssl_only
         self.user = "postgres"
         self.password = password
         self.host = "127.0.0.1"
@@ -91,6 +97,21 @@ class PostgresServer(ManagedProcess):
         # initdb's pg_hba.conf lets 127.0.0.1 replicate already; say so rather than rely on it.
         with open(self.data_dir / "pg_hba.conf", "a") as hba:
             hba.write(f"host replication all 127.0.0.1/32 {self.auth}\n")
+        if self.ssl_files:
+            self._configure_ssl()
+
+    def _configure_ssl(self) -> None:
+        # postgres reads its key only when the server's own user owns it, mode 0600.
+        for source, name in zip(self.ssl_files, ("server.crt", "server.key")):
+            target = self.data_dir / name
+            shutil.copyfile(source, target)
+            target.chmod(0o600)
+            give_to_service_user(target)
+        with open(self.data_dir / "postgresql.conf", "a") as conf:
+            conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+        if self.ssl_only:
+            hba = self.data_dir / "pg_hba.conf"
+            hba.write_text("hostnossl all all 0.0.0.0/0 reject\n" + hba.read_text())
 
     def _launch(self) -> None:
         with open(self.log_path, "ab") as log:

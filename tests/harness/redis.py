@@ -48,9 +48,13 @@ class RedisServer(ManagedProcess):
     turns on the append-only file, so data outlives kill() and restart()."""
 
     def __init__(self, port: int | None = None, password: str | None = None,
-                 users: dict[str, str] | None = None, persistence: bool = False):
+                 users: dict[str, str] | None = None, persistence: bool = False,
+                 tls_files: tuple[Path, Path, Path] | None = None):
+        """tls_files, (certificate, key, CA certificate): the port is a TLS port and the
+        server has no plain one (clients need no certificate)."""
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.tls_files = tls_files
         self.password = password
         self.users = dict(users or {})
         self.persistence = persistence
@@ -73,6 +77,11 @@ class RedisServer(ManagedProcess):
     def _write_config(self) -> None:
         text = SETTINGS.format(port=self.port, dir=self.dir,
                                appendonly="yes" if self.persistence else "no")
+        if self.tls_files:
+            cert, key, ca = self.tls_files
+            text = text.replace(f"port {self.port}\n", f"port 0\ntls-port {self.port}\n")
+            text += (f"tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n"
+                     "tls-auth-clients no\n")
         if self.password:
             # Replicas of this server log in to their primary with the same password.
             text += f"requirepass {self.password}\nmasterauth {self.password}\n"
@@ -111,12 +120,16 @@ class RedisServer(ManagedProcess):
         options = {"host": self.host, "port": self.port, "socket_timeout": 5,
                    "decode_responses": True, "username": user,
                    "password": password if password is not None else self.password}
+        if self.tls_files:
+            options.update(ssl=True, ssl_ca_certs=str(self.tls_files[2]))
         return redis.Redis(**{**options, **kwargs})
 
     def cli(self, *args: str, user: str | None = None, password: str | None = None,
             check: bool = True) -> str:
         """Runs redis-cli against this server; returns what it printed, stripped."""
         command = [REDIS_CLI, "-h", self.host, "-p", str(self.port)]
+        if self.tls_files:
+            command += ["--tls", "--cacert", str(self.tls_files[2])]
         password = password if password is not None else self.password
         if user:
             command += ["--user", user]

@@ -20,6 +20,7 @@ import psycopg
 import pymysql
 from psycopg import errors
 
+from harness import admin_console
 from harness.mariadb import MariaDBServer
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
 from harness.relay import DB, PASSWORD, USER, app_server
@@ -54,13 +55,7 @@ class UnixBackendTestCase(unittest.TestCase):
         self.addCleanup(print_log_if_failed, self, self.proxy, self.server)
 
     def show(self, what: str) -> list[dict]:
-        """SHOW <what> from the admin console, a dict a row."""
-        with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=ADMIN,
-                             password=ADMIN_PASSWORD, dbname="plexiproxy",
-                             autocommit=True) as conn:
-            cursor = conn.execute(f"SHOW {what}")
-            names = [column.name for column in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return admin_console.show(self.proxy, ADMIN, ADMIN_PASSWORD, what)
 
     def pooled_server_ids(self, backend: str) -> set[int]:
         """What SHOW SERVERS gives as the server-side ids (PostgreSQL's backend PID, MySQL's
@@ -69,13 +64,8 @@ class UnixBackendTestCase(unittest.TestCase):
 
     def wait_for_state(self, backend: str, state: str, timeout: float = 10.0) -> dict:
         """The backend's row of SHOW BACKENDS once the health checks give it `state`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            row = next(row for row in self.show("BACKENDS") if row["backend"] == backend)
-            if row["state"] == state or time.monotonic() > deadline:
-                self.assertEqual(row["state"], state, row)
-                return row
-            time.sleep(0.1)
+        return admin_console.wait_for_state(self, self.proxy, ADMIN, ADMIN_PASSWORD, state,
+                                            timeout, backend=backend)
 
     def run_clients(self, work) -> list[str]:
         """Runs work(client) for CLIENTS clients at once; returns their failures."""
