@@ -77,6 +77,7 @@ ClientInfo Session::describe() const {
   info.cluster = cluster_name_;
   info.state = std::string(pg::to_string(phase_.load()));
   info.connected_at = connected_at_;
+  if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(info_lock_);
   info.application_name = client_name_;
   info.backend = shown_backend_;
@@ -453,9 +454,14 @@ awaitable<void> Session::run() {
   counted_ = true;
   env_.metrics.client_connected();
   error_code ec;
-  peer_ = socket_.remote_endpoint(ec);
+  peer_ = socket_.socket().remote_endpoint(ec);
   config_ = env_.config();
   registry_key_ = env_.registry.add(weak_from_this());
+  bool started = co_await start_tls();
+  if (!started) {
+    socket_.close(ec);
+    co_return;
+  }
   auto found = config_->clusters.find(cluster_name_);
   std::string refusal;
   if (found == config_->clusters.end() || found->second.protocol != config::Protocol::kRedis) {
@@ -503,6 +509,27 @@ awaitable<void> Session::run() {
   while (!writer_done_) co_await reader_waker_.wait();
   phase_ = Phase::kClosing;
   socket_.close(ec);
+}
+
+awaitable<bool> Session::start_tls() {
+  auto tls = env_.tls();
+  if (!tls) co_return true;
+  // The client speaks first; its first bytes are read as a Redis client's would be.
+  Deadline deadline(socket_.get_executor(), config_->limits.startup_timeout, socket_);
+  error_code ec;
+  std::size_t received = co_await read_some(socket_, input_, ec, kIdleInputBuffer);
+  if (received == 0) co_return false;
+  bool hello = input_.readable().front() == pg::kTlsHandshakeRecord;
+  if (!hello && config_->client_tls == config::ClientTls::kAllow) co_return true;
+  if (!hello) {
+    // As redis-server's tls-port: a plain client fails the handshake and is closed, with
+    // no RESP error (it would be sent in clear to a client that may be anything).
+    env_.metrics.error(metrics::Error::kTlsRequired);
+  }
+  bool ok = co_await pg::accept_tls(socket_, *tls, env_, "redis", input_.readable());
+  input_.consume(input_.size());
+  if (ok) tls_version_ = SSL_get_version(socket_.ssl());
+  co_return ok && !deadline.expired();
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment,
