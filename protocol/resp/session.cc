@@ -514,13 +514,21 @@ awaitable<void> Session::run() {
 awaitable<bool> Session::start_tls() {
   auto tls = env_.tls();
   if (!tls) co_return true;
+  // Under require a client has startup_timeout to complete its handshake; under allow a
+  // plain client may stay silent before its first request, as without TLS.
+  std::optional<Deadline> deadline;
+  auto arm = [&] {
+    if (!deadline)
+      deadline.emplace(socket_.get_executor(), config_->limits.startup_timeout, socket_);
+  };
+  if (config_->client_tls == config::ClientTls::kRequire) arm();
   // The client speaks first; its first bytes are read as a Redis client's would be.
-  Deadline deadline(socket_.get_executor(), config_->limits.startup_timeout, socket_);
   error_code ec;
   std::size_t received = co_await read_some(socket_, input_, ec, kIdleInputBuffer);
   if (received == 0) co_return false;
   bool hello = input_.readable().front() == pg::kTlsHandshakeRecord;
   if (!hello && config_->client_tls == config::ClientTls::kAllow) co_return true;
+  arm();
   if (!hello) {
     // As redis-server's tls-port: a plain client fails the handshake and is closed, with
     // no RESP error (it would be sent in clear to a client that may be anything).
@@ -529,7 +537,7 @@ awaitable<bool> Session::start_tls() {
   bool ok = co_await pg::accept_tls(socket_, *tls, env_, "redis", input_.readable());
   input_.consume(input_.size());
   if (ok) tls_version_ = SSL_get_version(socket_.ssl());
-  co_return ok && !deadline.expired();
+  co_return ok && !deadline->expired();
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment,

@@ -126,7 +126,7 @@ class TlsTestCase(unittest.TestCase):
         return certs
 
     @classmethod
-    def start_proxy(cls, mode: str) -> None:
+    def start_proxy(cls, mode: str, **extra) -> None:
         """A proxy with tls.client `mode`: SQLite behind the PostgreSQL and MySQL listeners, a
         real redis-server behind the Redis one."""
         cls.certs = cls.make_certificates()
@@ -138,7 +138,7 @@ class TlsTestCase(unittest.TestCase):
         clusters["cache"] = {"protocol": "redis", "backends": [
             {"type": "redis", "host": cls.redis.host, "port": cls.redis.port}]}
         cls.proxy.write_config({"tls": tls_section(cls.certs, mode), "users": users(),
-                                "clusters": clusters})
+                                "clusters": clusters, **extra})
         cls.proxy.start()
         cls.addClassCleanup(cls.proxy.stop)
 
@@ -372,7 +372,7 @@ class AllowTest(TlsTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.start_proxy("allow")
+        cls.start_proxy("allow", limits={"startup_timeout": "1s"})
 
     def test_plain_and_tls_side_by_side(self):
         secure = self.pg(application_name="secure")
@@ -393,6 +393,12 @@ class AllowTest(TlsTestCase):
                              password=PASSWORD, socket_timeout=10, **options) as r:
                 self.assertTrue(r.set("allow", "1"))
                 self.assertEqual(r.get("allow"), b"1")
+        # A plain Redis client may be silent before its first request for longer than the
+        # startup timeout, as without TLS: the sniff for a handshake does not close it.
+        with socket.create_connection(("127.0.0.1", self.proxy.redis_port), timeout=5) as sock:
+            time.sleep(1.5)
+            sock.sendall(f"AUTH {USER} {PASSWORD}\r\n".encode())
+            self.assertEqual(sock.recv(64), b"+OK\r\n")
         tls = {c["application_name"]: c["tls"] for c in self.show_clients()
                if c["application_name"] in ("secure", "plain")}
         self.assertIn(tls["secure"], ("TLSv1.2", "TLSv1.3"))
