@@ -4,6 +4,7 @@
 // front.
 #include "protocol/mysql/session.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -345,7 +346,9 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
   if (socket_.is_tls()) {
     std::string_view clear = as_chars(answer);
     if (!clear.empty() && clear.back() == '\0') clear.remove_suffix(1);
-    if (clear != *password) co_return false;
+    bool same = clear.size() == password->size() &&
+                CRYPTO_memcmp(clear.data(), password->data(), clear.size()) == 0;
+    if (!same) co_return false;
     fast_auth_cache().add(cache_key);
     password_ = *password;
     co_return true;
