@@ -35,6 +35,8 @@ from harness.relay import DB, PASSWORD, USER, app_server, relay_config
 from harness.tls_certs import Certificates
 from harness.watchdog import start_watchdog
 
+import test_pg_relay
+
 ADMIN, ADMIN_PASSWORD = "admin", "admin-secret"
 CERT_USER = "certified"  # logs in with a client certificate (auth: cert)
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
@@ -476,6 +478,24 @@ class RelayTlsTest(TlsTestCase):
             reply += chunk
         self.assertIn(b"C57014\0", reply)  # query_canceled
         self.assertLess(time.monotonic() - started, 15)
+
+
+class RelayProtocolOverTlsTest(test_pg_relay.RelayProtocolTest):
+    """test_pg_relay's protocol tests again with TLS offered: libpq's default sslmode, prefer,
+    takes it, so psql and every psycopg client run COPY, large rows, cursors, pipelines,
+    notices and LISTEN/NOTIFY over TLS, through the relay's readiness waits on a TLS stream
+    (the proxy's own connections to the server stay plain)."""
+
+    @classmethod
+    def setUpClass(cls):
+        certs = Certificates()
+        cls.addClassCleanup(certs.close)
+        certs.server()
+        cls.proxy_extra = {"tls": tls_section(certs, "allow")}
+        super().setUpClass()
+
+    def test_clients_use_tls(self):
+        self.assertTrue(self.connect().pgconn.ssl_in_use)
 
 
 class ReloadTest(TlsTestCase):
