@@ -122,6 +122,9 @@ bool Session::check_password(std::string_view user, std::string_view password) {
   if (!config_->users_configured) return false;
   const auto* found = config_->find_user(user);
   if (!found) return false;
+  // A user of auth: cert has no password: its proof is a verified client certificate naming
+  // it, whatever AUTH carries.
+  if (found->auth == config::UserAuth::kCert) return socket_.verified_peer_name() == user;
   if (!is_plain_password(found->password)) {
     env_.log->error("user {}: a hashed secret cannot check a Redis password; give a plain password",
                     user);

@@ -363,6 +363,17 @@ class RequireTest(TlsTestCase):
                              ["v" * i for i in range(0, 500, 100)])
         self.assertGreater(handshakes(self.proxy, "redis", "ok"), 0)
 
+    def test_redis_certificate_login(self):
+        stem = self.certs.dir / f"client-{CERT_USER}"
+        with self.redis_client(username=CERT_USER, password="any",
+                               ssl_certfile=f"{stem}.crt", ssl_keyfile=f"{stem}.key") as r:
+            self.assertTrue(r.ping())
+        # Without the certificate no password opens it, not even the empty one.
+        for password in ("", "any"):
+            with self.assertRaisesRegex(redis.RedisError, "WRONGPASS"):
+                with self.redis_client(username=CERT_USER, password=password) as r:
+                    r.ping()
+
     def test_redis_plain_client_closed(self):
         with self.assertRaises(redis.ConnectionError):
             with self.redis_client(ssl=False, socket_timeout=5) as r:
