@@ -26,6 +26,7 @@ struct ClientInfo {
   std::string backend;  // the server connection's backend while it holds one
   std::int32_t server_pid = 0;
   std::string pinned;  // why it keeps its server connection, when it does
+  std::string tls;     // the TLS version the client's connection uses; empty: none
   std::chrono::system_clock::time_point connected_at;
 };
 

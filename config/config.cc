@@ -87,6 +87,10 @@ std::string_view to_string(ServerTls value) {
   return "?";
 }
 
+std::string_view to_string(UserAuth value) {
+  return value == UserAuth::kCert ? "cert" : "password";
+}
+
 std::string_view to_string(LogFormat value) {
   switch (value) {
     case LogFormat::kText:

@@ -27,6 +27,9 @@ enum class ClientTls { kDisable, kAllow, kRequire };
 // offers it, require insists on it, verify-ca also checks the certificate's chain against
 // tls_ca_file, verify-full also that the certificate names the backend's host.
 enum class ServerTls { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+// How a user proves who it is: its password, or a client certificate whose common name is
+// the user's name (verified against tls.ca_file), as PgBouncer's and PostgreSQL's `cert`.
+enum class UserAuth { kPassword, kCert };
 enum class LogFormat { kText, kJson };
 // After a client's write, where its reads go: lsn keeps them on the primary until a replica
 // has replayed the write; window keeps them there for read_your_writes_window; off sends them
@@ -40,6 +43,7 @@ std::string_view to_string(Role value);
 std::string_view to_string(PoolMode value);
 std::string_view to_string(ClientTls value);
 std::string_view to_string(ServerTls value);
+std::string_view to_string(UserAuth value);
 std::string_view to_string(LogFormat value);
 std::string_view to_string(ReadYourWrites value);
 std::string_view to_string(LoadBalancing value);
@@ -80,6 +84,7 @@ struct User {
   std::string password;
   bool admin = false;
   std::optional<PoolMode> pool_mode;  // overrides the cluster's
+  UserAuth auth = UserAuth::kPassword;
 };
 
 struct Backend {
@@ -246,6 +251,11 @@ struct Config {
   ClientTls client_tls = ClientTls::kDisable;
   std::string tls_cert_file;  // required when client_tls is not kDisable
   std::string tls_key_file;
+  // Client certificates: with a CA file, a client's certificate is asked for and verified
+  // against it; with tls_verify_client, a client without a valid one is refused.
+  std::string tls_ca_file;
+  bool tls_verify_client = false;
+  int tls_line = 0;  // where the tls section is, for messages about its files
   // Empty with users_configured false: clients are trusted from loopback only.
   std::vector<User> users;
   bool users_configured = false;
@@ -339,7 +349,9 @@ Environment process_environment();
 // postgres and mysql) and admin 127.0.0.1:9930 is always on; an override sets one listener
 // without turning the others' defaults off. With a listen: section, exactly what it says.
 // A file readable by group or others (mode & 044) that holds plain secrets is refused unless
-// options.allow_insecure_config.
+// options.allow_insecure_config. A file's config also has the TLS files it names checked
+// (readable, a certificate and the key that matches it, a CA), so --check-config and a reload
+// catch them.
 LoadResult load_config_file(const std::string& path, const Environment& env,
                             const LoadOptions& options = {});
 LoadResult load_config_text(std::string_view yaml, const std::string& source_name,

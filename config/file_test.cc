@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "common/test_certificates.h"
 #include "config/config.h"
 #include "config/config_test_util.h"
 
@@ -77,6 +78,40 @@ TEST_F(ConfigFile, EmptyFileHasNothingToServe) {
   const auto result = load_config_file(write("empty.yaml", ""), Environment());
   ASSERT_EQ(result.errors.size(), 1u) << describe(result);
   EXPECT_EQ(result.errors[0].key, "clusters");
+}
+
+TEST_F(ConfigFile, TlsFilesAreChecked) {
+  auto [cert, key] = plexi::testing::self_signed("plexiproxy");
+  auto [other_cert, other_key] = plexi::testing::self_signed("other");
+  const auto cert_path = write("server.crt", cert);
+  const auto key_path = write("server.key", key);
+  const auto other_key_path = write("other.key", other_key);
+  auto config = [&](const std::string& key_file, const std::string& ca_file) {
+    return write("tls.yaml",
+                 "clusters:\n  appdb:\n    backends:\n      - host: db\ntls:\n"
+                 "  client: require\n  cert_file: " +
+                     cert_path + "\n  key_file: " + key_file + "\n  ca_file: " + ca_file + "\n");
+  };
+  const auto good = load_config_file(config(key_path, cert_path), Environment());
+  ASSERT_NE(good.config, nullptr) << describe(good);
+  EXPECT_EQ(good.config->tls_ca_file, cert_path);
+
+  const auto mismatched = load_config_file(config(other_key_path, cert_path), Environment());
+  ASSERT_EQ(mismatched.errors.size(), 1u) << describe(mismatched);
+  EXPECT_EQ(mismatched.errors[0].key, "tls.key_file");
+  EXPECT_EQ(mismatched.errors[0].line, 6);
+  EXPECT_NE(mismatched.errors[0].message.find("is not the key of"), std::string::npos);
+
+  const auto missing =
+      load_config_file(config(key_path, (dir_ / "absent.crt").string()), Environment());
+  ASSERT_EQ(missing.errors.size(), 1u) << describe(missing);
+  EXPECT_EQ(missing.errors[0].key, "tls.ca_file");
+  EXPECT_NE(missing.errors[0].message.find("No such file"), std::string::npos);
+
+  const auto not_pem = load_config_file(config(cert_path, key_path), Environment());
+  ASSERT_EQ(not_pem.errors.size(), 2u) << describe(not_pem);  // key_file and ca_file swapped
+  EXPECT_EQ(not_pem.errors[0].key, "tls.key_file");
+  EXPECT_EQ(not_pem.errors[1].key, "tls.ca_file");
 }
 
 }  // namespace

@@ -49,8 +49,14 @@ void read_tls(Reader& r, const YAML::Node& node, const std::string& path, Draft&
                                          {"require", ClientTls::kRequire}})),
       field("cert_file", &Config::tls_cert_file, as_name()),
       field("key_file", &Config::tls_key_file, as_name()),
+      field("ca_file", &Config::tls_ca_file, as_name()),
+      field("verify_client", &Config::tls_verify_client, as_bool()),
   };
+  if (!node.Mark().is_null()) d.config.tls_line = node.Mark().line + 1;
   if (!read_map(r, node, path, fields, d.config)) return;
+  if (d.config.tls_verify_client && d.config.tls_ca_file.empty()) {
+    r.error(node, child_path(path, "verify_client"), "verify_client needs ca_file");
+  }
   if (d.config.client_tls == ClientTls::kDisable) return;
   for (const auto* key : {"cert_file", "key_file"}) {
     const auto& value =
@@ -70,6 +76,9 @@ void read_users(Reader& r, const YAML::Node& node, const std::string& path, Draf
     }
     f.push_back(field("admin", &User::admin, as_bool()));
     f.push_back(field("pool_mode", &User::pool_mode, as_choice(kPoolModes)));
+    f.push_back(field(
+        "auth", &User::auth,
+        as_choice(Choices<UserAuth>{{"password", UserAuth::kPassword}, {"cert", UserAuth::kCert}})));
     return f;
   }();
   d.config.users_configured = true;
@@ -99,6 +108,7 @@ void read_users(Reader& r, const YAML::Node& node, const std::string& path, Draf
               "user '" + user.name + "' is defined twice");
       continue;
     }
+    if (user.auth == UserAuth::kCert) d.cert_users.push_back({item, item_path});
     d.config.users.push_back(std::move(user));
   }
 }
@@ -325,6 +335,13 @@ LoadResult build_config(YAML::Node root, const std::string& source, const Enviro
   }
   if (!d.listen_given) default_listeners(d);
   check_listeners(r, d);
+  for (const auto& [node, path] : d.cert_users) {
+    if (d.config.client_tls == ClientTls::kDisable || d.config.tls_ca_file.empty()) {
+      r.error(node["auth"], child_path(path, "auth"),
+              "auth: cert needs tls.client allow or require and tls.ca_file to verify "
+              "certificates with");
+    }
+  }
 
   LoadResult result;
   result.plain_secrets = r.plain_secrets();
@@ -366,6 +383,14 @@ LoadResult load_config_file(const std::string& path, const Environment& env,
   const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
   if (file.bad()) return failure("cannot read: " + reason());
   auto result = load_config_text(text, path, env);
+  if (result.config) {
+    auto errors = detail::check_tls_files(*result.config);
+    if (!errors.empty()) {
+      result.config.reset();
+      result.errors = std::move(errors);
+      return result;
+    }
+  }
   if (result.plain_secrets.empty() || options.allow_insecure_config) return result;
   struct stat status {};
   if (::stat(path.c_str(), &status) != 0 || (status.st_mode & (S_IRGRP | S_IROTH)) == 0) {

@@ -24,6 +24,8 @@ struct Draft {
   bool listen_given = false;  // the file has a listen: section (overrides do not count)
   std::vector<Bound> bound;
   std::map<std::string, YAML::Node> cluster_nodes;  // name → its section, for later errors
+  // Users with auth: cert, for the check that client certificates are verified.
+  std::vector<std::pair<YAML::Node, std::string>> cert_users;
 };
 
 // The pool knobs, shared by the top-level `pool:` section, clusters and backends.
@@ -37,6 +39,10 @@ const Fields<Health>& health_fields();
 
 // Reads `clusters:`; the top-level pool must already be in draft.config.pool.
 void read_clusters(Reader& r, const YAML::Node& node, const std::string& path, Draft& draft);
+
+// The TLS files `config` names that cannot be used: unreadable, not PEM, a key that is not
+// the certificate's. Files are checked when a file is loaded, not for text (tests, defaults).
+std::vector<ConfigError> check_tls_files(const Config& config);
 
 // Applies overrides, reads and validates; the tree comes from a file or is built in code.
 LoadResult build_config(YAML::Node root, const std::string& source, const Environment& env);

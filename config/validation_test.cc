@@ -299,6 +299,14 @@ clusters:
     // TLS towards clients.
     {"tls without certificate", VALID_CLUSTER "tls:\n  client: require\n  key_file: /k\n", 6,
      "tls.cert_file", "tls.client require needs cert_file"},
+    {"verify_client without a CA",
+     VALID_CLUSTER "tls:\n  client: allow\n  cert_file: /c\n  key_file: /k\n  verify_client: "
+                   "true\n",
+     6, "tls.verify_client", "verify_client needs ca_file"},
+    {"cert user without a CA", VALID_CLUSTER "users:\n  - name: r\n    auth: cert\n", 7,
+     "users[0].auth", "auth: cert needs tls.client allow or require and tls.ca_file"},
+    {"unknown auth", VALID_CLUSTER "users:\n  - name: r\n    auth: ldap\n", 7, "users[0].auth",
+     "password"},
 
     // TLS towards servers.
     {"verify without CA file",

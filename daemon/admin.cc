@@ -97,16 +97,16 @@ Table Daemon::pools_table() const {
 Table Daemon::clients_table() const {
   Table table;
   table.columns = {"id",    "user",    "database",   "cluster", "address",      "application_name",
-                   "state", "backend", "server_pid", "pinned",  "connected_at"};
+                   "state", "backend", "server_pid", "pinned",  "connected_at", "tls"};
   for (const auto& [id, client] : client_registry_.clients()) {
     ClientInfo info = client->describe();
-    table.rows.push_back({std::to_string(id), info.user, info.database, info.cluster,
-                          info.address, info.application_name, info.state,
-                          info.backend.empty() ? std::nullopt : std::optional(info.backend),
-                          info.server_pid ? std::optional(std::to_string(info.server_pid))
-                                          : std::nullopt,
-                          info.pinned.empty() ? std::nullopt : std::optional(info.pinned),
-                          time_text(info.connected_at)});
+    table.rows.push_back(
+        {std::to_string(id), info.user, info.database, info.cluster, info.address,
+         info.application_name, info.state,
+         info.backend.empty() ? std::nullopt : std::optional(info.backend),
+         info.server_pid ? std::optional(std::to_string(info.server_pid)) : std::nullopt,
+         info.pinned.empty() ? std::nullopt : std::optional(info.pinned),
+         time_text(info.connected_at), info.tls.empty() ? std::nullopt : std::optional(info.tls)});
   }
   std::sort(table.rows.begin(), table.rows.end(),
             [](const auto& a, const auto& b) { return a[10] < b[10]; });
@@ -212,6 +212,11 @@ Table Daemon::config_table() const {
   add("listen.redis", endpoint(config->listen.redis));
   add("listen.admin", endpoint(config->listen.admin));
   add("tls.client", std::string(config::to_string(config->client_tls)));
+  if (config->client_tls != config::ClientTls::kDisable) {
+    add("tls.cert_file", config->tls_cert_file);
+    add("tls.ca_file", config->tls_ca_file);
+    add("tls.verify_client", config->tls_verify_client ? "true" : "false");
+  }
   add("users", config->users_configured ? std::to_string(config->users.size())
                                         : "none: loopback clients trusted");
   add("pool.pool_size", std::to_string(config->pool.pool_size));

@@ -78,6 +78,9 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
                                                        component_logger("health"))) {
+  for (auto* environment : {&pg_environment_, &mysql_environment_, &redis_environment_}) {
+    environment->tls = [this] { return client_tls(); };
+  }
   metrics_.set_enabled(config_->metrics.enabled);
   metrics_.add_collector([this](auto& families) { collect_pool_metrics(families); });
   metrics_.add_collector([this](auto& families) { collect_backend_metrics(families); });
@@ -170,6 +173,12 @@ int Daemon::run() {
     log_->critical("cannot open the audit log: {}", audit_error);
     return 1;
   }
+  std::string tls_error;
+  if (!prepare_client_tls(*config, tls_error)) {
+    log_->critical("cannot set up TLS for clients: {}", tls_error);
+    return 1;
+  }
+  commit_client_tls();
   if (!open_listeners()) return 1;
   if (!open_admin_http(*config)) return 1;
   serving_ = true;
@@ -283,11 +292,16 @@ std::vector<std::string> Daemon::reload() {
     if (errors.empty()) errors.push_back(*options_.config_path + ": cannot be loaded");
     log_->error("reload rejected: keeping the configuration loaded before");
     metrics_.config_reload(false);
+  } else if (std::string tls_error; !prepare_client_tls(*result.config, tls_error)) {
+    errors.push_back(tls_error);
+    log_->error("reload rejected: cannot set up TLS for clients: {}", tls_error);
+    metrics_.config_reload(false);
   } else if (std::string audit_error; !open_audit_log(*result.config, audit_error)) {
     errors.push_back("log.audit.file: " + audit_error);
     log_->error("reload rejected: cannot open the audit log: {}", audit_error);
     metrics_.config_reload(false);
   } else {
+    commit_client_tls();
     configure_logging(result.config->log);
     metrics_.set_enabled(result.config->metrics.enabled);
     digests_.set_max_entries(result.config->digest.max_entries);
@@ -300,6 +314,35 @@ std::vector<std::string> Daemon::reload() {
   }
   notify_systemd("READY=1");
   return errors;
+}
+
+std::shared_ptr<asio::ssl::context> Daemon::client_tls() const {
+  std::lock_guard lock(tls_mutex_);
+  return client_tls_;
+}
+
+bool Daemon::prepare_client_tls(const config::Config& config, std::string& error) {
+  pending_tls_.reset();
+  std::string fingerprint = client_tls_fingerprint(config);
+  {
+    std::lock_guard lock(tls_mutex_);
+    if (fingerprint == client_tls_fingerprint_ && (client_tls_ || fingerprint.empty())) return true;
+  }
+  auto context = make_client_tls_context(config, error);
+  if (!context && !error.empty()) return false;
+  pending_tls_ = PendingTls{std::move(context), std::move(fingerprint)};
+  return true;
+}
+
+void Daemon::commit_client_tls() {
+  if (!pending_tls_) return;
+  std::lock_guard lock(tls_mutex_);
+  if (pending_tls_->context && client_tls_) {
+    log_->info("TLS certificate for clients reloaded: new connections use it");
+  }
+  client_tls_ = std::move(pending_tls_->context);
+  client_tls_fingerprint_ = std::move(pending_tls_->fingerprint);
+  pending_tls_.reset();
 }
 
 std::shared_ptr<AuditLog> Daemon::audit_log() const {

@@ -17,6 +17,7 @@
 #include "daemon/admin_http.h"
 #include "daemon/audit_log.h"
 #include "daemon/metrics.h"
+#include "daemon/tls_context.h"
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
@@ -97,6 +98,22 @@ class Daemon : public admin::Console {
   mutable std::mutex audit_mutex_;
   std::shared_ptr<AuditLog> audit_;
   config::Logging audit_settings_;  // what audit_ was opened with
+  // The TLS context of clients' handshakes (null: tls.client disable), replaced on reload
+  // when the tls section or its files changed; sessions keep the one they started with.
+  std::shared_ptr<asio::ssl::context> client_tls() const;
+  // Makes the context `config` asks for, when it differs from the current one; false with
+  // `error` set when its files cannot be used. The new context is kept in pending_tls_
+  // until commit_client_tls() swaps it in.
+  bool prepare_client_tls(const config::Config& config, std::string& error);
+  mutable std::mutex tls_mutex_;
+  std::shared_ptr<asio::ssl::context> client_tls_;
+  std::string client_tls_fingerprint_;
+  struct PendingTls {
+    std::shared_ptr<asio::ssl::context> context;
+    std::string fingerprint;
+  };
+  std::optional<PendingTls> pending_tls_;  // guarded by reload_mutex_ (or start-up)
+  void commit_client_tls();
   std::atomic<int> clients_{0};
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;

@@ -33,6 +33,10 @@ constexpr Declared kPinned{"plexiproxy_pinned_sessions_total",
 constexpr Declared kBytes{"plexiproxy_bytes_total",
                           "Bytes received from and sent to clients of the relay."};
 constexpr Declared kReloads{"plexiproxy_config_reloads_total", "Config reloads, by result."};
+constexpr Declared kTlsHandshakes{"plexiproxy_client_tls_handshakes_total",
+                                  "TLS handshakes with clients, by protocol and result (ok, "
+                                  "failed)."};
+constexpr std::string_view kTlsProtocols[] = {"postgres", "mysql", "redis"};
 constexpr Declared kFailovers{"plexiproxy_failovers_total",
                               "Changes of a cluster's write target to another backend."};
 constexpr Declared kBuildInfo{"plexiproxy_build_info", "The running version; always 1."};
@@ -103,6 +107,8 @@ std::string_view to_string(Error kind) {
       return "no_write_target";
     case Error::kRefusedByRule:
       return "refused_by_rule";
+    case Error::kTlsRequired:
+      return "tls_required";
     case Error::kCount:
       break;
   }
@@ -129,12 +135,24 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   auto& reloads = build<prometheus::Counter>(registry, kReloads);
   reloads_ok_ = &reloads.Add({{"result", "success"}});
   reloads_failed_ = &reloads.Add({{"result", "failure"}});
+  auto& handshakes = build<prometheus::Counter>(registry, kTlsHandshakes);
+  for (std::size_t i = 0; i < tls_handshakes_.size(); ++i) {
+    const std::string protocol(kTlsProtocols[i]);
+    tls_handshakes_[i] = {&handshakes.Add({{"protocol", protocol}, {"result", "failed"}}),
+                          &handshakes.Add({{"protocol", protocol}, {"result", "ok"}})};
+  }
   build<prometheus::Gauge>(registry, kBuildInfo).Add({{"version", PLEXI_VERSION}}).Set(1);
   auto started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
   build<prometheus::Gauge>(registry, kStartTime).Add({}).Set(started.count());
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::tls_handshake(std::string_view protocol, bool ok) {
+  for (std::size_t i = 0; i < tls_handshakes_.size(); ++i) {
+    if (kTlsProtocols[i] == protocol) tls_handshakes_[i][ok ? 1 : 0]->Increment();
+  }
+}
 
 const StatementSeries& Metrics::statements(std::string_view protocol, std::string_view cluster,
                                            std::string_view backend, std::string_view role) {

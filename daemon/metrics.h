@@ -40,6 +40,7 @@ enum class Error : std::uint8_t {
   kPoolTimeout,     // query_wait_timeout
   kNoWriteTarget,   // a write with no primary to take it
   kRefusedByRule,   // a rule with block: true
+  kTlsRequired,     // a plain client where tls.client is require
   kCount,
 };
 std::string_view to_string(Error kind);
@@ -93,6 +94,8 @@ class Metrics {
     bytes_[static_cast<std::size_t>(direction)]->Increment(static_cast<double>(n));
   }
   void config_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->Increment(); }
+  // A TLS handshake with a client of `protocol` (postgres, mysql or redis), and its outcome.
+  void tls_handshake(std::string_view protocol, bool ok);
   void failover(std::string_view cluster);
 
   // Adds families computed when scraped (backend states, pool occupancy). Collectors run on
@@ -120,6 +123,8 @@ class Metrics {
   std::array<prometheus::Counter*, 2> bytes_{};
   prometheus::Counter* reloads_ok_ = nullptr;
   prometheus::Counter* reloads_failed_ = nullptr;
+  // By protocol (postgres, mysql, redis), then failed and ok.
+  std::array<std::array<prometheus::Counter*, 2>, 3> tls_handshakes_{};
 
   mutable std::mutex mutex_;
   std::map<std::string, StatementSeries, std::less<>> series_;

@@ -56,6 +56,7 @@ inline constexpr std::uint16_t kUnknownStatement = 1243;
 inline constexpr std::uint16_t kQueryInterrupted = 1317;
 inline constexpr std::uint16_t kOptionPreventsStatement = 1290;
 inline constexpr std::uint16_t kLockWaitTimeout = 1205;
+inline constexpr std::uint16_t kSecureTransportRequired = 3159;  // ER_SECURE_TRANSPORT_REQUIRED
 inline constexpr std::uint16_t kConnectionLost = 2013;  // client-side number, used for relays
 }  // namespace error
 
@@ -85,7 +86,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::uint32_t connection_id() const { return connection_id_; }
   // The schema the client chose (handshake, COM_INIT_DB, USE); empty: none.
   std::string& schema() { return schema_; }
-  tcp::socket& socket() { return socket_; }
+  pg::ClientStream& socket() { return socket_; }
   void set_phase(Phase phase) { phase_ = phase; }
   bool draining() const { return env_.shutting_down.load(); }
 
@@ -149,9 +150,13 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   awaitable<bool> switch_plugin(std::string_view plugin, std::string& response);
   awaitable<void> end_for_shutdown();
   bool is_loopback() const;
+  // The SSL request: TLS on the client's stream, the bytes behind the request opening it.
+  awaitable<bool> start_tls();
 
-  tcp::socket socket_;
+  pg::ClientStream socket_;
   SessionEnvironment& env_;
+  std::shared_ptr<asio::ssl::context> tls_;         // null: TLS is off for this client
+  std::atomic<const char*> tls_version_ = nullptr;  // as pg::Session's
   std::shared_ptr<const config::Config> config_;
   // What a client waiting for its next command holds: commands are usually this small.
   static constexpr std::size_t kIdleInputBuffer = 1024;

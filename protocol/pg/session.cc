@@ -1,6 +1,6 @@
-// A client's session on the PostgreSQL listener: startup packet, SSL/GSS refusal, cancel
-// requests, authentication against the config's users, then the cluster's front (relay or
-// SQLite executor).
+// A client's session on the PostgreSQL listener: startup packet, TLS (SSLRequest or direct)
+// and GSS refusal, cancel requests, authentication against the config's users, then the
+// cluster's front (relay or SQLite executor).
 #include "protocol/pg/session.h"
 
 #include <spdlog/spdlog.h>
@@ -78,6 +78,9 @@ void parse_options(std::string_view options,
 // The admin console's database name; no cluster may have it.
 constexpr std::string_view kAdminDatabase = "plexiproxy";
 
+// What a direct TLS client must ask for through ALPN, as PostgreSQL 17 requires.
+constexpr std::string_view kPostgresAlpn = "postgresql";
+
 }  // namespace
 
 Session::Session(tcp::socket socket, SessionEnvironment& environment)
@@ -123,6 +126,7 @@ ClientInfo Session::describe() const {
   }
   info.state = std::string(to_string(phase_.load()));
   info.connected_at = connected_at_;
+  if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(cancel_lock_);
   if (attached_backend_) info.backend = attached_backend_->name;
   if (server_cancel_key_) info.server_pid = server_cancel_key_->pid;
@@ -182,7 +186,7 @@ awaitable<void> Session::end_for_shutdown() {
 
 bool Session::is_loopback() const {
   error_code ec;
-  auto endpoint = socket_.remote_endpoint(ec);
+  auto endpoint = socket_.socket().remote_endpoint(ec);
   return !ec && endpoint.address().is_loopback();
 }
 
@@ -231,8 +235,30 @@ awaitable<bool> Session::read_message(Frame& frame) {
   }
 }
 
+awaitable<bool> Session::start_tls(bool direct) {
+  bool ok = co_await accept_tls(socket_, *tls_, env_, "postgres", input_.readable());
+  input_.consume(input_.size());
+  if (!ok) co_return false;
+  tls_version_ = SSL_get_version(socket_.ssl());
+  if (direct && socket_.alpn() != kPostgresAlpn) {
+    co_await fatal("08P01",
+                   "received direct SSL connection request without ALPN protocol negotiation "
+                   "extension");
+    co_return false;
+  }
+  co_return true;
+}
+
 awaitable<bool> Session::read_startup() {
   while (true) {
+    if (tls_ && !socket_.is_tls() && !input_.empty() &&
+        input_.readable().front() == kTlsHandshakeRecord) {
+      // A startup packet's first byte is its length's highest, never 0x16 below 16 MB: this
+      // is a ClientHello, TLS without an SSLRequest first.
+      bool started = co_await start_tls(true);
+      if (!started) co_return false;
+      continue;
+    }
     auto decoded = decode_startup(input_.readable());
     if (decoded.status == DecodeStatus::kError) {
       env_.metrics.error(metrics::Error::kClientProtocol);
@@ -249,8 +275,24 @@ awaitable<bool> Session::read_startup() {
     StartupPacket& packet = decoded.message;
     switch (packet.kind) {
       case StartupPacket::Kind::kSslRequest:
+        if (tls_ && !socket_.is_tls()) {
+          if (!input_.empty()) {
+            // Bytes sent before the answer would pass as if they came over TLS.
+            env_.metrics.error(metrics::Error::kClientProtocol);
+            co_await fatal("08P01", "received unencrypted data after SSL request");
+            co_return false;
+          }
+          output_.push_back(std::byte{'S'});
+          bool answered = co_await flush();
+          if (!answered) co_return false;
+          bool started = co_await start_tls(false);
+          if (!started) co_return false;
+          continue;
+        }
+        [[fallthrough]];
       case StartupPacket::Kind::kGssEncRequest: {
-        // No TLS or GSSAPI encryption on this listener: 'N', and the client goes on in clear.
+        // No GSSAPI encryption (nor TLS when it is off, or a second time): 'N', and the
+        // client goes on as it is.
         output_.push_back(std::byte{'N'});
         bool sent = co_await flush();
         if (!sent) co_return false;
@@ -261,6 +303,11 @@ awaitable<bool> Session::read_startup() {
         co_return false;
       case StartupPacket::Kind::kStartup:
         break;
+    }
+    if (config_->client_tls == config::ClientTls::kRequire && !socket_.is_tls()) {
+      env_.metrics.error(metrics::Error::kTlsRequired);
+      co_await fatal("28000", "SSL required");
+      co_return false;
     }
     if (packet.protocol != kProtocolVersion3) {
       // A newer 3.x minor version: say which one we speak and which options we ignored.
@@ -311,6 +358,9 @@ awaitable<bool> Session::authenticate() {
     co_return true;
   }
   config_user_ = config_->find_user(user_);
+  if (config_user_ && config_user_->auth == config::UserAuth::kCert) {
+    co_return co_await authenticate_cert();
+  }
   if (!config_user_ && looks_up) co_return co_await authenticate_looked_up();
   if (!config_user_) co_return co_await authenticate_unknown();
   const std::string& password = config_user_->password;
@@ -370,6 +420,20 @@ awaitable<bool> Session::authenticate_looked_up() {
                    cluster_->name);
   }
   co_return co_await authenticate_unknown();
+}
+
+awaitable<bool> Session::authenticate_cert() {
+  std::string name = socket_.verified_peer_name();
+  if (name != user_) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    // Built before the co_await: GCC 12 mishandles temporaries of a ?: inside one.
+    std::string message = "certificate authentication failed for user \"" + user_ + "\"";
+    if (name.empty()) message = "connection requires a valid client certificate";
+    co_await fatal("28000", message);
+    co_return false;
+  }
+  encode_authentication_ok(output_);
+  co_return true;
 }
 
 awaitable<bool> Session::authenticate_scram(const std::string& secret_text) {
@@ -497,8 +561,9 @@ awaitable<void> Session::run() {
   counted_ = true;
   env_.metrics.client_connected();
   error_code ec;
-  peer_ = socket_.remote_endpoint(ec);
+  peer_ = socket_.socket().remote_endpoint(ec);
   config_ = env_.config();
+  tls_ = env_.tls();
   bool logged_in = co_await log_in();
   if (logged_in && env_.log->should_log(spdlog::level::info)) {
     env_.log->info("client {}:{} {}@{} logged in", peer_.address().to_string(), peer_.port(),
@@ -532,6 +597,21 @@ std::function<void(std::exception_ptr)> log_session_errors(std::shared_ptr<spdlo
       log->error("session ended by an unexpected error: {}", e.what());
     }
   };
+}
+
+awaitable<bool> accept_tls(ClientStream& stream, asio::ssl::context& context,
+                           SessionEnvironment& environment, std::string_view protocol,
+                           Bytes already_read) {
+  error_code ec;
+  bool ok = co_await stream.start_tls(context, asio::ssl::stream_base::server, ec, already_read);
+  environment.metrics.tls_handshake(protocol, ok);
+  if (!ok && environment.log->should_log(spdlog::level::info)) {
+    error_code ignored;
+    auto peer = stream.socket().remote_endpoint(ignored);
+    environment.log->info("TLS handshake with {}:{} failed: {}", peer.address().to_string(),
+                          peer.port(), ec.message());
+  }
+  co_return ok;
 }
 
 void log_accept_failure(spdlog::logger& log, const boost::system::error_code& ec) {

@@ -15,6 +15,7 @@
 #include "common/bytes.h"
 #include "common/client_registry.h"
 #include "common/spin_lock.h"
+#include "common/tls_stream.h"
 #include "config/config.h"
 #include "daemon/admin_console.h"
 #include "daemon/audit_log.h"
@@ -60,7 +61,27 @@ struct SessionEnvironment {
   routing::QueryDigests* digests = nullptr;
   // auth_query lookups of users the config does not list (null: none are looked up).
   routing::AuthQueries* auth_queries = nullptr;
+  // The TLS context of clients' handshakes; null when tls.client is disable. A session keeps
+  // the one it started with: a reload with new certificates gives only later clients the
+  // new one.
+  std::function<std::shared_ptr<asio::ssl::context>()> tls = [] {
+    return std::shared_ptr<asio::ssl::context>();
+  };
 };
+
+// A client's connection: plain TCP that may turn into TLS.
+using ClientStream = TlsStream<tcp::socket>;
+
+// A record's first byte when it is a TLS handshake (a ClientHello): what tells a client that
+// starts with TLS from one that starts in clear.
+inline constexpr std::byte kTlsHandshakeRecord{0x16};
+
+// Runs the server side of a TLS handshake on a client's stream with `context`, and counts
+// it for `protocol` (postgres, mysql, redis). `already_read`: the client's bytes read off
+// the socket already, which open the handshake. False when the handshake failed (logged).
+awaitable<bool> accept_tls(ClientStream& stream, asio::ssl::context& context,
+                           SessionEnvironment& environment, std::string_view protocol,
+                           Bytes already_read = {});
 
 // Where a session is; shown by the admin console.
 enum class Phase { kStartup, kAuthentication, kIdle, kActive, kClosing };
@@ -113,9 +134,17 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void append_error(std::string_view sqlstate, std::string_view message);
 
   bool is_loopback() const;
+  // Starts TLS for a client that asked with an SSLRequest or opened with a ClientHello
+  // (`direct`: PostgreSQL 17's direct TLS, which must name ALPN "postgresql").
+  awaitable<bool> start_tls(bool direct);
+  // auth: cert: the client's verified certificate names this user.
+  awaitable<bool> authenticate_cert();
 
-  tcp::socket socket_;
+  ClientStream socket_;
   SessionEnvironment& env_;
+  std::shared_ptr<asio::ssl::context> tls_;  // null: TLS is off for this client
+  // The TLS version in use ("TLSv1.3"), read by the admin console from another thread.
+  std::atomic<const char*> tls_version_ = nullptr;
   std::shared_ptr<const config::Config> config_;
   ReadBuffer input_;
   ByteVector output_;

@@ -77,6 +77,7 @@ ClientInfo Session::describe() const {
   info.cluster = cluster_name_;
   info.state = std::string(pg::to_string(phase_.load()));
   info.connected_at = connected_at_;
+  if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(info_lock_);
   info.application_name = client_name_;
   info.backend = shown_backend_;
@@ -121,6 +122,9 @@ bool Session::check_password(std::string_view user, std::string_view password) {
   if (!config_->users_configured) return false;
   const auto* found = config_->find_user(user);
   if (!found) return false;
+  // A user of auth: cert has no password: its proof is a verified client certificate naming
+  // it, whatever AUTH carries.
+  if (found->auth == config::UserAuth::kCert) return socket_.verified_peer_name() == user;
   if (!is_plain_password(found->password)) {
     env_.log->error("user {}: a hashed secret cannot check a Redis password; give a plain password",
                     user);
@@ -453,9 +457,14 @@ awaitable<void> Session::run() {
   counted_ = true;
   env_.metrics.client_connected();
   error_code ec;
-  peer_ = socket_.remote_endpoint(ec);
+  peer_ = socket_.socket().remote_endpoint(ec);
   config_ = env_.config();
   registry_key_ = env_.registry.add(weak_from_this());
+  bool started = co_await start_tls();
+  if (!started) {
+    socket_.close(ec);
+    co_return;
+  }
   auto found = config_->clusters.find(cluster_name_);
   std::string refusal;
   if (found == config_->clusters.end() || found->second.protocol != config::Protocol::kRedis) {
@@ -503,6 +512,35 @@ awaitable<void> Session::run() {
   while (!writer_done_) co_await reader_waker_.wait();
   phase_ = Phase::kClosing;
   socket_.close(ec);
+}
+
+awaitable<bool> Session::start_tls() {
+  auto tls = env_.tls();
+  if (!tls) co_return true;
+  // Under require a client has startup_timeout to complete its handshake; under allow a
+  // plain client may stay silent before its first request, as without TLS.
+  std::optional<Deadline> deadline;
+  auto arm = [&] {
+    if (!deadline)
+      deadline.emplace(socket_.get_executor(), config_->limits.startup_timeout, socket_);
+  };
+  if (config_->client_tls == config::ClientTls::kRequire) arm();
+  // The client speaks first; its first bytes are read as a Redis client's would be.
+  error_code ec;
+  std::size_t received = co_await read_some(socket_, input_, ec, kIdleInputBuffer);
+  if (received == 0) co_return false;
+  bool hello = input_.readable().front() == pg::kTlsHandshakeRecord;
+  if (!hello && config_->client_tls == config::ClientTls::kAllow) co_return true;
+  arm();
+  if (!hello) {
+    // As redis-server's tls-port: a plain client fails the handshake and is closed, with
+    // no RESP error (it would be sent in clear to a client that may be anything).
+    env_.metrics.error(metrics::Error::kTlsRequired);
+  }
+  bool ok = co_await pg::accept_tls(socket_, *tls, env_, "redis", input_.readable());
+  input_.consume(input_.size());
+  if (ok) tls_version_ = SSL_get_version(socket_.ssl());
+  co_return ok && !deadline->expired();
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment,

@@ -141,9 +141,14 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void record(const Pending& pending);
   // Asks a server for the cluster's command table, once per process and cluster.
   void load_command_table();
+  // With TLS on the listener: `require` makes every client start with a TLS handshake,
+  // `allow` only one whose first byte opens a TLS record (as redis-server's tls-port and
+  // port are one listener here). False when the client is to be closed.
+  awaitable<bool> start_tls();
 
-  tcp::socket socket_;
+  pg::ClientStream socket_;
   SessionEnvironment& env_;
+  std::atomic<const char*> tls_version_ = nullptr;  // as pg::Session's
   std::string cluster_name_;
   std::shared_ptr<const config::Config> config_;
   const config::Cluster* cluster_ = nullptr;

@@ -158,21 +158,23 @@ void Session::send(ServerLink& link, int backend, std::string_view raw, std::str
 void Session::watch_for_hangup(std::weak_ptr<ReplySlot> blocked) {
   // The client is not read while its blocking command waits; a client that hangs up then
   // must still free the server connection, as a server frees a blocked client that left.
-  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(),
-                                              blocked = std::move(blocked)](const error_code& ec) {
-    auto slot = blocked.lock();
-    if (ec || !slot || slot->done || !self->blocking_link_) return;
-    char byte = 0;
-    error_code peek;
-    self->socket_.non_blocking(true, peek);  // a look, never a wait on the worker
-    std::size_t n = self->socket_.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek);
-    error_code ignored_mode;
-    self->socket_.non_blocking(false, ignored_mode);
-    if (n > 0 || peek == asio::error::would_block) return;  // more requests, not a hangup
-    self->blocking_link_->close("the client left during a blocking command");
-    error_code ignored;
-    self->socket_.close(ignored);
-  });
+  socket_.socket().async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this(), blocked = std::move(blocked)](const error_code& ec) {
+        auto slot = blocked.lock();
+        if (ec || !slot || slot->done || !self->blocking_link_) return;
+        char byte = 0;
+        error_code peek;
+        auto& socket = self->socket_.socket();
+        socket.non_blocking(true, peek);  // a look, never a wait on the worker
+        std::size_t n = socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek);
+        error_code ignored_mode;
+        socket.non_blocking(false, ignored_mode);
+        if (n > 0 || peek == asio::error::would_block) return;  // more requests, not a hangup
+        self->blocking_link_->close("the client left during a blocking command");
+        error_code ignored;
+        self->socket_.close(ignored);
+      });
 }
 
 awaitable<void> Session::wait_for_replies() {

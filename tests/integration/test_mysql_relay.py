@@ -152,8 +152,8 @@ class MysqlRelayTest(unittest.TestCase):
                                  capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertEqual(out.stdout.split(), ["42", "appdb"], auth)
-        # --ssl asks for TLS, which this listener does not offer (yet): the client goes on
-        # in clear, as the MariaDB 10.11 client does with a server without TLS.
+        # --ssl asks for TLS, which this listener does not offer (tls.client is disable): the
+        # client goes on in clear, as the MariaDB 10.11 client does with a server without TLS.
         with_ssl = [arg if arg != "--skip-ssl" else "--ssl" for arg in base]
         out = subprocess.run([*with_ssl, "appdb", "-e", "SELECT 43"], capture_output=True,
                              text=True, timeout=30)
