@@ -15,7 +15,8 @@ std::optional<AuthQuerySettings> auth_query_settings(const config::Cluster& clus
                         auth.database.empty() ? backend.database : auth.database,
                         auth.user,
                         auth.password,
-                        backend.tls,
+                        std::string(config::to_string(backend.tls)),
+                        backend.tls_ca_file,
                         cluster.health.timeout};
   return AuthQuerySettings{std::move(login), auth.query};
 }

@@ -34,7 +34,8 @@ TEST(AuthQuerySettings, LogInAsTheAuthUserOnTheBackend) {
   backend.port = 5433;
   backend.database = "app";
   backend.username = "app";  // not who looks users up
-  backend.tls = "require";
+  backend.tls = config::ServerTls::kVerifyCa;
+  backend.tls_ca_file = "/etc/ssl/db-ca.pem";
   EXPECT_FALSE(auth_query_settings(cluster, backend));
 
   cluster.auth.user = "lookup";
@@ -46,7 +47,8 @@ TEST(AuthQuerySettings, LogInAsTheAuthUserOnTheBackend) {
   EXPECT_EQ(settings->login.host, "10.0.0.5");
   EXPECT_EQ(settings->login.port, 5433);
   EXPECT_EQ(settings->login.database, "app");
-  EXPECT_EQ(settings->login.sslmode, "require");
+  EXPECT_EQ(settings->login.sslmode, "verify-ca");
+  EXPECT_EQ(settings->login.sslrootcert, "/etc/ssl/db-ca.pem");
   EXPECT_EQ(settings->query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
   cluster.auth.database = "postgres";
   EXPECT_EQ(auth_query_settings(cluster, backend)->login.database, "postgres");

@@ -70,7 +70,7 @@ class RedisCheck : public BackendCheck {
 
   RedisCheckSettings settings_;
   HiredisConnection connection_;
-  pools::redis::ReplyWaker waker_;  // before link_: a closing link may still wake it
+  Waker waker_;  // before link_: a closing link may still wake it
   std::shared_ptr<pools::redis::ServerLink> link_;
 };
 
