@@ -20,7 +20,6 @@ TEST(RoutingConfig, DefaultsWhenNothingIsSaid) {
   EXPECT_EQ(c.health.password, "");
   EXPECT_EQ(c.health.database, "");
   const Cluster& appdb = c.clusters.at("appdb");
-  EXPECT_FALSE(appdb.pipeline_reads);
   EXPECT_EQ(appdb.read_your_writes, ReadYourWrites::kWindow);
   EXPECT_EQ(appdb.read_your_writes_window, Duration(1000));
   EXPECT_EQ(appdb.load_balancing, LoadBalancing::kRoundRobin);
@@ -103,6 +102,7 @@ TEST(RoutingConfig, RoutingChoicesAndTheFailoverCommand) {
   EXPECT_EQ(appdb.read_your_writes, ReadYourWrites::kWindow);
   EXPECT_EQ(appdb.read_your_writes_window, Duration(250));
   EXPECT_EQ(appdb.load_balancing, LoadBalancing::kLeastOutstanding);
+  EXPECT_FALSE(appdb.pipeline_reads);
   EXPECT_EQ(appdb.on_failover, "/usr/local/bin/notify-failover --page");
   EXPECT_EQ(c.clusters.at("lsn").read_your_writes, ReadYourWrites::kLsn);
   EXPECT_EQ(c.clusters.at("lsn").load_balancing, LoadBalancing::kWeighted);
