@@ -193,6 +193,13 @@ class Relay {
   ServerPool::Lease server_;
   ByteVector to_server_;
   ByteVector shared_command_;
+  // The shared statement this session waits for, read by its cancel action.
+  struct SharedRunning {
+    std::weak_ptr<SharedLink> link;
+    const Exchange* exchange = nullptr;
+    std::shared_ptr<const ServerAddress> address;
+  };
+  std::shared_ptr<SharedRunning> shared_running_;
   SharedLink::SessionState shared_state_;  // reused: the link's state this session needs
   int backend_index_ = 0;
   const config::Backend* backend_ = nullptr;
@@ -496,19 +503,25 @@ awaitable<bool> Relay::relay_shared(SharedLink& link, Bytes command, ResponseTra
                                     Exchange& exchange) {
   if (routing_) routing_->router().started(backend_index_);
   link.send(command, shape, exchange);
-  // KILL QUERY from another client stops the statement only while the server runs it: the
-  // link's thread serves other clients before and after.
-  s_.set_cancel_action([link = std::weak_ptr<SharedLink>(link.shared_from_this()),
-                        address = addresses_[static_cast<std::size_t>(backend_index_)],
-                        executor = s_.socket().get_executor(), mine = &exchange] {
-    asio::post(executor, [link, address, mine] {
-      auto running = link.lock();
-      if (running && running->running(mine)) {
-        asio::co_spawn(running->executor(), kill_query(*address, running->thread_id()),
-                       asio::detached);
-      }
+  if (!shared_running_) {
+    // Installed once per session: KILL QUERY from another client stops a shared statement
+    // only while the server runs it (the link's thread serves other clients before and
+    // after), which the action checks on this session's worker, where the link lives.
+    shared_running_ = std::make_shared<SharedRunning>();
+    s_.set_cancel_action([running = shared_running_, executor = s_.socket().get_executor()] {
+      asio::post(executor, [running] {
+        auto on = running->link.lock();
+        if (on && running->exchange && on->running(running->exchange)) {
+          asio::co_spawn(on->executor(), kill_query(*running->address, on->thread_id()),
+                         asio::detached);
+        }
+      });
     });
-  });
+  }
+  shared_running_->link = link.weak_from_this();
+  shared_running_->exchange = &exchange;
+  const auto& address = addresses_[static_cast<std::size_t>(backend_index_)];
+  if (shared_running_->address != address) shared_running_->address = address;
   ByteVector& client = s_.output();
   bool answered = false;
   bool received = false;
@@ -528,7 +541,7 @@ awaitable<bool> Relay::relay_shared(SharedLink& link, Bytes command, ResponseTra
     }
     link.chunk_taken();
   }
-  s_.set_cancel_action(nullptr);
+  shared_running_->exchange = nullptr;
   if (routing_) routing_->router().finished(backend_index_);
   if (exchange.discard) {
     fatal_ = true;
