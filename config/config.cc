@@ -2,10 +2,21 @@
 // lookups in a snapshot and the text of an error.
 #include "config/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
+#include "protocol/pg/auth.h"
+
 namespace plexi::config {
+
+bool is_hashed_secret(std::string_view text) {
+  const bool native_hash =
+      text.size() == 41 && text[0] == '*' &&
+      std::all_of(text.begin() + 1, text.end(), [](unsigned char c) { return std::isxdigit(c); });
+  return native_hash || pg::is_md5_secret(text) || pg::parse_scram_secret(text).has_value();
+}
 
 std::string_view to_string(Protocol value) {
   switch (value) {

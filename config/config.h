@@ -2,6 +2,7 @@
 // A snapshot is immutable; reload builds a new one and swaps it in whole.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,12 @@ enum class LogFormat { kText, kJson };
 // to replicas at once.
 enum class ReadYourWrites { kOff, kLsn, kWindow };
 enum class LoadBalancing { kRoundRobin, kLeastOutstanding, kWeighted };
+// What an access rule does with the clients it matches, named as pg_hba.conf's methods:
+// trust logs them in without a password, password asks for whatever the user's secret can
+// check (SCRAM, md5, MySQL's plugins, Redis AUTH), scram-sha-256 and md5 insist on that
+// PostgreSQL exchange (elsewhere they mean password), cert wants a client certificate naming
+// the user, reject refuses them before any authentication.
+enum class AccessMethod { kTrust, kPassword, kScramSha256, kMd5, kCert, kReject };
 
 std::string_view to_string(Protocol value);
 std::string_view to_string(BackendType value);
@@ -47,6 +54,7 @@ std::string_view to_string(UserAuth value);
 std::string_view to_string(LogFormat value);
 std::string_view to_string(ReadYourWrites value);
 std::string_view to_string(LoadBalancing value);
+std::string_view to_string(AccessMethod value);
 
 struct Endpoint {
   std::string host = "127.0.0.1";
@@ -85,7 +93,13 @@ struct User {
   bool admin = false;
   std::optional<PoolMode> pool_mode;  // overrides the cluster's
   UserAuth auth = UserAuth::kPassword;
+  int max_client_conn = 0;  // this user's connected clients; 0: limits.max_user_client_conn
 };
+
+// The stored forms of a password, which do not let anyone log in by themselves being read:
+// SCRAM-SHA-256 and md5 secrets (PostgreSQL) and mysql_native_password hashes. A user's
+// password that is none of them is the password itself.
+bool is_hashed_secret(std::string_view text);
 
 struct Backend {
   std::string name;
@@ -204,9 +218,37 @@ struct Listen {
 
 struct Limits {
   int max_client_conn = 10000;
+  int max_user_client_conn = 0;  // per user, over every listener; 0: no limit
   std::size_t max_message_size = 64 * 1024 * 1024;
   Duration shutdown_timeout{30000};
+  // From the connection to the end of authentication (TLS handshake included).
   Duration startup_timeout{15000};
+  // A logged-in client that holds no server connection and has sent nothing for this long
+  // is closed (as PgBouncer's client_idle_timeout); 0: never.
+  Duration client_idle_timeout{0};
+  // Redis: requests of one client read ahead of its replies; beyond it the client's socket
+  // is not read until replies have gone out.
+  std::size_t max_pipelined = 4096;
+};
+
+// An address block of an access rule: "10.0.0.0/8", "::1/128", or one address. IPv4 is kept
+// as IPv4-mapped IPv6 (::ffff:a.b.c.d) so one comparison serves both families.
+struct AddressBlock {
+  std::array<std::uint8_t, 16> bytes{};
+  int prefix = 128;
+};
+
+// One line of the access rules (as one of pg_hba.conf): a client matching every condition
+// given gets the rule's method; the first matching rule wins and a client no rule matches
+// is refused.
+struct AccessRule {
+  std::vector<Protocol> listeners;    // empty: every listener
+  std::vector<std::string> clusters;  // empty: every cluster; "plexiproxy": the admin console
+  std::vector<std::string> users;     // empty: every user
+  std::vector<AddressBlock> addresses;  // empty: every client address
+  std::optional<bool> tls;  // true: TLS connections only; false: plain ones only
+  AccessMethod method = AccessMethod::kPassword;
+  int line = 0;
 };
 
 // One JSON line per statement relayed, to a file rotated by size.
@@ -258,6 +300,8 @@ struct Config {
   int tls_line = 0;  // where the tls section is, for messages about its files
   // Empty with users_configured false: clients are trusted from loopback only.
   std::vector<User> users;
+  // Empty: every client may try to authenticate (see config/access.h).
+  std::vector<AccessRule> access;
   bool users_configured = false;
   std::map<std::string, Cluster> clusters;
   // The cluster a client reaches when it names a database no cluster has (the embedded

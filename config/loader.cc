@@ -76,6 +76,7 @@ void read_users(Reader& r, const YAML::Node& node, const std::string& path, Draf
     }
     f.push_back(field("admin", &User::admin, as_bool()));
     f.push_back(field("pool_mode", &User::pool_mode, as_choice(kPoolModes)));
+    f.push_back(field("max_client_conn", &User::max_client_conn, as_int<int>(0, 1000000)));
     f.push_back(field(
         "auth", &User::auth,
         as_choice(Choices<UserAuth>{{"password", UserAuth::kPassword}, {"cert", UserAuth::kCert}})));
@@ -155,9 +156,12 @@ Fields<Draft> section(std::string_view key, T Config::*member, const Fields<T>& 
 const Fields<Draft>& top_fields() {
   static const Fields<Limits> limits = {
       field("max_client_conn", &Limits::max_client_conn, as_int<int>(1, 1000000)),
+      field("max_user_client_conn", &Limits::max_user_client_conn, as_int<int>(0, 1000000)),
       field("max_message_size", &Limits::max_message_size, as_int<std::size_t>(1024, 1LL << 31)),
       field("shutdown_timeout", &Limits::shutdown_timeout, as_duration(false)),
       field("startup_timeout", &Limits::startup_timeout, as_duration(true)),
+      field("client_idle_timeout", &Limits::client_idle_timeout, as_duration(false)),
+      field("max_pipelined", &Limits::max_pipelined, as_int<std::size_t>(1, 1000000)),
   };
   static const Fields<Admin> admin = secret_fields("token", "token_file", &Admin::token);
   static const Fields<Metrics> metrics = {field("enabled", &Metrics::enabled, as_bool())};
@@ -194,6 +198,7 @@ const Fields<Draft>& top_fields() {
     for (auto& s : section("metrics", &Config::metrics, metrics)) f.push_back(std::move(s));
     for (auto& s : section("digest", &Config::digest, digest)) f.push_back(std::move(s));
     f.push_back({"clusters", read_clusters});
+    f.push_back({"access", read_access});
     return f;
   }();
   return fields;

@@ -40,6 +40,9 @@ const Fields<Health>& health_fields();
 // Reads `clusters:`; the top-level pool must already be in draft.config.pool.
 void read_clusters(Reader& r, const YAML::Node& node, const std::string& path, Draft& draft);
 
+// Reads `access:`; clusters and tls must already be in the draft.
+void read_access(Reader& r, const YAML::Node& node, const std::string& path, Draft& draft);
+
 // The TLS files `config` names that cannot be used: unreadable, not PEM, a key that is not
 // the certificate's. Files are checked when a file is loaded, not for text (tests, defaults).
 std::vector<ConfigError> check_tls_files(const Config& config);

@@ -10,7 +10,6 @@
 #include <iterator>
 #include <system_error>
 
-#include "protocol/pg/auth.h"
 
 namespace plexi::config::detail {
 
@@ -79,15 +78,6 @@ std::optional<std::string> Reader::text(const YAML::Node& node, const std::strin
 }
 
 namespace {
-
-// The stored forms of a password, which do not let anyone log in by themselves being read:
-// SCRAM-SHA-256 and md5 secrets (PostgreSQL) and mysql_native_password hashes.
-bool is_hashed_secret(std::string_view text) {
-  const bool native_hash =
-      text.size() == 41 && text[0] == '*' &&
-      std::all_of(text.begin() + 1, text.end(), [](unsigned char c) { return std::isxdigit(c); });
-  return native_hash || pg::is_md5_secret(text) || pg::parse_scram_secret(text).has_value();
-}
 
 // Longest secret file read: secrets are short, and a wrong path must not load a disk image.
 constexpr std::uintmax_t kMaxSecretFile = 64 * 1024;
