@@ -42,6 +42,9 @@ class Client {
   // Ends the session with a shutdown error as soon as it has no transaction open. Called
   // from any thread.
   virtual void drain() = 0;
+  // Closes the client when it is logged in, holds no server connection and has sent nothing
+  // for `timeout` (limits.client_idle_timeout). Called from any thread, about once a second.
+  virtual void expire_idle(std::chrono::milliseconds timeout) { (void)timeout; }
 };
 
 class ClientRegistry {

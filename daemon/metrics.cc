@@ -109,6 +109,12 @@ std::string_view to_string(Error kind) {
       return "refused_by_rule";
     case Error::kTlsRequired:
       return "tls_required";
+    case Error::kAccessRule:
+      return "access_rule";
+    case Error::kMaxUserClientConn:
+      return "max_user_client_conn";
+    case Error::kClientIdleTimeout:
+      return "client_idle_timeout";
     case Error::kCount:
       break;
   }

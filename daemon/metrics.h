@@ -41,6 +41,9 @@ enum class Error : std::uint8_t {
   kNoWriteTarget,   // a write with no primary to take it
   kRefusedByRule,   // a rule with block: true
   kTlsRequired,     // a plain client where tls.client is require
+  kAccessRule,      // refused by the access rules (a reject rule, or no rule matched)
+  kMaxUserClientConn,  // the user has max_client_conn clients already
+  kClientIdleTimeout,  // closed after limits.client_idle_timeout without a request
   kCount,
 };
 std::string_view to_string(Error kind);

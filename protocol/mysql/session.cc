@@ -120,6 +120,20 @@ void Session::kill() {
   });
 }
 
+void Session::expire_idle(std::chrono::milliseconds timeout) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), timeout] {
+    if (!self->awaiting_command_ || self->attached_backend_) return;
+    if (std::chrono::steady_clock::now() - self->last_request_ < timeout) return;
+    self->env_.metrics.error(metrics::Error::kClientIdleTimeout);
+    self->env_.log->info("mysql client {}:{} {} closed after client_idle_timeout",
+                         self->peer_.address().to_string(), self->peer_.port(), self->user_);
+    // As MariaDB's wait_timeout: the connection is closed, with nothing said.
+    error_code ignored;
+    self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+  });
+}
+
 void Session::cancel() {
   std::optional<ServerThread> thread;
   std::function<void()> action;
@@ -259,7 +273,10 @@ awaitable<bool> Session::read_command(ByteVector& payload) {
   // readability: Asio re-arms epoll (one more system call) for every wait, not for a read.
   // An idle client costs that buffer.
   input_.shrink_if_idle(kIdleInputBuffer);
+  awaiting_command_ = true;
   bool got = co_await read_packet(payload, &first_in_order_);
+  awaiting_command_ = false;
+  last_request_ = std::chrono::steady_clock::now();
   if (!got) co_return false;
   if (!first_in_order_ || payload.empty()) {
     // A command starts a new exchange at sequence 0; anything else is not a client speaking
@@ -496,15 +513,60 @@ awaitable<bool> Session::log_in() {
     }
     if (cluster_) schema_ = database_;
   }
+  bool logged_in_without_password = false;
+  bool admitted = co_await check_access(cluster_ ? cluster_->name : database_,
+                                        logged_in_without_password);
+  if (!admitted) co_return false;
+  bool authenticated = logged_in_without_password;
+  if (!authenticated) authenticated = co_await authenticate(*response);
+  if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
+  if (!authenticated || deadline.expired()) co_return false;
   if (!cluster_) {
-    bool authenticated = co_await authenticate(*response);
-    if (!authenticated) co_return false;
     co_await fatal(error::kBadDatabase, "42000", "Unknown database '" + database_ + "'");
     co_return false;
   }
-  bool authenticated = co_await authenticate(*response);
-  if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
-  co_return authenticated && !deadline.expired();
+  if (env_.user_connections) {
+    user_slot_ = env_.user_connections->take(user_, pg::user_client_limit(*config_, config_user_));
+    if (!user_slot_) {
+      env_.metrics.error(metrics::Error::kMaxUserClientConn);
+      co_await fatal(error::kTooManyUserConnections, "42000",
+                     "User " + user_ + " already has more than 'max_user_connections' active "
+                     "connections");
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+awaitable<bool> Session::check_access(std::string_view cluster, bool& done) {
+  done = false;
+  config::AccessRequest request{config::Protocol::kMysql, cluster, user_,
+                                pg::access_address(peer_.address()), socket_.is_tls()};
+  const auto* rule = pg::admit(*config_, request, env_);
+  if (!rule) {
+    co_await fatal(error::kAccessDenied, "28000",
+                   "Access denied for user '" + user_ + "'@'" + peer_.address().to_string() +
+                       "' by plexiproxy access rules");
+    co_return false;
+  }
+  if (rule->method != config::AccessMethod::kTrust && rule->method != config::AccessMethod::kCert) {
+    co_return true;
+  }
+  phase_ = Phase::kAuthentication;
+  config_user_ = config_->find_user(user_);
+  if (rule->method == config::AccessMethod::kCert && socket_.verified_peer_name() != user_) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    co_await fatal(error::kAccessDenied, "28000",
+                   "Access denied for user '" + user_ + "'@'" + peer_.address().to_string() +
+                       "': no valid client certificate names this user");
+    co_return false;
+  }
+  // The user's plain password, when the config has one, still logs in to servers.
+  if (config_user_ && !config::is_hashed_secret(config_user_->password)) {
+    password_ = config_user_->password;
+  }
+  done = true;
+  co_return true;
 }
 #pragma GCC diagnostic pop
 

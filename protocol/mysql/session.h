@@ -48,6 +48,7 @@ inline constexpr std::uint16_t kBadDatabase = 1049;
 inline constexpr std::uint16_t kServerShutdown = 1053;
 inline constexpr std::uint16_t kParse = 1064;
 inline constexpr std::uint16_t kUnknownThread = 1094;
+inline constexpr std::uint16_t kTooManyUserConnections = 1203;
 inline constexpr std::uint16_t kNotAllowed = 1148;  // LOAD DATA LOCAL
 inline constexpr std::uint16_t kNetPacketTooLarge = 1153;
 inline constexpr std::uint16_t kNetReadError = 1158;
@@ -70,6 +71,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void drain() override;
   ClientInfo describe() const override;
   void kill() override;
+  void expire_idle(std::chrono::milliseconds timeout) override;
 
   // --- what the fronts use ---
   SessionEnvironment& env() { return env_; }
@@ -149,6 +151,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Asks the client to answer again for `plugin`, with a fresh scramble.
   awaitable<bool> switch_plugin(std::string_view plugin, std::string& response);
   awaitable<void> end_for_shutdown();
+  // The access rules' say on this client of `cluster`, then the login its method asks for
+  // when that is not a password (trust, cert): false when refused (reported); `done` when
+  // the client is logged in without the password exchange.
+  awaitable<bool> check_access(std::string_view cluster, bool& done);
   bool is_loopback() const;
   // The SSL request: TLS on the client's stream, the bytes behind the request opening it.
   awaitable<bool> start_tls();
@@ -171,6 +177,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   prometheus::Gauge* clients_gauge_ = nullptr;
   std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
   tcp::endpoint peer_;
+  // For client_idle_timeout: whether the session waits for a command, since when.
+  bool awaiting_command_ = false;
+  std::chrono::steady_clock::time_point last_request_ = std::chrono::steady_clock::now();
+  UserConnections::Slot user_slot_;
 
   std::string user_;
   std::string password_;

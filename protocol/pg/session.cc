@@ -173,11 +173,30 @@ void Session::drain() {
   });
 }
 
-awaitable<void> Session::end_for_shutdown() {
+void Session::expire_idle(std::chrono::milliseconds timeout) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), timeout] {
+    // A client with a server connection (session pooling, a transaction) is not idle: as
+    // PgBouncer's client_idle_timeout, only clients that hold nothing are closed.
+    if (self->phase_ != Phase::kIdle || self->attached_backend_ || !self->cancel_key_) return;
+    if (std::chrono::steady_clock::now() - self->last_request_ < timeout) return;
+    self->env_.metrics.error(metrics::Error::kClientIdleTimeout);
+    self->env_.log->info("client {}:{} {}@{} closed after client_idle_timeout",
+                         self->peer_.address().to_string(), self->peer_.port(), self->user_,
+                         self->database_);
+    asio::co_spawn(
+        self->socket_.get_executor(),
+        [self]() {
+          return self->end_with("57P05", "terminating connection due to idle-session timeout");
+        },
+        asio::detached);
+  });
+}
+
+awaitable<void> Session::end_with(std::string_view sqlstate, std::string message) {
   if (phase_ == Phase::kClosing) co_return;
   phase_ = Phase::kClosing;
   ByteVector out;
-  encode_error(out, "FATAL", "57P01", "terminating connection due to administrator command");
+  encode_error(out, "FATAL", sqlstate, message);
   error_code ec;
   co_await write_all(socket_, out, ec);
   socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -231,6 +250,7 @@ awaitable<bool> Session::read_message(Frame& frame) {
     std::size_t chunk = phase_ == Phase::kAuthentication ? 1024 : 16384;
     std::size_t received = co_await read_some(socket_, input_, ec, chunk);
     if (received == 0) co_return false;
+    last_request_ = std::chrono::steady_clock::now();
     if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
   }
 }
@@ -347,6 +367,17 @@ awaitable<bool> Session::read_startup() {
 
 awaitable<bool> Session::authenticate() {
   phase_ = Phase::kAuthentication;
+  using config::AccessMethod;
+  if (access_method_ == AccessMethod::kTrust || access_method_ == AccessMethod::kCert) {
+    config_user_ = config_->find_user(user_);
+    // The user's plain password, when the config has one, still logs in to servers.
+    if (config_user_ && !config::is_hashed_secret(config_user_->password)) {
+      client_password_ = config_user_->password;
+    }
+    if (access_method_ == AccessMethod::kCert) co_return co_await authenticate_cert();
+    encode_authentication_ok(output_);
+    co_return true;
+  }
   const bool looks_up = cluster_ && cluster_->auth.enabled() && env_.auth_queries;
   if (!config_->users_configured && !looks_up) {
     if (!is_loopback()) {
@@ -365,11 +396,15 @@ awaitable<bool> Session::authenticate() {
   if (!config_user_) co_return co_await authenticate_unknown();
   const std::string& password = config_user_->password;
   if (is_md5_secret(password)) {
+    if (access_method_ == AccessMethod::kScramSha256) co_return co_await authenticate_unknown();
     client_password_ = password;  // logs in to md5 servers as it is
     co_return co_await authenticate_md5(password);
   }
   if (password.starts_with("SCRAM-SHA-256$")) co_return co_await authenticate_scram(password);
   client_password_ = password;
+  if (access_method_ == AccessMethod::kMd5) {
+    co_return co_await authenticate_md5(md5_password_secret(password, user_));
+  }
   bool ok = co_await authenticate_scram(
       format_scram_secret(secret_for_plain_password(user_, password)));
   client_scram_keys_.reset();  // of the proxy's own salt, unknown to servers
@@ -409,7 +444,8 @@ awaitable<bool> Session::authenticate_looked_up() {
     co_return false;
   }
   const std::string& secret = found->secret;
-  if (found->found && is_md5_secret(secret)) {
+  if (found->found && is_md5_secret(secret) &&
+      access_method_ != config::AccessMethod::kScramSha256) {
     client_password_ = secret;
     co_return co_await authenticate_md5(secret);
   }
@@ -520,7 +556,10 @@ awaitable<bool> Session::log_in() {
   // Slow or silent clients may not hold a connection slot for ever before logging in.
   Deadline deadline(executor, config_->limits.startup_timeout, socket_);
   bool started = co_await read_startup();
-  if (!started) co_return false;
+  if (!started) {
+    if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
+    co_return false;
+  }
   if (env_.shutting_down.load()) {
     co_await fatal("57P03", "the database system is shutting down");
     co_return false;
@@ -532,8 +571,13 @@ awaitable<bool> Session::log_in() {
   }
   if (database_ == kAdminDatabase) {
     admin_console_ = true;
+    bool admitted = co_await check_access(kAdminDatabase);
+    if (!admitted) co_return false;
     bool authenticated = co_await authenticate();
-    if (!authenticated || deadline.expired()) co_return false;
+    if (!authenticated || deadline.expired()) {
+      if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
+      co_return false;
+    }
     // With no users section, loopback clients are trusted, as administrators too.
     bool allowed = config_user_ ? config_user_->admin : !config_->users_configured;
     if (!allowed) {
@@ -541,7 +585,7 @@ awaitable<bool> Session::log_in() {
       co_await fatal("42501", "user \"" + user_ + "\" may not use the admin console");
       co_return false;
     }
-    co_return true;
+    co_return co_await take_user_slot();
   }
   cluster_ = config_->find_cluster(database_);
   if (!cluster_ && !config_->fallback_cluster.empty()) {
@@ -551,9 +595,36 @@ awaitable<bool> Session::log_in() {
     co_await fatal("3D000", "database \"" + database_ + "\" does not exist");
     co_return false;
   }
+  bool admitted = co_await check_access(cluster_->name);
+  if (!admitted) co_return false;
   bool authenticated = co_await authenticate();
   if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
-  co_return authenticated && !deadline.expired();
+  if (!authenticated || deadline.expired()) co_return false;
+  co_return co_await take_user_slot();
+}
+
+awaitable<bool> Session::check_access(std::string_view cluster) {
+  config::AccessRequest request{config::Protocol::kPostgres, cluster, user_,
+                                access_address(peer_.address()), socket_.is_tls()};
+  const auto* rule = admit(*config_, request, env_);
+  if (rule) {
+    access_method_ = rule->method;
+    co_return true;
+  }
+  // As PostgreSQL words a pg_hba.conf refusal, so tools that show it read naturally.
+  std::string message = "plexiproxy access rules refuse connection for " +
+                        config::describe_access(request);
+  co_await fatal("28000", message);
+  co_return false;
+}
+
+awaitable<bool> Session::take_user_slot() {
+  if (!env_.user_connections) co_return true;
+  user_slot_ = env_.user_connections->take(user_, user_client_limit(*config_, config_user_));
+  if (user_slot_) co_return true;
+  env_.metrics.error(metrics::Error::kMaxUserClientConn);
+  co_await fatal("53300", "too many connections for role \"" + user_ + "\"");
+  co_return false;
 }
 
 awaitable<void> Session::run() {
@@ -616,6 +687,36 @@ awaitable<bool> accept_tls(ClientStream& stream, asio::ssl::context& context,
 
 void log_accept_failure(spdlog::logger& log, const boost::system::error_code& ec) {
   log.warn("accept failed: {}", ec.message());
+}
+
+std::array<std::uint8_t, 16> access_address(const asio::ip::address& address) {
+  if (address.is_v4()) {
+    auto bytes = address.to_v4().to_bytes();
+    return config::to_address_bytes(bytes.data(), bytes.size());
+  }
+  auto bytes = address.to_v6().to_bytes();
+  return config::to_address_bytes(bytes.data(), bytes.size());
+}
+
+const config::AccessRule* admit(const config::Config& config, const config::AccessRequest& request,
+                                SessionEnvironment& environment) {
+  static const config::AccessRule kEveryone{};
+  if (config.access.empty()) return &kEveryone;
+  const auto* rule = config::match_access(config, request);
+  if (rule && rule->method != config::AccessMethod::kReject) return rule;
+  environment.metrics.error(metrics::Error::kAccessRule);
+  if (rule) {
+    environment.log->warn("{} refused by the access rule at line {}", config::describe_access(request),
+                          rule->line);
+  } else {
+    environment.log->warn("{} refused: no access rule matches", config::describe_access(request));
+  }
+  return nullptr;
+}
+
+int user_client_limit(const config::Config& config, const config::User* user) {
+  if (user && user->max_client_conn > 0) return user->max_client_conn;
+  return config.limits.max_user_client_conn;
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {

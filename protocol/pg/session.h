@@ -16,6 +16,8 @@
 #include "common/client_registry.h"
 #include "common/spin_lock.h"
 #include "common/tls_stream.h"
+#include "common/user_connections.h"
+#include "config/access.h"
 #include "config/config.h"
 #include "daemon/admin_console.h"
 #include "daemon/audit_log.h"
@@ -67,6 +69,8 @@ struct SessionEnvironment {
   std::function<std::shared_ptr<asio::ssl::context>()> tls = [] {
     return std::shared_ptr<asio::ssl::context>();
   };
+  // Connected clients per user, for max_client_conn per user (null: not counted).
+  UserConnections* user_connections = nullptr;
 };
 
 // A client's connection: plain TCP that may turn into TLS.
@@ -102,6 +106,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void drain() override;
   ClientInfo describe() const override;
   void kill() override;
+  void expire_idle(std::chrono::milliseconds timeout) override;
 
   Phase phase() const { return phase_; }
 
@@ -115,6 +120,12 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // --- startup and authentication (session.cc) ---
   awaitable<bool> log_in();
   awaitable<bool> read_startup();
+  // The access rules for this client of `cluster` ("plexiproxy": the admin console): false
+  // when they refuse it (reported); else access_method_ is what they ask for.
+  awaitable<bool> check_access(std::string_view cluster);
+  // Counts the logged-in client against its user's max_client_conn; false when it is over
+  // (reported).
+  awaitable<bool> take_user_slot();
   awaitable<bool> authenticate();
   awaitable<bool> authenticate_scram(const std::string& secret);
   awaitable<bool> authenticate_md5(const std::string& secret);
@@ -150,8 +161,12 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   ByteVector output_;
   // True once shutdown began: the session ends at its next idle point.
   bool draining() const { return env_.shutting_down.load(); }
-  // Sends the shutdown error and closes the client socket (the session's reads then end).
-  awaitable<void> end_for_shutdown();
+  // Sends a FATAL error and closes the client socket (the session's reads then end): at
+  // shutdown, after client_idle_timeout.
+  awaitable<void> end_with(std::string_view sqlstate, std::string message);
+  awaitable<void> end_for_shutdown() {
+    return end_with("57P01", "terminating connection due to administrator command");
+  }
 
   // Atomic because the admin console reads it from another thread.
   std::atomic<Phase> phase_ = Phase::kStartup;
@@ -159,6 +174,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   prometheus::Gauge* clients_gauge_ = nullptr;  // this session's (protocol, cluster) count
   std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
   tcp::endpoint peer_;  // read once: the socket is not to be touched from other threads
+  // When the client last sent anything, for client_idle_timeout.
+  std::chrono::steady_clock::time_point last_request_ = std::chrono::steady_clock::now();
+  config::AccessMethod access_method_ = config::AccessMethod::kPassword;
+  UserConnections::Slot user_slot_;
 
   std::string user_;
   std::string database_;
@@ -208,6 +227,18 @@ std::function<void(std::exception_ptr)> log_session_errors(std::shared_ptr<spdlo
 
 void log_accept_failure(spdlog::logger& log, const boost::system::error_code& ec);
 
+// A client's address as the access rules take it.
+std::array<std::uint8_t, 16> access_address(const asio::ip::address& address);
+
+// The access rules' verdict on `request`: null when they refuse it, which has then been
+// counted and logged (with the rule's line); else the rule that lets it in, or the
+// default rule (method password) when the config has no rules.
+const config::AccessRule* admit(const config::Config& config, const config::AccessRequest& request,
+                                SessionEnvironment& environment);
+
+// The limit on `user`'s connected clients: its own max_client_conn, else the global one.
+int user_client_limit(const config::Config& config, const config::User* user);
+
 // Accepts on `acceptor` until it is closed; each client's socket goes to the next worker and
 // `make(socket)` makes its session, whose run() is spawned there. Shared by every front.
 template <class MakeSession>
@@ -224,9 +255,15 @@ awaitable<void> accept_sessions(tcp::acceptor& acceptor, SessionEnvironment& env
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = make(std::move(socket));
-    asio::co_spawn(
-        worker, [session]() { return session->run(); }, log_session_errors(environment.log));
+    // The session is made on its worker's thread, so it and its coroutines come from that
+    // thread's malloc arena and are freed where they were allocated; the acceptor's thread
+    // keeps only the reactor's small per-socket records, which it reuses. After a burst of
+    // clients has gone, their memory can then be given back whole.
+    asio::post(worker, [socket = std::move(socket), make, worker, &environment]() mutable {
+      auto session = make(std::move(socket));
+      asio::co_spawn(
+          worker, [session]() { return session->run(); }, log_session_errors(environment.log));
+    });
   }
 }
 

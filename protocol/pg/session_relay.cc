@@ -284,6 +284,7 @@ awaitable<void> Relay::on_client_readable(error_code ec) {
   if (more) {
     std::size_t received = co_await read_some(s_.socket_, s_.input_, ec, 16384);
     if (received == 0) more = false;
+    s_.last_request_ = std::chrono::steady_clock::now();
     count_bytes(metrics::Direction::kClientIn, received);
   }
   if (more) {

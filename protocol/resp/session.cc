@@ -13,8 +13,6 @@
 namespace plexi::resp {
 namespace {
 
-// Requests a client may have waiting for replies before the proxy stops reading from it.
-constexpr std::size_t kMaxInFlight = 4096;
 // What a client waiting for its next request holds, and what one that sent a large pipeline
 // keeps once it is idle again.
 constexpr std::size_t kIdleInputBuffer = 1024;
@@ -32,12 +30,6 @@ std::optional<std::int64_t> to_integer(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
   return value;
-}
-
-bool is_plain_password(const std::string& password) {
-  return !password.starts_with("SCRAM-SHA-256$") &&
-         !(password.size() == 35 && password.starts_with("md5")) &&
-         !(password.size() == 41 && password[0] == '*');
 }
 
 }  // namespace
@@ -94,6 +86,25 @@ void Session::kill() {
   });
 }
 
+void Session::expire_idle(std::chrono::milliseconds timeout) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), timeout] {
+    // Subscribers, MONITOR and transactions hold a link of their own and are not idle, as
+    // redis-server's timeout spares subscribers.
+    if (self->phase_ == Phase::kStartup || !self->replies_.empty() || self->pinned_backend_ >= 0 ||
+        self->in_multi_) {
+      return;
+    }
+    if (std::chrono::steady_clock::now() - self->last_request_ < timeout) return;
+    self->env_.metrics.error(metrics::Error::kClientIdleTimeout);
+    self->env_.log->info("redis client {}:{} {} closed after client_idle_timeout",
+                         self->peer_.address().to_string(), self->peer_.port(), self->user_);
+    // As redis-server's timeout: closed with nothing said.
+    error_code ignored;
+    self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+  });
+}
+
 void Session::drain() {
   // A client between requests leaves at once; one with replies due gets them first.
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -125,7 +136,7 @@ bool Session::check_password(std::string_view user, std::string_view password) {
   // A user of auth: cert has no password: its proof is a verified client certificate naming
   // it, whatever AUTH carries.
   if (found->auth == config::UserAuth::kCert) return socket_.verified_peer_name() == user;
-  if (!is_plain_password(found->password)) {
+  if (config::is_hashed_secret(found->password)) {
     env_.log->error("user {}: a hashed secret cannot check a Redis password; give a plain password",
                     user);
     return false;
@@ -133,40 +144,111 @@ bool Session::check_password(std::string_view user, std::string_view password) {
   return found->password == password;
 }
 
-void Session::auth(std::span<const std::string_view> args) {
+bool Session::admit_connection(std::string& refusal) {
+  if (config_->access.empty()) {
+    access_method_ = config::AccessMethod::kPassword;
+    return true;
+  }
+  config::AccessRequest request{config::Protocol::kRedis, cluster_name_, "default",
+                                pg::access_address(peer_.address()), socket_.is_tls()};
+  if (config_->users_configured) {
+    bool needs_user = false;
+    config::match_access_before_user(*config_, request, needs_user);
+    if (needs_user) return true;  // AUTH names the user
+  }
+  // The first rule this client matches names no user (or there are no users and every
+  // client is "default"): it decides now.
+  const auto* rule = pg::admit(*config_, request, env_);
+  if (!rule) {
+    refusal = "ERR plexiproxy access rules refuse connection for " + config::describe_access(request);
+    return false;
+  }
+  access_method_ = rule->method;
+  if (rule->method == config::AccessMethod::kTrust) authenticated_ = true;
+  return true;
+}
+
+Session::Login Session::log_in(std::string_view user, std::string_view password) {
+  auto method = access_method_;
+  if (!method) {
+    config::AccessRequest request{config::Protocol::kRedis, cluster_name_, user,
+                                  pg::access_address(peer_.address()), socket_.is_tls()};
+    const auto* rule = pg::admit(*config_, request, env_);
+    if (!rule) {
+      reply_error("NOPERM plexiproxy access rules refuse connection for " +
+                  config::describe_access(request));
+      return Login::kRefused;
+    }
+    method = rule->method;
+  }
+  bool ok = false;
+  switch (*method) {
+    case config::AccessMethod::kTrust:
+      ok = true;
+      break;
+    case config::AccessMethod::kCert:
+      ok = socket_.verified_peer_name() == user;
+      break;
+    default:
+      ok = check_password(user, password);
+      break;
+  }
+  if (!ok) {
+    env_.metrics.error(metrics::Error::kAuthFailed);
+    return Login::kWrongPassword;
+  }
+  if (env_.user_connections && (!user_slot_ || user != user_)) {
+    const auto* found = config_->find_user(user);
+    auto slot = env_.user_connections->take(user, pg::user_client_limit(*config_, found));
+    if (!slot) {
+      env_.metrics.error(metrics::Error::kMaxUserClientConn);
+      reply_error("ERR max number of clients reached");
+      return Login::kRefused;
+    }
+    user_slot_ = std::move(slot);
+  }
+  authenticated_ = true;
+  user_ = std::string(user);
+  return Login::kOk;
+}
+
+bool Session::auth(std::span<const std::string_view> args) {
   if (args.size() != 2 && args.size() != 3) {
     reply_error("ERR wrong number of arguments for 'auth' command");
-    return;
+    return true;
   }
   if (!config_->users_configured) {
     reply_error(
         "ERR AUTH <password> called without any password configured for the default user. "
         "Are you sure your configuration is correct?");
-    return;
+    return true;
   }
   std::string_view user = args.size() == 3 ? args[1] : "default";
-  if (!check_password(user, args.back())) {
-    env_.metrics.error(metrics::Error::kAuthFailed);
-    reply_error("WRONGPASS invalid username-password pair or user is disabled.");
-    return;
+  switch (log_in(user, args.back())) {
+    case Login::kOk:
+      reply("+OK\r\n");
+      return true;
+    case Login::kWrongPassword:
+      reply_error("WRONGPASS invalid username-password pair or user is disabled.");
+      return true;
+    case Login::kRefused:
+      return false;
   }
-  authenticated_ = true;
-  user_ = std::string(user);
-  reply("+OK\r\n");
+  return true;
 }
 
-void Session::hello(std::span<const std::string_view> args) {
+bool Session::hello(std::span<const std::string_view> args) {
   int version = protocol_;
   std::size_t i = 1;
   if (args.size() > 1) {
     auto asked = to_integer(args[1]);
     if (!asked) {
       reply_error("ERR Protocol version is not an integer or out of range");
-      return;
+      return true;
     }
     if (*asked != 2 && *asked != 3) {
       reply_error("NOPROTO unsupported protocol version");
-      return;
+      return true;
     }
     version = static_cast<int>(*asked);
     i = 2;
@@ -175,13 +257,14 @@ void Session::hello(std::span<const std::string_view> args) {
   bool naming = false;
   for (; i < args.size(); ++i) {
     if (equals_upper(args[i], "AUTH") && i + 2 < args.size()) {
-      if (!config_->users_configured || !check_password(args[i + 1], args[i + 2])) {
-        env_.metrics.error(metrics::Error::kAuthFailed);
+      auto login = config_->users_configured ? log_in(args[i + 1], args[i + 2])
+                                             : Login::kWrongPassword;
+      if (login == Login::kRefused) return false;
+      if (login == Login::kWrongPassword) {
+        if (!config_->users_configured) env_.metrics.error(metrics::Error::kAuthFailed);
         reply_error("WRONGPASS invalid username-password pair or user is disabled.");
-        return;
+        return true;
       }
-      authenticated_ = true;
-      user_ = std::string(args[i + 1]);
       i += 2;
     } else if (equals_upper(args[i], "SETNAME") && i + 1 < args.size()) {
       name = std::string(args[i + 1]);
@@ -189,7 +272,7 @@ void Session::hello(std::span<const std::string_view> args) {
       ++i;
     } else {
       reply_error("ERR Syntax error in HELLO option '" + std::string(args[i]) + "'");
-      return;
+      return true;
     }
   }
   if (!authenticated_) {
@@ -197,7 +280,7 @@ void Session::hello(std::span<const std::string_view> args) {
         "NOAUTH HELLO must be called with the client already authenticated, otherwise "
         "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
         "client and select the RESP protocol version at the same time");
-    return;
+    return true;
   }
   if (naming) {
     std::lock_guard lock(info_lock_);
@@ -228,6 +311,7 @@ void Session::hello(std::span<const std::string_view> args) {
   w.bulk("proxy");
   w.bulk("plexiproxy " PLEXI_VERSION);
   reply(scratch_);
+  return true;
 }
 
 void Session::client_command(std::span<const std::string_view> args) {
@@ -274,7 +358,7 @@ bool Session::answer_locally(std::string_view name, std::span<const std::string_
     return true;
   }
   if (equals_upper(name, "AUTH")) {
-    auth(args);
+    end_session = !auth(args);
     return true;
   }
   if (equals_upper(name, "HELLO")) {
@@ -282,7 +366,7 @@ bool Session::answer_locally(std::string_view name, std::span<const std::string_
       reply_error("ERR plexiproxy: HELLO inside a transaction or subscription is not supported");
       return true;
     }
-    hello(args);
+    end_session = !hello(args);
     return true;
   }
   if (!authenticated_) {
@@ -351,9 +435,10 @@ bool Session::answer_locally(std::string_view name, std::span<const std::string_
       client_name_.clear();
       pin_reason_.clear();
     }
-    if (config_->users_configured) {
+    if (config_->users_configured && access_method_ != config::AccessMethod::kTrust) {
       authenticated_ = false;
       user_ = "default";
+      user_slot_ = {};
     }
     reply("+RESET\r\n");
     return true;
@@ -438,7 +523,9 @@ awaitable<void> Session::serve() {
       bool going_on = co_await handle(request);
       input_.consume(request.size);
       if (!going_on) co_return;
-      while (replies_.size() >= kMaxInFlight && !writer_done_) co_await reader_waker_.wait();
+      while (replies_.size() >= config_->limits.max_pipelined && !writer_done_) {
+        co_await reader_waker_.wait();
+      }
       if (writer_done_) co_return;
     }
     input_.shrink_if_idle(kLargestIdleInputBuffer);
@@ -446,6 +533,7 @@ awaitable<void> Session::serve() {
     std::size_t chunk = input_.empty() ? kIdleInputBuffer : kLargestIdleInputBuffer;
     std::size_t received = co_await read_some(socket_, input_, ec, chunk);
     if (received == 0) co_return;
+    last_request_ = std::chrono::steady_clock::now();
     if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
     phase_ = Phase::kActive;
   }
@@ -472,9 +560,19 @@ awaitable<void> Session::run() {
   } else if (env_.clients.load() > config_->limits.max_client_conn) {
     env_.metrics.error(metrics::Error::kMaxClientConn);
     refusal = "ERR max number of clients reached";
-  } else if (!config_->users_configured && !is_loopback()) {
+  } else if (!admit_connection(refusal)) {
+    // refused by the access rules (counted and logged)
+  } else if (!config_->users_configured && !is_loopback() &&
+             access_method_ != config::AccessMethod::kTrust) {
     env_.metrics.error(metrics::Error::kAuthFailed);
     refusal = "ERR plexiproxy: no users are configured: only loopback clients are trusted";
+  }
+  if (refusal.empty() && !config_->users_configured && env_.user_connections) {
+    user_slot_ = env_.user_connections->take(user_, pg::user_client_limit(*config_, nullptr));
+    if (!user_slot_) {
+      env_.metrics.error(metrics::Error::kMaxUserClientConn);
+      refusal = "ERR max number of clients reached";
+    }
   }
   if (refusal.empty()) {
     cluster_ = &found->second;
@@ -486,10 +584,22 @@ awaitable<void> Session::run() {
     std::string bytes = "-" + refusal + "\r\n";
     co_await asio::async_write(socket_, asio::buffer(bytes),
                                asio::redirect_error(use_awaitable, ec));
+    // Requests the client sent already are read and dropped first (for a second at most):
+    // closing a socket with unread bytes resets the connection, and the client could lose
+    // the refusal before reading it.
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    {
+      Deadline deadline(socket_.get_executor(), std::chrono::seconds(1), socket_);
+      while (true) {
+        std::size_t dropped = co_await read_some(socket_, input_, ec, kIdleInputBuffer);
+        if (dropped == 0) break;
+        input_.consume(input_.size());
+      }
+    }
     socket_.close(ec);
     co_return;
   }
-  authenticated_ = !config_->users_configured;
+  authenticated_ = authenticated_ || !config_->users_configured;
   limits_.max_bulk_bytes = std::min(limits_.max_bulk_bytes, config_->limits.max_message_size);
   for (const auto& backend : cluster_->backends) {
     if (!backend.database.empty()) {

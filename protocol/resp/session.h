@@ -44,6 +44,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void drain() override;
   ClientInfo describe() const override;
   void kill() override;
+  void expire_idle(std::chrono::milliseconds timeout) override;
 
  private:
   // A request split over shards (or sent to all of them), and how their replies combine.
@@ -85,9 +86,18 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Commands the proxy answers itself; true when `name` was one of them.
   bool answer_locally(std::string_view name, std::span<const std::string_view> args,
                       bool& end_session);
-  void auth(std::span<const std::string_view> args);
-  void hello(std::span<const std::string_view> args);
+  // AUTH and HELLO: false when the client is to be closed (refused by the access rules or
+  // its user's max_client_conn).
+  bool auth(std::span<const std::string_view> args);
+  bool hello(std::span<const std::string_view> args);
+  enum class Login { kOk, kWrongPassword, kRefused };
+  // The access rules, the password, then the user's client count, for AUTH `user` `password`;
+  // kOk makes the client that user. kRefused has been replied.
+  Login log_in(std::string_view user, std::string_view password);
   bool check_password(std::string_view user, std::string_view password);
+  // The access rules at connection, before any AUTH; false when they refuse the client
+  // (replied). A rule naming users is decided at AUTH.
+  bool admit_connection(std::string& refusal);
   void client_command(std::span<const std::string_view> args);
   void reply(std::string bytes);
   void reply_error(std::string_view message);
@@ -184,6 +194,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::optional<ClientRegistry::Key> registry_key_;
 
   bool authenticated_ = false;
+  // What the access rules asked at connection; unset when they need the user (AUTH decides).
+  std::optional<config::AccessMethod> access_method_;
+  UserConnections::Slot user_slot_;
+  std::chrono::steady_clock::time_point last_request_ = std::chrono::steady_clock::now();
   int protocol_ = 2;
   int database_ = 0;
   std::string user_ = "default";
