@@ -228,7 +228,13 @@ Table Daemon::config_table() const {
   add("health.rise", std::to_string(config->health.rise));
   add("limits.max_client_conn", std::to_string(config->limits.max_client_conn));
   add("limits.max_message_size", std::to_string(config->limits.max_message_size));
+  add("limits.max_user_client_conn", std::to_string(config->limits.max_user_client_conn));
   add("limits.shutdown_timeout_ms", std::to_string(config->limits.shutdown_timeout.count()));
+  add("limits.startup_timeout_ms", std::to_string(config->limits.startup_timeout.count()));
+  add("limits.client_idle_timeout_ms", std::to_string(config->limits.client_idle_timeout.count()));
+  add("limits.max_pipelined", std::to_string(config->limits.max_pipelined));
+  add("access", config->access.empty() ? "none: every client may try its password"
+                                       : std::to_string(config->access.size()) + " rules");
   add("log.level", config->log.level);
   add("log.format", std::string(config::to_string(config->log.format)));
   add("log.statements", config->log.statements ? "true" : "false");

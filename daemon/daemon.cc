@@ -1,8 +1,11 @@
 // Start-up, signals, reload and the draining shutdown of the daemon.
 #include "daemon/daemon.h"
 
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -80,6 +83,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                                                        component_logger("health"))) {
   for (auto* environment : {&pg_environment_, &mysql_environment_, &redis_environment_}) {
     environment->tls = [this] { return client_tls(); };
+    environment->user_connections = &user_connections_;
   }
   metrics_.set_enabled(config_->metrics.enabled);
   metrics_.add_collector([this](auto& families) { collect_pool_metrics(families); });
@@ -198,7 +202,7 @@ int Daemon::run() {
       });
   health_->start();
   asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
-  asio::co_spawn(workers_.main(), prune_pools(), asio::detached);
+  asio::co_spawn(workers_.main(), housekeeping(), asio::detached);
   notify_systemd("READY=1");
   workers_.run();
   log_->info("plexiproxy stopped");
@@ -370,13 +374,27 @@ bool Daemon::open_audit_log(const config::Config& config, std::string& error) {
   return true;
 }
 
-awaitable<void> Daemon::prune_pools() {
+awaitable<void> Daemon::housekeeping() {
+  constexpr int kTrimAfterClientsGone = 1000;
+  int clients_at_peak = 0;
   asio::steady_timer timer(workers_.main());
   while (!shutting_down_.load()) {
     timer.expires_after(std::chrono::seconds(1));
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     pools_.prune(workers_.next());
+    // Thousands of clients gone at once (a burst of logins that timed out, a failover
+    // reconnect storm) leave their memory free but kept by malloc's per-thread arenas.
+    int clients = clients_.load();
+    clients_at_peak = std::max(clients_at_peak, clients);
+    if (clients_at_peak - clients >= kTrimAfterClientsGone) {
+      malloc_trim(0);
+      clients_at_peak = clients;
+    }
+    auto idle_timeout = config()->limits.client_idle_timeout;
+    if (idle_timeout.count() > 0) {
+      for (const auto& [id, client] : client_registry_.clients()) client->expire_idle(idle_timeout);
+    }
   }
 }
 

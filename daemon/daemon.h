@@ -58,7 +58,8 @@ class Daemon : public admin::Console {
   // /readyz: empty when ready, else why not.
   std::string unready_reason() const;
   awaitable<void> handle_signals();
-  awaitable<void> prune_pools();
+  // Once a second: idle server connections past their time, clients past client_idle_timeout.
+  awaitable<void> housekeeping();
   awaitable<void> shutdown();
   // Loads the config file again; the errors that made it keep the old one (none: reloaded).
   std::vector<std::string> reload();
@@ -115,6 +116,7 @@ class Daemon : public admin::Console {
   std::optional<PendingTls> pending_tls_;  // guarded by reload_mutex_ (or start-up)
   void commit_client_tls();
   std::atomic<int> clients_{0};
+  UserConnections user_connections_;
   std::atomic<bool> shutting_down_{false};
   pg::SessionEnvironment pg_environment_;
   pg::SessionEnvironment mysql_environment_;

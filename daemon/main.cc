@@ -1,9 +1,13 @@
 // plexiproxy's entry point: command line, configuration, logging, then the daemon.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
+
+#include <spdlog/spdlog.h>
 
 #include "config/config.h"
 #include "daemon/daemon.h"
@@ -82,6 +86,26 @@ int parse(int argc, char** argv, CommandLine& out) {
   return -1;
 }
 
+// Every client is a descriptor: take as many as the hard limit allows (systemd's and
+// Docker's soft limit is often 1024), and say so when max_client_conn cannot fit.
+void raise_descriptor_limit(int max_client_conn) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Server connections are pooled and few; listeners, logs and pools need some more.
+  auto wanted = static_cast<rlim_t>(max_client_conn) + 100;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn("open files limit {} is below what max_client_conn {} may need ({}): raise "
+                 "LimitNOFILE / ulimit -n",
+                 static_cast<unsigned long long>(limit.rlim_cur), max_client_conn,
+                 static_cast<unsigned long long>(wanted));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,6 +132,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   plexi::configure_logging(loaded.config->log);
+  raise_descriptor_limit(loaded.config->limits.max_client_conn);
   plexi::Daemon daemon(command_line.daemon, loaded.config);
   return daemon.run();
 }

@@ -1,7 +1,10 @@
 // The network workers: one io_context per thread, so a session's coroutines, its sockets
 // and the server connections it uses all run on one thread without strands or locks.
-// New clients are spread over the workers round robin; the first worker also runs the
-// daemon's own tasks (signals, janitor, listeners).
+// New clients are spread over the workers round robin. One more thread, the control thread,
+// runs the daemon's own tasks (listeners, signals, housekeeping, health checks, the admin
+// API): they never wait behind clients' traffic, and the memory of clients (allocated on
+// the workers' threads) is never interleaved with theirs, so it can be given back whole
+// after a burst of clients has gone.
 #pragma once
 
 #include <atomic>
@@ -16,8 +19,9 @@ namespace plexi {
 
 class Workers {
  public:
+  // `count` workers besides the control thread.
   explicit Workers(std::size_t count) {
-    for (std::size_t i = 0; i < std::max<std::size_t>(1, count); ++i) {
+    for (std::size_t i = 0; i <= std::max<std::size_t>(1, count); ++i) {
       // Hint 1: each context is run by one thread (posts from other threads still work).
       contexts_.push_back(std::make_unique<asio::io_context>(1));
     }
@@ -25,17 +29,17 @@ class Workers {
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
 
-  std::size_t size() const { return contexts_.size(); }
+  // The control thread's context.
   asio::io_context& main() { return *contexts_.front(); }
-  asio::io_context& at(std::size_t index) { return *contexts_[index]; }
 
   // The worker the next client goes to.
   asio::any_io_executor next() {
-    std::size_t index = next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
+    std::size_t workers = contexts_.size() - 1;
+    std::size_t index = 1 + next_.fetch_add(1, std::memory_order_relaxed) % workers;
     return contexts_[index]->get_executor();
   }
 
-  // Runs every worker, the first on the calling thread, until stop().
+  // Runs the workers, and the control thread on the calling thread, until stop().
   void run() {
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts_.size(); ++i) {
