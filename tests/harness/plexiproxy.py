@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -122,3 +123,14 @@ def _has_failed(test) -> bool:
         return True
     failed = [case for case, _ in result.failures + result.errors]
     return any(case is test or getattr(case, "test_case", None) is test for case in failed)
+
+
+def metric(proxy: Plexiproxy, line_start: str) -> float:
+    """The value of the first /metrics line that starts with `line_start` (a series with its
+    labels, e.g. 'plexiproxy_errors_total{kind="tls_required"}'); 0 when there is none."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{proxy.admin_port}/metrics",
+                                timeout=10) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0

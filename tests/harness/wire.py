@@ -38,8 +38,11 @@ def error_fields(body: bytes) -> dict[str, str]:
 class WireClient:
     """One socket to a PostgreSQL-speaking server."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0,
+                 source: str | None = None):
+        """source: the local address to connect from (another loopback address)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self._buffer = b""
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ import subprocess
 import threading
 import time
 import unittest
-import urllib.request
 
 import psycopg
 import pymysql
@@ -29,7 +28,8 @@ import redis
 from psycopg import errors
 
 from harness.clients import psql
-from harness.plexiproxy import Plexiproxy, binary, daemon_environment, print_log_if_failed
+from harness.plexiproxy import (Plexiproxy, binary, daemon_environment, metric,
+                                print_log_if_failed)
 from harness.redis import REDIS_CLI, RedisServer
 from harness.relay import DB, PASSWORD, USER, app_server, relay_config
 from harness.tls_certs import Certificates
@@ -99,15 +99,6 @@ def read_until_closed(sock, timeout: float = 5.0) -> bytes | None:
     except ConnectionResetError:
         pass
     return received
-
-
-def metric(proxy: Plexiproxy, line_start: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{proxy.admin_port}/metrics",
-                                timeout=10) as reply:
-        for line in reply.read().decode().splitlines():
-            if line.startswith(line_start):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def handshakes(proxy: Plexiproxy, protocol: str, result: str) -> float:
