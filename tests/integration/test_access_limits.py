@@ -21,7 +21,6 @@ import unittest
 
 import psycopg
 import pymysql
-from psycopg import errors
 
 from harness.clients import connect
 from harness.plexiproxy import Plexiproxy, metric, print_log_if_failed
