@@ -43,7 +43,7 @@ bool checks_answer(std::string_view answer, std::string_view scramble) {
 }
 
 // The proxy as server: the client's handshake response (after an SSLRequest, if any), the
-// switch response, and the full authentication's clear or RSA-encrypted password.
+// switch response, and the full authentication's RSA-encrypted password.
 void proxy_as_server(const std::vector<Packet>& packets, std::string_view scramble,
                      std::string_view switch_scramble) {
   std::size_t next = 0;
@@ -85,15 +85,11 @@ void proxy_as_server(const std::vector<Packet>& packets, std::string_view scramb
     scramble = switch_scramble;
   }
   if (checks_answer(answer, scramble) || switched) return;
-  // Full authentication.
+  // Full authentication: over TLS the password comes in clear, which the session only
+  // compares; otherwise RSA-encrypted, maybe after a request for the proxy's public key.
+  if (tls) return;
   auto full = take();
   if (!full) return;
-  if (tls) {
-    std::string_view clear = *full;
-    if (!clear.empty() && clear.back() == '\0') clear.remove_suffix(1);
-    (void)(clear == kPassword);
-    return;
-  }
   if (full->size() == 1 && (*full)[0] == kRequestPublicKey) {
     full = take();
     if (!full) return;
