@@ -8,7 +8,7 @@
 #   --seconds N       how long each target runs (default 600)
 #   --jobs N          fuzzing processes per target (libFuzzer's -fork=N; default 1)
 #   --update-corpus   afterwards, add to tests/fuzz/corpus/<name> only the inputs that reach
-#                     coverage its seeds do not (libFuzzer's -merge=1)
+#                     edges its seeds do not (libFuzzer's -merge=1 -use_counters=0)
 #   TARGET            config_loader_fuzz or config_loader (default: every target)
 # For each target it prints the executions, the cov: (edges) and ft: (features) reached and
 # any crash input, kept in build/fuzz/crashes/<target>/. Exits 1 when a target failed.
@@ -75,9 +75,12 @@ for target in "${targets[@]}"; do
   fi
   for crash in $new_crashes; do echo "  crash input: $crash"; done
   if [ "$update" -eq 1 ] && [ -n "$seeds" ]; then
-    # Into the seeds first: -merge=1 adds to the first folder only what the rest adds to it.
+    # -merge=1 adds to the first folder only the inputs of the others that reach what it does
+    # not; -use_counters=0 counts new edges only, not new hit counts of known ones, which
+    # nearly every input of a long run has.
     before="$(find "$seeds" -type f | wc -l)"
-    "$(fuzz_binary "$target")" -merge=1 -timeout=10 -rss_limit_mb=2048 "$seeds" "$work" \
+    "$(fuzz_binary "$target")" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 \
+      "$seeds" "$work" \
       >"$log.merge" 2>&1 || { tail -n 20 "$log.merge"; failures=$((failures + 1)); continue; }
     echo "fuzz $target: $(($(find "$seeds" -type f | wc -l) - before)) inputs added to $seeds"
   fi
