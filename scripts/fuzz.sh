@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh [--seconds N] [--jobs N] [--update-corpus] [TARGET...]
 #
 #   --seconds N       how long each target runs (default 600)
-#   --jobs N          fuzzing processes per target (libFuzzer's -fork=N; default 1)
+#   --jobs N          fuzzing processes per target (libFuzzer's -fork=N, whose cov: counts
+#                     differently; default 1)
 #   --update-corpus   afterwards, add to tests/fuzz/corpus/<name> only the inputs that reach
 #                     edges its seeds do not (libFuzzer's -merge=1 -use_counters=0)
 #   TARGET            config_loader_fuzz or config_loader (default: every target)
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="${2:?--seconds needs a number}"; shift ;;
     --jobs) jobs="${2:?--jobs needs a number}"; shift ;;
     --update-corpus) update=1 ;;
-    -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("${1%_fuzz}_fuzz") ;;
   esac
