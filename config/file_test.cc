@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/test_certificates.h"
@@ -112,6 +113,31 @@ TEST_F(ConfigFile, TlsFilesAreChecked) {
   ASSERT_EQ(not_pem.errors.size(), 2u) << describe(not_pem);  // key_file and ca_file swapped
   EXPECT_EQ(not_pem.errors[0].key, "tls.key_file");
   EXPECT_EQ(not_pem.errors[1].key, "tls.ca_file");
+}
+
+// Paths that are not regular files are refused before anything is read: a TLS file that is a
+// FIFO nobody writes to used to block --check-config (and start-up) for ever.
+TEST_F(ConfigFile, SpecialFilesAreRefusedWithoutBlocking) {
+  const auto fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& special : {fifo, std::string("/dev/zero")}) {
+    const auto tls =
+        load_config_file(write("tls.yaml",
+                               "clusters:\n  appdb:\n    backends:\n      - host: db\ntls:\n"
+                               "  client: require\n  cert_file: " +
+                                   special + "\n  key_file: " + special + "\n"),
+                         Environment());
+    ASSERT_EQ(tls.errors.size(), 2u) << describe(tls);
+    EXPECT_EQ(tls.errors[0].key, "tls.cert_file");
+    EXPECT_EQ(tls.errors[0].message, special + " is not a regular file");
+    EXPECT_EQ(tls.errors[1].key, "tls.key_file");
+
+    const auto secret = load_config_file(
+        write("secret.yaml", "users:\n  - name: a\n    password_file: " + special +
+                                 "\nclusters:\n  appdb:\n    backends:\n      - host: db\n"),
+        Environment());
+    EXPECT_CONFIG_ERROR(secret, 3, "users[0].password_file", special + " is not a regular file");
+  }
 }
 
 }  // namespace

@@ -2,16 +2,60 @@
 // repeated keys, scalar text with ${VAR} expansion.
 #include "config/reader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 
 
 namespace plexi::config::detail {
+
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
+                                           std::string& error) {
+  auto failed = [&](const char* what) {
+    error = std::string(what) + " " + path + ": " +
+            std::error_code(errno, std::generic_category()).message();
+    return std::nullopt;
+  };
+  // O_NONBLOCK: opening a FIFO no one writes to would wait for a writer, and reading a file
+  // such as /proc/kmsg would wait for data.
+  struct Descriptor {
+    int fd;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  } const file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+  const int fd = file.fd;
+  if (fd < 0) return failed("cannot read");
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return failed("cannot read");
+  if (!S_ISREG(status.st_mode)) {
+    error = path + " is not a regular file";
+    return std::nullopt;
+  }
+  // /proc files report size 0 whatever they hold, so the read itself is bounded too.
+  std::string contents;
+  char buffer[8192];
+  while (contents.size() <= max_size) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return failed("cannot read");
+    }
+    contents.append(buffer, static_cast<std::size_t>(got));
+  }
+  if (contents.size() > max_size) {
+    error = path + " is larger than the " + std::to_string(max_size) + " bytes it may hold";
+    return std::nullopt;
+  }
+  return contents;
+}
 
 std::string child_path(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
@@ -80,7 +124,7 @@ std::optional<std::string> Reader::text(const YAML::Node& node, const std::strin
 namespace {
 
 // Longest secret file read: secrets are short, and a wrong path must not load a disk image.
-constexpr std::uintmax_t kMaxSecretFile = 64 * 1024;
+constexpr std::size_t kMaxSecretFile = 64 * 1024;
 
 }  // namespace
 
@@ -119,30 +163,16 @@ std::optional<std::string> Reader::secret_file(const YAML::Node& node, const std
   }
   std::filesystem::path path(*name);
   if (path.is_relative()) path = std::filesystem::path(file_).parent_path() / path;
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    error(node, key, "cannot read " + path.string() + ": " + ec.message());
+  std::string read_error;
+  auto value = read_small_file(path.string(), kMaxSecretFile, read_error);
+  if (!value) {
+    error(node, key, std::move(read_error));
     return std::nullopt;
   }
-  if (size > kMaxSecretFile) {
-    error(node, key, path.string() + " is larger than a secret (" + std::to_string(size) +
-                         " bytes)");
-    return std::nullopt;
-  }
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error(node, key, "cannot open " + path.string() + ": " +
-                         (errno ? std::error_code(errno, std::generic_category()).message()
-                                : std::string("unknown error")));
-    return std::nullopt;
-  }
-  std::string value{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   // Editors and `echo` end files with a newline that is no part of the secret.
-  if (value.ends_with('\n')) value.pop_back();
-  if (value.ends_with('\r')) value.pop_back();
-  if (value.empty()) {
+  if (value->ends_with('\n')) value->pop_back();
+  if (value->ends_with('\r')) value->pop_back();
+  if (value->empty()) {
     error(node, key, path.string() + " is empty");
     return std::nullopt;
   }

@@ -37,6 +37,14 @@ Expanded expand_variables(std::string_view text, const Environment& env);
 std::map<std::string, std::string> apply_overrides(YAML::Node& root, const Environment& env,
                                                    std::vector<ConfigError>& errors);
 
+// The contents of the regular file `path`, at most `max_size` bytes; nullopt with `error`
+// set when it cannot be opened or read, is not a regular file, or is larger. A FIFO, device
+// or /proc file (which a config may name by mistake, or a hostile one on purpose) can
+// neither block the load nor feed it without end: the file is opened and read without
+// blocking and checked with fstat() on the open descriptor.
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
+                                           std::string& error);
+
 std::string child_path(const std::string& path, std::string_view key);
 std::string index_path(const std::string& path, std::size_t index);
 

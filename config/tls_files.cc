@@ -5,9 +5,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <cerrno>
 #include <memory>
-#include <system_error>
+#include <string>
 
 #include "config/loader.h"
 
@@ -24,14 +23,21 @@ struct KeyFree {
   void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
 };
 
-// Opens `file`; empty with `error` set when it cannot be read.
-std::unique_ptr<BIO, BioFree> open(const std::string& file, std::string& error) {
-  errno = 0;
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(file.c_str(), "r"));
-  if (!bio) {
-    error = "cannot read " + file + ": " +
-            (errno ? std::error_code(errno, std::generic_category()).message() : "unknown error");
-  }
+// Certificate files hold a chain, a CA file a bundle: far below this, and a wrong path must
+// not load a disk image.
+constexpr std::size_t kMaxTlsFile = 16 * 1024 * 1024;
+
+// The file's contents as a memory BIO (`contents` must outlive it); empty with `error` set
+// when it cannot be read. Read through read_small_file: BIO_new_file on a FIFO waits for a
+// writer, so a TLS file named by mistake or malice could block start-up for ever.
+std::unique_ptr<BIO, BioFree> open(const std::string& file, std::string& contents,
+                                   std::string& error) {
+  auto read = read_small_file(file, kMaxTlsFile, error);
+  if (!read) return nullptr;
+  contents = std::move(*read);
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(contents.data(), static_cast<int>(contents.size())));
+  if (!bio) error = "cannot read " + file + ": out of memory";
   ERR_clear_error();
   return bio;
 }
@@ -45,15 +51,15 @@ std::vector<ConfigError> check_tls_files(const Config& config) {
     errors.push_back(
         {config.source, config.tls_line, "tls." + std::string(key), std::move(message)});
   };
-  std::string error;
+  std::string error, contents;
   std::unique_ptr<X509, X509Free> certificate;
-  if (auto bio = open(config.tls_cert_file, error)) {
+  if (auto bio = open(config.tls_cert_file, contents, error)) {
     certificate.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!certificate) fail("cert_file", config.tls_cert_file + " holds no PEM certificate");
   } else {
     fail("cert_file", error);
   }
-  if (auto bio = open(config.tls_key_file, error)) {
+  if (auto bio = open(config.tls_key_file, contents, error)) {
     std::unique_ptr<EVP_PKEY, KeyFree> key(
         PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
     if (!key) {
@@ -65,7 +71,7 @@ std::vector<ConfigError> check_tls_files(const Config& config) {
     fail("key_file", error);
   }
   if (!config.tls_ca_file.empty()) {
-    if (auto bio = open(config.tls_ca_file, error)) {
+    if (auto bio = open(config.tls_ca_file, contents, error)) {
       std::unique_ptr<X509, X509Free> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
       if (!ca) fail("ca_file", config.tls_ca_file + " holds no PEM certificate");
     } else {

@@ -28,7 +28,7 @@ done
 passed=0
 failed=0
 
-install_missing_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+install_missing_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
 
 # run_ctest DIR [CTEST_OPTION...]: runs ctest, adds its counts to the totals.
 run_ctest() {
@@ -54,36 +54,33 @@ run_ctest() {
   fi
 }
 
-# run_fuzzers: builds every tests/fuzz/*_fuzz.cc with clang and runs each on a copy of its
-# corpus (tests/fuzz/corpus/<name without _fuzz>) for PLEXI_FUZZ_SECONDS.
+# run_fuzzers: builds every tests/fuzz/*_fuzz.cc with clang and runs each for
+# PLEXI_FUZZ_SECONDS on its seeds (new inputs go to a scratch folder, not the repo), printing
+# the executions and the coverage reached.
 run_fuzzers() {
-  local sources=(tests/fuzz/*_fuzz.cc)
-  [ -e "${sources[0]}" ] || { echo "no fuzz targets in tests/fuzz"; return; }
-  local targets=() source
-  for source in "${sources[@]}"; do targets+=("$(basename "$source" .cc)"); done
-  if ! configure_and_build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPLEXI_FUZZ=ON -- "${targets[@]}"; then
+  local targets=()
+  mapfile -t targets < <(fuzz_targets)
+  [ ${#targets[@]} -gt 0 ] || { echo "no fuzz targets in tests/fuzz"; return; }
+  if ! build_fuzzers "${targets[@]}"; then
     echo "fuzz targets failed to build" >&2
     failed=$((failed + ${#targets[@]}))
     return
   fi
-  local seconds="${PLEXI_FUZZ_SECONDS:-30}" target work binary corpus
+  local seconds="${PLEXI_FUZZ_SECONDS:-30}" target work seeds
   for target in "${targets[@]}"; do
-    binary="$(find build/fuzz -type f -name "$target" -perm -u+x | head -n1)"
     work="$(mktemp -d)"
     mkdir -p "$work/corpus" "$work/artifacts"
-    corpus="tests/fuzz/corpus/${target%_fuzz}"
-    [ -d "$corpus" ] && cp -r "$corpus/." "$work/corpus/"
-    if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1; then
-      echo "fuzz $target: ok, $(grep -Eo '#[0-9]+' "$work/log" | tail -n1 | tr -d '#') runs in ${seconds}s"
+    seeds="$(fuzz_seeds "$target")"
+    [ -d "$seeds" ] || seeds=""
+    if run_fuzzer "$target" "$seconds" "$work/log" "$work/artifacts/" "$work/corpus" ${seeds:+"$seeds"}; then
+      echo "fuzz $target: ok, $(fuzz_progress "$work/log") in ${seconds}s"
       passed=$((passed + 1))
       rm -rf "$work"
     else
       mkdir -p build/fuzz/crashes
       cp -r "$work/artifacts/." build/fuzz/crashes/ 2>/dev/null || true
       tail -n 40 "$work/log"
-      echo "fuzz $target: FAILED (inputs kept in build/fuzz/crashes, log in $work/log)"
+      echo "fuzz $target: FAILED after $(fuzz_progress "$work/log") (inputs kept in build/fuzz/crashes, log in $work/log)"
       failed=$((failed + 1))
     fi
   done
