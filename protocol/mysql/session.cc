@@ -578,7 +578,8 @@ awaitable<bool> Session::change_user(Bytes payload) {
     co_return false;
   }
   user_ = change->user;
-  schema_ = change->database;
+  // As at login, the cluster's own name is no schema: the backend's database is.
+  schema_ = change->database == cluster_->name ? "" : change->database;
   if (change->collation != 0) collation_ = static_cast<std::uint8_t>(change->collation);
   status_flags_ = status::kAutocommit;
   send_ok();
