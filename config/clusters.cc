@@ -486,9 +486,10 @@ void check_sentinels(Reader& r, const std::string& path, const ClusterDraft& d) 
   }
 }
 
-// auth_* keys need auth_user, and only PostgreSQL clusters look users up.
+// auth_* keys need auth_user, and only PostgreSQL and MySQL clusters look users up, each with
+// its own default query.
 void check_auth_query(Reader& r, const YAML::Node& node, const std::string& path,
-                      const ClusterDraft& d) {
+                      ClusterDraft& d) {
   if (!node.IsMap()) return;
   for (const auto& entry : node) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
@@ -498,10 +499,13 @@ void check_auth_query(Reader& r, const YAML::Node& node, const std::string& path
       return;
     }
   }
-  if (d.cluster.auth.enabled() && d.cluster.protocol != Protocol::kPostgres) {
+  if (d.cluster.auth.enabled() && d.cluster.protocol == Protocol::kRedis) {
     r.error(node["auth_user"], child_path(path, "auth_user"),
-            "only postgres clusters look users up with auth_query (this one is " +
+            "only postgres and mysql clusters look users up with auth_query (this one is " +
                 std::string(to_string(d.cluster.protocol)) + ")");
+  }
+  if (d.cluster.protocol == Protocol::kMysql && !has_value(node, "auth_query")) {
+    d.cluster.auth.query = std::string(AuthQuery::kMysqlQuery);
   }
 }
 

@@ -160,12 +160,25 @@ struct Sharding {
 };
 
 // Users the config does not list, looked up on the cluster's write target as PgBouncer's
-// auth_user does: `query` runs as `user` with the client's user name as $1 and answers
-// (name, secret); the secret is cached for `cache_ttl` (0: asked at every login).
+// auth_user does: `query` runs as `user` with the client's user name as $1 (PostgreSQL) or
+// in place of each ? (MySQL, quoted) and answers (name, secret); the secret is cached for
+// `cache_ttl` (0: asked at every login). PostgreSQL secrets are SCRAM-SHA-256 or md5; MySQL
+// ones mysql_native_password hashes, with which the relay logs in by passthrough.
 struct AuthQuery {
+  // The MySQL default: the mysql_native_password hash of the account the server matches for
+  // connections from where auth_user's come from (the proxy's own, USER() tells), as the
+  // server would pick among a user's several user@host accounts: literal Host first, then
+  // the longest pattern. An account with another plugin or no password is not found.
+  static constexpr std::string_view kMysqlQuery =
+      "SELECT User, authentication_string FROM mysql.user"
+      " WHERE User = ? AND plugin IN ('mysql_native_password', '')"
+      " AND authentication_string <> ''"
+      " AND SUBSTRING_INDEX(USER(), '@', -1) LIKE Host"
+      " ORDER BY Host LIKE '%\\%%' OR Host LIKE '%\\_%', LENGTH(Host) DESC LIMIT 1";
+
   std::string user;  // empty: no lookup, only the config's users
   std::string password;
-  std::string query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";
+  std::string query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";  // or kMysqlQuery
   std::string database;  // empty: the backend's database
   Duration cache_ttl{60000};
 
@@ -201,7 +214,7 @@ struct Cluster {
   // name they monitor it by. Both or neither.
   std::vector<Endpoint> sentinels;
   std::string sentinel_master;
-  AuthQuery auth;  // PostgreSQL clusters only
+  AuthQuery auth;  // PostgreSQL and MySQL clusters
 
   // A cluster whose only backend is sqlite is answered by the executor.
   bool is_sqlite() const {

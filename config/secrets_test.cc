@@ -139,13 +139,25 @@ TEST(AuthQueryConfig, DefaultsAndKeys) {
   EXPECT_FALSE(result.config->clusters.at("other").auth.enabled());
 }
 
-TEST(AuthQueryConfig, NeedsAUserAndAPostgresCluster) {
+TEST(AuthQueryConfig, MysqlClustersHaveTheirOwnDefault) {
+  const auto result = load(
+      "clusters:\n  shop:\n    auth_user: lookup\n    auth_password: pw\n"
+      "    backends:\n      - {type: mysql, host: db}\n"
+      "  own:\n    auth_user: lookup\n    auth_query: SELECT User, Password FROM t WHERE User=?\n"
+      "    backends:\n      - {type: mysql, host: db}\n");
+  ASSERT_NE(result.config, nullptr) << describe(result);
+  EXPECT_EQ(result.config->clusters.at("shop").auth.query, AuthQuery::kMysqlQuery);
+  EXPECT_EQ(result.config->clusters.at("own").auth.query,
+            "SELECT User, Password FROM t WHERE User=?");
+}
+
+TEST(AuthQueryConfig, NeedsAUserAndASqlCluster) {
   EXPECT_CONFIG_ERROR(load("clusters:\n  appdb:\n    auth_query: SELECT 1\n"
                            "    backends:\n      - host: db\n"),
                       3, "clusters.appdb.auth_query", "needs auth_user");
-  EXPECT_CONFIG_ERROR(load("clusters:\n  shop:\n    auth_user: lookup\n"
-                           "    backends:\n      - {type: mysql, host: db}\n"),
-                      3, "clusters.shop.auth_user", "only postgres clusters");
+  EXPECT_CONFIG_ERROR(load("clusters:\n  cache:\n    auth_user: lookup\n"
+                           "    backends:\n      - {type: redis, host: db}\n"),
+                      3, "clusters.cache.auth_user", "only postgres and mysql clusters");
 }
 
 }  // namespace

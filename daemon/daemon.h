@@ -21,9 +21,9 @@
 #include "daemon/workers.h"
 #include "pools/registry.h"
 #include "protocol/pg/session.h"
+#include "routing/auth_query.h"
 #include "routing/cluster_routing.h"
 #include "routing/health_monitor.h"
-#include "routing/pg_auth_query.h"
 #include "routing/query_digests.h"
 #include "routing/traffic_control.h"
 

@@ -10,26 +10,20 @@ std::shared_ptr<pg::ServerPool> Registry::postgres_pool(const PoolKey& key,
   auto& pool = postgres_[key];
   auto& login = postgres_logins_[key];
   if (!pool) {
-    login = std::make_shared<PgLogin>();
+    login = std::make_shared<Login<pg::ServerAddress>>();
     login->address = address;
     pool = std::make_shared<pg::ServerPool>(
         key.to_string(), settings,
         [login](std::string& error) -> awaitable<std::unique_ptr<pg::ServerConnection>> {
-          pg::ServerAddress current;
-          {
-            std::lock_guard lock(login->mutex);
-            current = login->address;
-          }
+          // A named copy: GCC 12 mishandles temporaries inside a co_await expression.
+          pg::ServerAddress current = login->current();
           co_return co_await pg::ServerConnection::connect(current, error);
         });
   } else {
     pool->update_settings(settings);
     // The latest client's credentials: after a password changed on the server, the first
     // client to log in with the new one (through auth_query) lets new connections open.
-    if (!address.password.empty() || address.scram_keys) {
-      std::lock_guard login_lock(login->mutex);
-      login->address = address;
-    }
+    if (!address.password.empty() || address.scram_keys) login->update(address);
   }
   return pool;
 }
@@ -48,14 +42,20 @@ std::shared_ptr<mysql::ServerPool> Registry::mysql_pool(const PoolKey& key,
                                                         const config::PoolSettings& settings) {
   std::lock_guard lock(mutex_);
   auto& pool = mysql_[key];
+  auto& login = mysql_logins_[key];
   if (!pool) {
+    login = std::make_shared<Login<mysql::ServerAddress>>();
+    login->address = address;
     pool = std::make_shared<mysql::ServerPool>(
         key.to_string(), settings,
-        [address](std::string& error) -> awaitable<std::unique_ptr<mysql::ServerConnection>> {
-          co_return co_await mysql::ServerConnection::connect(address, error);
+        [login](std::string& error) -> awaitable<std::unique_ptr<mysql::ServerConnection>> {
+          // A named copy: GCC 12 mishandles temporaries inside a co_await expression.
+          mysql::ServerAddress current = login->current();
+          co_return co_await mysql::ServerConnection::connect(current, error);
         });
   } else {
     pool->update_settings(settings);
+    if (!address.password.empty() || !address.password_sha1.empty()) login->update(address);
   }
   return pool;
 }

@@ -44,6 +44,8 @@ class Registry {
                                                 const pg::ServerAddress& address,
                                                 const config::PoolSettings& settings);
 
+  // As postgres_pool(): after a password changed on the server, the first client to log in
+  // with the new one lets new connections open.
   std::shared_ptr<mysql::ServerPool> mysql_pool(const PoolKey& key,
                                                 const mysql::ServerAddress& address,
                                                 const config::PoolSettings& settings);
@@ -81,13 +83,25 @@ class Registry {
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
   std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;
-  // What a PostgreSQL pool's new connections log in with, updated by every postgres_pool().
-  struct PgLogin {
+  // What a pool's new connections log in with, updated by every postgres_pool() or
+  // mysql_pool() that brings credentials.
+  template <class Address>
+  struct Login {
     std::mutex mutex;
-    pg::ServerAddress address;
+    Address address;
+
+    Address current() {
+      std::lock_guard lock(mutex);
+      return address;
+    }
+    void update(const Address& latest) {
+      std::lock_guard lock(mutex);
+      address = latest;
+    }
   };
-  std::map<PoolKey, std::shared_ptr<PgLogin>> postgres_logins_;
+  std::map<PoolKey, std::shared_ptr<Login<pg::ServerAddress>>> postgres_logins_;
   std::map<PoolKey, std::shared_ptr<mysql::ServerPool>> mysql_;
+  std::map<PoolKey, std::shared_ptr<Login<mysql::ServerAddress>>> mysql_logins_;
   std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
   redis::LinkRegistry redis_links_;
   mysql::SharedLinks mysql_links_;

@@ -30,6 +30,18 @@ Balancing balancing_of(config::LoadBalancing value) {
   return Balancing::kRoundRobin;
 }
 
+const config::Backend& write_target(const config::Cluster& cluster, const ClusterHealth* health) {
+  if (const auto* writer = health ? health->writer() : nullptr) {
+    for (const auto& backend : cluster.backends) {
+      if (backend.name == writer->name) return backend;
+    }
+  }
+  for (const auto& backend : cluster.backends) {
+    if (backend.role == config::Role::kPrimary) return backend;
+  }
+  return cluster.backends.front();
+}
+
 BackendStates backend_states(const config::Cluster& cluster, const ClusterHealth* health) {
   BackendStates states;
   states.size = std::min(cluster.backends.size(), states.items.size());

@@ -26,6 +26,10 @@ struct BackendStates {
   std::span<const Candidate> view() const { return {items.data(), size}; }
 };
 
+// Where the cluster's writes go now: the monitor's writer, else the first configured
+// primary, else the first backend (auth_query runs there).
+const config::Backend& write_target(const config::Cluster& cluster, const ClusterHealth* health);
+
 // Unchecked backends (and all of them before the first check) take their configured role,
 // so start-up does not refuse writes.
 BackendStates backend_states(const config::Cluster& cluster, const ClusterHealth* health);

@@ -178,7 +178,13 @@ void read_replica_status(const MysqlRows& answer, CheckResult& result) {
 }
 
 MysqlCheck::MysqlCheck(asio::any_io_executor executor, MysqlCheckSettings settings)
-    : BackendCheck(executor, settings.timeout, "libmariadb"), settings_(std::move(settings)) {
+    : MysqlCheck(std::move(executor), std::move(settings), "plexiproxy health check") {}
+
+MysqlCheck::MysqlCheck(asio::any_io_executor executor, MysqlCheckSettings settings,
+                       const char* program_name)
+    : BackendCheck(executor, settings.timeout, "libmariadb"),
+      settings_(std::move(settings)),
+      program_name_(program_name) {
   init_library_once();
 }
 
@@ -232,7 +238,7 @@ awaitable<bool> MysqlCheck::connect(std::string& error) {
   }
   MYSQL* conn = conn_.get();
   mysql_options(conn, MYSQL_OPT_NONBLOCK, nullptr);  // the default stack for suspended calls
-  mysql_options4(conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "plexiproxy health check");
+  mysql_options4(conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", program_name_);
   if (settings_.tls >= config::ServerTls::kRequire) {
     const my_bool on = 1;
     const my_bool check_name = settings_.tls == config::ServerTls::kVerifyFull ? 1 : 0;

@@ -82,24 +82,32 @@ class MysqlCheck : public BackendCheck {
   MysqlCheck(asio::any_io_executor executor, MysqlCheckSettings settings);
   ~MysqlCheck() override;
 
+ protected:
+  // What subclasses that run other statements (auth_query) build on. `program_name` is the
+  // connection attribute the server shows.
+  MysqlCheck(asio::any_io_executor executor, MysqlCheckSettings settings,
+             const char* program_name);
+  MYSQL* connection() const { return conn_.get(); }
+  bool connected() const override { return conn_ != nullptr; }
+  awaitable<bool> connect(std::string& error);
+  // Runs one statement and reads its whole answer into `rows`. On failure `error` says why
+  // and `code` is the server's error number (0 when the server did not answer).
+  awaitable<bool> query(const char* statement, MysqlRows& rows, unsigned& code, std::string& error);
+
  private:
   struct ConnCloser {
     void operator()(MYSQL* conn) const { mysql_close(conn); }
   };
 
-  bool connected() const override { return conn_ != nullptr; }
   awaitable<bool> attempt(CheckResult& result) override;
   void reset() override;
-  awaitable<bool> connect(std::string& error);
-  // Runs one statement and reads its whole answer into `rows`. On failure `error` says why
-  // and `code` is the server's error number (0 when the server did not answer).
-  awaitable<bool> query(const char* statement, MysqlRows& rows, unsigned& code, std::string& error);
   // Carries a non-blocking call to its end: `status` is what its _start returned, `resume`
   // calls its _cont with the events that happened and returns the next status.
   awaitable<bool> finish(int status, std::function<int(int)> resume, bool connecting,
                          std::string_view doing, std::string& error);
 
   MysqlCheckSettings settings_;
+  const char* program_name_;
   std::unique_ptr<MYSQL, ConnCloser> conn_;
   bool mariadb_ = true;                   // the server says so in its version
   const char* replica_status_ = nullptr;  // the statement for it that this server accepts

@@ -37,10 +37,14 @@ std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend) {
   auto login = check_login(cluster, backend);
   if (!login) return std::nullopt;
-  return PgCheckSettings{login->host,        login->port,
-                         login->database,    login->user,
-                         login->password,    std::string(config::to_string(login->tls)),
-                         login->tls_ca_file, login->timeout};
+  return pg_check_settings(*login);
+}
+
+PgCheckSettings pg_check_settings(const CheckLogin& login) {
+  return PgCheckSettings{login.host,        login.port,
+                         login.database,    login.user,
+                         login.password,    std::string(config::to_string(login.tls)),
+                         login.tls_ca_file, login.timeout};
 }
 
 std::optional<Lsn> parse_lsn(std::string_view text) {

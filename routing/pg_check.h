@@ -39,6 +39,8 @@ struct PgCheckSettings {
 // when there is no user to log in as: the backend then goes unchecked.
 std::optional<PgCheckSettings> pg_check_settings(const config::Cluster& cluster,
                                                  const config::Backend& backend);
+// The same from a login worked out already.
+PgCheckSettings pg_check_settings(const CheckLogin& login);
 
 // A libpq message on one line: its trailing newline gone, inner ones as "; ".
 std::string one_line(const char* text);

@@ -18,12 +18,19 @@ constexpr std::uint32_t kBaseCapabilities = cap::kLongPassword | cap::kLongFlag 
                                             cap::kTransactions | cap::kSecureConnection |
                                             cap::kPluginAuth | cap::kPluginAuthLenencData;
 
-std::optional<std::string> auth_response(std::string_view plugin, std::string_view password,
+// The answer for `plugin` to `scramble`; none for a plugin the proxy cannot answer with
+// what it holds (only mysql_native_password from a password_sha1).
+std::optional<std::string> auth_response(std::string_view plugin, const ServerAddress& address,
                                          std::string_view scramble) {
   if (plugin == kNativePassword || plugin.empty()) {
-    return native_password_response(password, scramble);
+    if (!address.password_sha1.empty()) {
+      return native_response_from_stage1(address.password_sha1, scramble);
+    }
+    return native_password_response(address.password, scramble);
   }
-  if (plugin == kCachingSha2Password) return caching_sha2_response(password, scramble);
+  if (!address.password_sha1.empty()) return std::nullopt;
+  if (plugin == kCachingSha2Password) return caching_sha2_response(address.password, scramble);
+  if (plugin == kClearPassword) return address.password + '\0';
   return std::nullopt;
 }
 
@@ -168,11 +175,13 @@ awaitable<bool> ServerConnection::log_in(const ServerAddress& address, std::stri
   std::string plugin =
       handshake->auth_plugin.empty() ? std::string(kNativePassword) : handshake->auth_plugin;
   std::string scramble = handshake->auth_data;
-  auto first_answer = auth_response(plugin, address.password, scramble);
-  if (!first_answer) {
-    // An unknown plugin: answer as mysql_native_password and let the server switch.
+  auto first_answer = auth_response(plugin, address, scramble);
+  if (!first_answer || plugin == kClearPassword) {
+    // A plugin the proxy cannot answer with what it holds (or should not answer first: the
+    // clear password): answer as mysql_native_password and let the server switch if the
+    // account wants another.
     plugin = std::string(kNativePassword);
-    first_answer = native_password_response(address.password, scramble);
+    first_answer = auth_response(plugin, address, scramble);
   }
   response.auth_plugin = plugin;
   response.auth_response = *first_answer;
@@ -204,10 +213,12 @@ awaitable<bool> ServerConnection::log_in(const ServerAddress& address, std::stri
       }
       plugin = change->plugin;
       scramble = change->data;
-      if (plugin == kClearPassword) {
-        answer = address.password + '\0';
-      } else {
-        answer = auth_response(plugin, address.password, scramble);
+      answer = auth_response(plugin, address, scramble);
+      if (!answer && !address.password_sha1.empty()) {
+        error = std::string(kHashOnlyLogin) + ", and the server asks for " + plugin +
+                " (user " + address.user + "): give the user's plain password in the config, " +
+                "or switch the account to mysql_native_password";
+        co_return false;
       }
       if (!answer) {
         error = "the server asks for authentication plugin " + plugin +

@@ -29,6 +29,10 @@ struct ServerAddress {
   std::string database;  // the schema to log in to; empty: none
   std::string user;
   std::string password;
+  // SHA1(password), when the proxy holds only the user's mysql_native_password hash (see
+  // recover_native_stage1()): `password` is then unused, and only a server that takes
+  // mysql_native_password can be logged in to.
+  std::string password_sha1;
   std::uint32_t capabilities = 0;  // what the proxy asks for, before the server's own mask
   std::uint8_t collation = kCollationUtf8mb4GeneralCi;
   std::chrono::milliseconds connect_timeout{5000};
@@ -36,6 +40,12 @@ struct ServerAddress {
   // refused from require up.
   pools::TlsTarget tls;
 };
+
+// Begins the error of a login the proxy gave up because the server wants another plugin
+// than mysql_native_password from a user whose password_sha1 is all the proxy has; the
+// relay tells the client with ER_ACCESS_DENIED_ERROR.
+inline constexpr std::string_view kHashOnlyLogin =
+    "plexiproxy holds only a mysql_native_password hash of this user's password";
 
 // A statement prepared on one server connection.
 struct ServerStatement {

@@ -128,9 +128,11 @@ std::string make_scramble() {
 
 std::string native_password_response(std::string_view password, std::string_view scramble) {
   if (password.empty()) return {};
-  std::string stage1 = sha1({password});
-  std::string stage2 = sha1({stage1});
-  return xor_cyclic(stage1, sha1({scramble, stage2}));
+  return native_response_from_stage1(sha1({password}), scramble);
+}
+
+std::string native_response_from_stage1(std::string_view stage1, std::string_view scramble) {
+  return xor_cyclic(stage1, sha1({scramble, sha1({stage1})}));
 }
 
 std::string native_password_hash(std::string_view password) {
@@ -147,13 +149,20 @@ std::string native_password_hash(std::string_view password) {
 bool check_native_password(std::string_view response, std::string_view scramble,
                            std::string_view stored_hash) {
   if (stored_hash.empty()) return response.empty();
-  if (stored_hash.size() != 1 + 2 * kSha1Size || stored_hash[0] != '*') return false;
+  return recover_native_stage1(response, scramble, stored_hash).has_value();
+}
+
+std::optional<std::string> recover_native_stage1(std::string_view response,
+                                                 std::string_view scramble,
+                                                 std::string_view stored_hash) {
+  if (stored_hash.size() != 1 + 2 * kSha1Size || stored_hash[0] != '*') return std::nullopt;
   auto stage2 = from_hex(stored_hash.substr(1));
-  if (!stage2 || response.size() != kSha1Size) return false;
+  if (!stage2 || response.size() != kSha1Size) return std::nullopt;
   // response = stage1 XOR SHA1(scramble + stage2), so the XOR recovers stage1, whose hash
   // must be the stored stage2.
   std::string stage1 = xor_cyclic(response, sha1({scramble, *stage2}));
-  return equal_constant_time(sha1({stage1}), *stage2);
+  if (!equal_constant_time(sha1({stage1}), *stage2)) return std::nullopt;
+  return stage1;
 }
 
 // ---- caching_sha2_password ----

@@ -28,6 +28,17 @@ std::string native_password_hash(std::string_view password);
 bool check_native_password(std::string_view response, std::string_view scramble,
                            std::string_view stored_hash);
 
+// Passthrough for users of whom the proxy holds only the stored hash: a client's correct
+// response gives away SHA1(password) (the response XOR SHA1(scramble + stored hash)), which
+// is enough to answer any server's mysql_native_password challenge and nothing else. None
+// when the response does not check against the hash (or the hash is not one).
+std::optional<std::string> recover_native_stage1(std::string_view response,
+                                                 std::string_view scramble,
+                                                 std::string_view stored_hash);
+// The mysql_native_password answer to `scramble` from SHA1(password): what
+// native_password_response() gives for the password itself.
+std::string native_response_from_stage1(std::string_view stage1, std::string_view scramble);
+
 // caching_sha2_password's fast path: SHA256(password) XOR SHA256(SHA256(SHA256(password)) +
 // scramble); empty for an empty password.
 std::string caching_sha2_response(std::string_view password, std::string_view scramble);

@@ -83,6 +83,42 @@ TEST(MysqlNativePassword, CheckAgainstStoredHash) {
   EXPECT_FALSE(check_native_password(response, scramble, ""));
 }
 
+// Passthrough: the client's response to the proxy's scramble, checked against the stored
+// hash alone, yields SHA1("secret") (hashlib: e5e9fa1b...), and that answers a server's
+// different scramble as the password itself would.
+TEST(MysqlNativePassword, PassthroughFromStoredHash) {
+  std::string stored = native_password_hash("secret");
+  std::string client_scramble = make_scramble();
+  auto stage1 = recover_native_stage1(native_password_response("secret", client_scramble),
+                                      client_scramble, stored);
+  ASSERT_TRUE(stage1.has_value());
+  EXPECT_EQ(hex(*stage1), "e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4");
+
+  EXPECT_EQ(hex(native_response_from_stage1(*stage1, kScramble)),
+            "28441590674285e7d03cae7af237504797f70e91");
+  std::string server_scramble = make_scramble();
+  std::string answer = native_response_from_stage1(*stage1, server_scramble);
+  EXPECT_EQ(answer, native_password_response("secret", server_scramble));
+  EXPECT_TRUE(check_native_password(answer, server_scramble, stored));
+  EXPECT_FALSE(check_native_password(answer, client_scramble, stored));
+}
+
+TEST(MysqlNativePassword, PassthroughRefusesWrongAnswers) {
+  std::string stored = native_password_hash("secret");
+  std::string scramble = make_scramble();
+  std::string response = native_password_response("secret", scramble);
+  EXPECT_FALSE(
+      recover_native_stage1(native_password_response("Secret", scramble), scramble, stored));
+  EXPECT_FALSE(recover_native_stage1(response, make_scramble(), stored));
+  EXPECT_FALSE(recover_native_stage1(response, scramble, native_password_hash("other")));
+  EXPECT_FALSE(recover_native_stage1("", scramble, stored));
+  EXPECT_FALSE(recover_native_stage1(response.substr(1), scramble, stored));
+  // Nothing to recover from an account without a password, or from what is no hash.
+  EXPECT_FALSE(recover_native_stage1("", scramble, ""));
+  EXPECT_FALSE(recover_native_stage1(response, scramble, stored.substr(1)));
+  EXPECT_FALSE(recover_native_stage1(response, scramble, "*" + std::string(40, 'G')));
+}
+
 TEST(MysqlCachingSha2, KnownAnswer) {
   EXPECT_EQ(hex(caching_sha2_response("secret", kScramble)),
             "d721e183c1f036a196c1389201b8d53f38064a16f1d0923683ab886763152d75");

@@ -13,6 +13,8 @@
 
 #include "common/socket_io.h"
 #include "protocol/mysql/auth.h"
+#include "routing/auth_query.h"
+#include "routing/backend_choice.h"
 
 namespace plexi::mysql {
 namespace {
@@ -301,15 +303,50 @@ awaitable<bool> Session::switch_plugin(std::string_view plugin, std::string& res
   co_return true;
 }
 
+bool Session::looks_up() const {
+  return cluster_ && cluster_->auth.enabled() && env_.auth_queries;
+}
+
+awaitable<bool> Session::look_up(const std::string& user, std::string& hash) {
+  std::string error;
+  auto health = env_.health ? env_.health(cluster_->name) : nullptr;
+  const config::Backend& backend = routing::write_target(*cluster_, health.get());
+  auto found = co_await env_.auth_queries->find(*cluster_, backend, user, error);
+  if (!found) {
+    env_.log->warn("auth_query for user {} on backend {} of cluster {} failed: {}", user,
+                   backend.name, cluster_->name, error);
+    env_.metrics.error(metrics::Error::kBackendConnect);
+    co_await fatal(error::kNoBackend, "HY000",
+                   "plexiproxy: cannot look up user '" + user + "' on the server");
+    co_return false;
+  }
+  if (found->found && is_native_hash(found->secret)) {
+    hash = found->secret;
+  } else if (found->found) {
+    // No password, or another plugin's secret: nothing the proxy can check or log in with.
+    env_.log->warn("auth_query found no mysql_native_password hash for user {} in cluster {}",
+                   user, cluster_->name);
+  }
+  co_return true;
+}
+
 awaitable<bool> Session::verify(const std::string& user, std::string plugin, std::string response) {
-  // Without a users section, loopback clients are trusted, whatever they answer.
-  if (!config_->users_configured) co_return is_loopback();
+  password_.clear();
+  password_sha1_.clear();
+  // Without a users section (or lookups), loopback clients are trusted, whatever they answer.
+  if (!config_->users_configured && !looks_up()) co_return is_loopback();
   config_user_ = config_->find_user(user);
   if (config_user_ && config_user_->auth == config::UserAuth::kCert) {
     // The certificate is the proof; whatever the client answered is not looked at.
     co_return socket_.verified_peer_name() == user;
   }
   const std::string* password = config_user_ ? &config_user_->password : nullptr;
+  std::string looked_up;
+  if (!config_user_ && looks_up()) {
+    bool asked = co_await look_up(user, looked_up);
+    if (!asked) co_return false;
+    if (!looked_up.empty()) password = &looked_up;
+  }
   bool plain = password && !is_native_hash(*password) && !password->starts_with("SCRAM-SHA-256$") &&
                !(password->size() == 35 && password->starts_with("md5"));
   if (password && !plain && !is_native_hash(*password)) {
@@ -333,12 +370,19 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
     bool answered = co_await switch_plugin(kCachingSha2Password, response);
     if (!answered) co_return false;
   }
-  if (plugin == kNativePassword) {
-    bool ok =
-        plain ? check_native_password(response, scramble_, native_password_hash(*password))
-              : is_native_hash(*password) && check_native_password(response, scramble_, *password);
-    if (ok && plain) password_ = *password;
+  if (plugin == kNativePassword && plain) {
+    bool ok = check_native_password(response, scramble_, native_password_hash(*password));
+    if (ok) password_ = *password;
     co_return ok;
+  }
+  if (plugin == kNativePassword) {
+    // Only the hash is known: a right answer also gives SHA1(password), which is what the
+    // relay logs in to servers with.
+    if (!is_native_hash(*password)) co_return false;
+    auto stage1 = recover_native_stage1(response, scramble_, *password);
+    if (!stage1) co_return false;
+    password_sha1_ = std::move(*stage1);
+    co_return true;
   }
   // caching_sha2_password with a plain password known.
   std::string cache_key = user + '\0' + native_password_hash(*password);
@@ -387,7 +431,7 @@ awaitable<bool> Session::verify(const std::string& user, std::string plugin, std
 
 awaitable<bool> Session::authenticate(const HandshakeResponse& response) {
   phase_ = Phase::kAuthentication;
-  if (!config_->users_configured && !is_loopback()) {
+  if (!config_->users_configured && !looks_up() && !is_loopback()) {
     env_.metrics.error(metrics::Error::kAuthFailed);
     co_await fatal(error::kAccessDenied, "28000",
                    "no users are configured: only loopback clients are trusted");
@@ -596,7 +640,8 @@ awaitable<bool> Session::change_user(Bytes payload) {
     co_return false;
   }
   user_ = change->user;
-  schema_ = change->database;
+  // As at login, the cluster's own name is no schema: the backend's database is.
+  schema_ = change->database == cluster_->name ? "" : change->database;
   if (change->collation != 0) collation_ = static_cast<std::uint8_t>(change->collation);
   status_flags_ = status::kAutocommit;
   send_ok();

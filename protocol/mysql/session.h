@@ -59,6 +59,7 @@ inline constexpr std::uint16_t kOptionPreventsStatement = 1290;
 inline constexpr std::uint16_t kLockWaitTimeout = 1205;
 inline constexpr std::uint16_t kSecureTransportRequired = 3159;  // ER_SECURE_TRANSPORT_REQUIRED
 inline constexpr std::uint16_t kConnectionLost = 2013;  // client-side number, used for relays
+inline constexpr std::uint16_t kNoBackend = 9001;  // the proxy found no server (ProxySQL's)
 }  // namespace error
 
 class Session : public Client, public std::enable_shared_from_this<Session> {
@@ -83,6 +84,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // The plain password the client logged in with, when the proxy knows it (a plain password
   // in the config); the relay logs in to servers with it when a backend has no username.
   const std::string& password() const { return password_; }
+  // Otherwise SHA1(password), when the proxy holds only the user's mysql_native_password hash
+  // (in the config or found by auth_query): recovered from the client's answer, it logs in
+  // to servers that take mysql_native_password (ServerAddress::password_sha1). Never logged.
+  const std::string& password_sha1() const { return password_sha1_; }
   std::uint32_t capabilities() const { return capabilities_; }
   std::uint8_t collation() const { return collation_; }
   std::uint32_t connection_id() const { return connection_id_; }
@@ -148,6 +153,11 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // config: true when it is the user's password. May continue the exchange (caching_sha2's
   // full authentication, an auth switch).
   awaitable<bool> verify(const std::string& user, std::string plugin, std::string response);
+  // Whether users the config does not list are looked up on the cluster's server.
+  bool looks_up() const;
+  // The mysql_native_password hash of `user` found by auth_query, or empty when there is no
+  // usable one. False when the lookup failed (the client has been told, the session ends).
+  awaitable<bool> look_up(const std::string& user, std::string& hash);
   // Asks the client to answer again for `plugin`, with a fresh scramble.
   awaitable<bool> switch_plugin(std::string_view plugin, std::string& response);
   awaitable<void> end_for_shutdown();
@@ -184,6 +194,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
 
   std::string user_;
   std::string password_;
+  std::string password_sha1_;
   std::string database_;  // as given at login (the cluster's name)
   std::string schema_;
   std::string program_name_;  // connection attribute program_name, shown as application

@@ -41,8 +41,7 @@ constexpr std::size_t kFlushBytes = 64 * 1024;
 // auto_increment_delay_multiplex does).
 constexpr int kAutoIncrementHold = 5;
 
-// ProxySQL's number for a request that found no backend; clients treat it as HY000.
-constexpr std::uint16_t kNoBackend = 9001;
+using error::kNoBackend;
 
 std::uint64_t gtid_sequence(std::string_view gtid) {
   // "domain-server-sequence"; several domains are comma-separated: the highest sequence.
@@ -175,6 +174,8 @@ class Relay {
   // the server refused it (the client has been told).
   awaitable<ServerStatement*> prepared_on_server(ClientStatement& statement);
   awaitable<bool> server_lost(const std::string& error, bool answered_anything);
+  // Tells the client that no server connection could be had, for `error`.
+  void refuse_connect(const std::string& error);
 
   void start_statement() {
     if (s_.env().metrics.enabled() || digesting()) started_at_ = pools::Clock::now();
@@ -291,6 +292,7 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   address->database = backend.database;
   address->user = backend.username.empty() ? s_.user() : backend.username;
   address->password = backend.username.empty() ? s_.password() : backend.password;
+  if (backend.username.empty()) address->password_sha1 = s_.password_sha1();
   address->capabilities = s_.capabilities() & kRelayedCapabilities;
   address->collation = s_.collation();
   address->connect_timeout = backend.pool.connect_timeout;
@@ -367,7 +369,7 @@ awaitable<bool> Relay::ensure_server(const Intent& intent) {
     backend = other;
   }
   if (!server_) {
-    s_.send_error(kNoBackend, "HY000", "plexiproxy: cannot connect to server: " + error);
+    refuse_connect(error);
     co_return false;
   }
   if (routing_) routing_->router().started(backend_index_);
@@ -608,7 +610,25 @@ awaitable<Relay::Shared> Relay::execute_shared(SharedLink& link, ClientStatement
 
 // ---------------------------------------------------------------- relaying
 
+void Relay::refuse_connect(const std::string& error) {
+  if (error.find(kHashOnlyLogin) != std::string::npos) {
+    // The account's plugin is not one the proxy can log in with on the client's behalf:
+    // the client's login is what fails, as a server would say.
+    s_.send_error(error::kAccessDenied, "28000", "plexiproxy: " + error);
+    return;
+  }
+  s_.send_error(kNoBackend, "HY000", "plexiproxy: cannot connect to server: " + error);
+}
+
 awaitable<bool> Relay::server_lost(const std::string& error, bool answered_anything) {
+  if (error.find(kHashOnlyLogin) != std::string::npos) {
+    // A shared link that could not log in: nothing was sent yet.
+    log_.warn("cluster {}: cannot log in to backend {}: {}", cluster_.name,
+              backend_ ? backend_->name : "?", error);
+    s_.env().metrics.error(metrics::Error::kBackendConnect);
+    refuse_connect(error);
+    co_return false;
+  }
   s_.env().metrics.error(metrics::Error::kBackendLost);
   log_.warn("cluster {}: lost the connection to backend {}: {}", cluster_.name,
             backend_ ? backend_->name : "?", error);

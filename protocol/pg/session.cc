@@ -15,6 +15,7 @@
 #include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
 #include "protocol/pg/session_fronts.h"
+#include "routing/backend_choice.h"
 #include "routing/pg_auth_query.h"
 
 namespace plexi::pg {
@@ -421,15 +422,7 @@ awaitable<bool> Session::authenticate_unknown() {
 
 const config::Backend& Session::write_target() const {
   auto health = env_.health ? env_.health(cluster_->name) : nullptr;
-  if (const auto* writer = health ? health->writer() : nullptr) {
-    for (const auto& backend : cluster_->backends) {
-      if (backend.name == writer->name) return backend;
-    }
-  }
-  for (const auto& backend : cluster_->backends) {
-    if (backend.role == config::Role::kPrimary) return backend;
-  }
-  return cluster_->backends.front();
+  return routing::write_target(*cluster_, health.get());
 }
 
 awaitable<bool> Session::authenticate_looked_up() {

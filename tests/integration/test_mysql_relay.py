@@ -14,7 +14,6 @@ that answered who it is (@@server_id, CONNECTION_ID()).
 - LOAD DATA LOCAL INFILE is refused with a clear error.
 - Digests in SHOW QUERIES and metrics with protocol="mysql"."""
 
-import ctypes
 import socket
 import struct
 import subprocess
@@ -27,6 +26,7 @@ import urllib.request
 import psycopg
 import pymysql
 
+from harness.libmariadb import CClient
 from harness.mariadb import MariaDBServer, make_replica
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
 from harness.watchdog import start_watchdog
@@ -337,54 +337,15 @@ class MysqlRelayTest(unittest.TestCase):
             self.assertIsNone(self.value(conn, "SELECT @kept"))  # (which pins again)
 
     def test_change_user_starts_a_clean_session(self):
-        # libmariadb's own mysql_change_user() (PyMySQL has none), through ctypes.
-        lib = ctypes.CDLL("libmariadb.so.3")
-        lib.mysql_init.restype = ctypes.c_void_p
-        lib.mysql_init.argtypes = [ctypes.c_void_p]
-        lib.mysql_real_connect.restype = ctypes.c_void_p
-        lib.mysql_real_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
-                                           ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint,
-                                           ctypes.c_char_p, ctypes.c_ulong]
-        lib.mysql_change_user.restype = ctypes.c_char
-        lib.mysql_change_user.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
-                                          ctypes.c_char_p]
-        lib.mysql_errno.restype = ctypes.c_uint
-        lib.mysql_errno.argtypes = [ctypes.c_void_p]
-        lib.mysql_error.restype = ctypes.c_char_p
-        lib.mysql_error.argtypes = [ctypes.c_void_p]
-        lib.mysql_query.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-        lib.mysql_store_result.restype = ctypes.c_void_p
-        lib.mysql_store_result.argtypes = [ctypes.c_void_p]
-        lib.mysql_fetch_row.restype = ctypes.POINTER(ctypes.c_char_p)
-        lib.mysql_fetch_row.argtypes = [ctypes.c_void_p]
-        lib.mysql_free_result.argtypes = [ctypes.c_void_p]
-        lib.mysql_close.argtypes = [ctypes.c_void_p]
-
-        def value(handle, sql):
-            self.assertEqual(lib.mysql_query(handle, sql.encode()), 0, lib.mysql_error(handle))
-            result = lib.mysql_store_result(handle)
-            try:
-                return lib.mysql_fetch_row(result)[0]
-            finally:
-                lib.mysql_free_result(result)
-
-        handle = lib.mysql_init(None)
-        try:
-            connected = lib.mysql_real_connect(handle, b"127.0.0.1", USER.encode(),
-                                               PASSWORD.encode(), b"appdb",
-                                               self.proxy.mysql_port, None, 0)
-            self.assertTrue(connected, lib.mysql_error(handle))
-            self.assertEqual(lib.mysql_query(handle, b"SET @before = 'x'"), 0)
-            self.assertEqual(value(handle, "SELECT @before"), b"x")
-            changed = lib.mysql_change_user(handle, USER.encode(), PASSWORD.encode(), b"appdb")
-            self.assertEqual(changed, b"\0", lib.mysql_error(handle))
-            self.assertIsNone(value(handle, "SELECT @before"))
-            self.assertEqual(value(handle, "SELECT 6 * 7"), b"42")
-            refused = lib.mysql_change_user(handle, USER.encode(), b"wrong", b"appdb")
-            self.assertNotEqual(refused, b"\0")
-            self.assertEqual(lib.mysql_errno(handle), 1045)
-        finally:
-            lib.mysql_close(handle)
+        # libmariadb's own mysql_change_user() (PyMySQL has none).
+        with CClient(self.proxy.mysql_port, USER, PASSWORD, "appdb") as client:
+            self.assertTrue(client.query("SET @before = 'x'"), client.error())
+            self.assertEqual(client.value("SELECT @before"), b"x")
+            self.assertTrue(client.change_user(USER, PASSWORD, "appdb"), client.error())
+            self.assertIsNone(client.value("SELECT @before"))
+            self.assertEqual(client.value("SELECT 6 * 7"), b"42")
+            self.assertFalse(client.change_user(USER, "wrong", "appdb"))
+            self.assertEqual(client.errno(), 1045)
 
     def test_kill_query_from_another_client(self):
         with self.connect() as victim, self.connect() as killer:

@@ -1,6 +1,6 @@
 // Tests of auth_query's parts that need no server: the settings a cluster gives its lookups
 // and the cache's expiry.
-#include "routing/pg_auth_query.h"
+#include "routing/auth_query.h"
 
 #include <gtest/gtest.h>
 
@@ -47,11 +47,32 @@ TEST(AuthQuerySettings, LogInAsTheAuthUserOnTheBackend) {
   EXPECT_EQ(settings->login.host, "10.0.0.5");
   EXPECT_EQ(settings->login.port, 5433);
   EXPECT_EQ(settings->login.database, "app");
-  EXPECT_EQ(settings->login.sslmode, "verify-ca");
-  EXPECT_EQ(settings->login.sslrootcert, "/etc/ssl/db-ca.pem");
+  EXPECT_EQ(settings->login.tls, config::ServerTls::kVerifyCa);
+  EXPECT_EQ(settings->login.tls_ca_file, "/etc/ssl/db-ca.pem");
+  EXPECT_EQ(settings->protocol, config::Protocol::kPostgres);
   EXPECT_EQ(settings->query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
   cluster.auth.database = "postgres";
   EXPECT_EQ(auth_query_settings(cluster, backend)->login.database, "postgres");
+}
+
+TEST(AuthQuerySettings, MysqlClustersLookUpOverMysql) {
+  config::Cluster cluster;
+  cluster.name = "shop";
+  cluster.protocol = config::Protocol::kMysql;
+  cluster.auth.user = "lookup";
+  cluster.auth.query = "SELECT User, authentication_string FROM mysql.user WHERE User = ?";
+  config::Backend backend;
+  backend.host = "127.0.0.1";
+  backend.port = 3306;
+  auto settings = auth_query_settings(cluster, backend);
+  ASSERT_TRUE(settings);
+  EXPECT_EQ(settings->protocol, config::Protocol::kMysql);
+  EXPECT_EQ(settings->login.port, 3306);
+  EXPECT_EQ(settings->query, cluster.auth.query);
+  // Settings of the other protocol never share a connection.
+  auto postgres = cluster;
+  postgres.protocol = config::Protocol::kPostgres;
+  EXPECT_FALSE(*settings == *auth_query_settings(postgres, backend));
 }
 
 }  // namespace
