@@ -409,6 +409,41 @@ class AllowTest(TlsTestCase):
         self.assertIsNone(tls["plain"])
 
 
+class AccessRulesTlsTest(TlsTestCase):
+    """Access rules that depend on TLS: a rule for plain clients only (as pg_hba.conf's
+    hostnossl), and the cert method for a user whose config holds a password."""
+
+    OTHER = "someone-else"  # has a password in users:, but the rules want its certificate
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_proxy("allow",
+                        users=users() + [{"name": cls.OTHER, "password": "unused-pw"}],
+                        access=[{"tls": False, "user": USER, "method": "reject"},
+                                {"user": cls.OTHER, "method": "cert"},
+                                {"method": "password"}])
+
+    def test_plain_clients_only_rule(self):
+        self.assertEqual(self.pg(sslmode="require").execute("SELECT 1").fetchone(), (1,))
+        with self.assertRaises(psycopg.OperationalError) as caught:
+            self.pg(sslmode="disable")
+        self.assertIn("access rules refuse", str(caught.exception))
+        self.assertIn("no TLS", str(caught.exception))
+
+    def test_cert_method_wants_the_certificate_not_the_password(self):
+        stem = self.certs.dir / f"client-{self.OTHER}"
+        conn = self.pg(user=self.OTHER, password="", sslcert=f"{stem}.crt",
+                       sslkey=f"{stem}.key")
+        self.assertEqual(conn.execute("SELECT 2").fetchone(), (2,))
+        with self.assertRaises(psycopg.OperationalError) as caught:
+            self.pg(user=self.OTHER, password="unused-pw")
+        self.assertIn("requires a valid client certificate", str(caught.exception))
+        cert = self.certs.dir / f"client-{CERT_USER}"
+        with self.assertRaises(psycopg.OperationalError):
+            self.pg(user=self.OTHER, password="unused-pw", sslcert=f"{cert}.crt",
+                    sslkey=f"{cert}.key")
+
+
 class RelayTlsTest(TlsTestCase):
     """A real PostgreSQL server behind the proxy: TLS between client and proxy, the relay's
     traffic unchanged; a cancel request sent over TLS stops the query."""
