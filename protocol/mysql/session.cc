@@ -558,9 +558,12 @@ awaitable<bool> Session::log_in() {
     if (cluster_) schema_ = database_;
   }
   bool logged_in_without_password = false;
-  bool admitted = co_await check_access(cluster_ ? cluster_->name : database_,
-                                        logged_in_without_password);
-  if (!admitted) co_return false;
+  auto refusal = admit_user(cluster_ ? cluster_->name : database_, user_,
+                            logged_in_without_password);
+  if (refusal) {
+    co_await fatal(refusal->code, refusal->sqlstate, refusal->message);
+    co_return false;
+  }
   bool authenticated = logged_in_without_password;
   if (!authenticated) authenticated = co_await authenticate(*response);
   if (deadline.expired()) env_.metrics.error(metrics::Error::kStartupTimeout);
@@ -569,48 +572,56 @@ awaitable<bool> Session::log_in() {
     co_await fatal(error::kBadDatabase, "42000", "Unknown database '" + database_ + "'");
     co_return false;
   }
-  if (env_.user_connections) {
-    user_slot_ = env_.user_connections->take(user_, pg::user_client_limit(*config_, config_user_));
-    if (!user_slot_) {
-      env_.metrics.error(metrics::Error::kMaxUserClientConn);
-      co_await fatal(error::kTooManyUserConnections, "42000",
-                     "User " + user_ + " already has more than 'max_user_connections' active "
-                     "connections");
-      co_return false;
-    }
+  refusal = take_user_slot(user_);
+  if (refusal) {
+    co_await fatal(refusal->code, refusal->sqlstate, refusal->message);
+    co_return false;
   }
   co_return true;
 }
 
-awaitable<bool> Session::check_access(std::string_view cluster, bool& done) {
+std::optional<Err> Session::take_user_slot(const std::string& user) {
+  if (!env_.user_connections) return std::nullopt;
+  auto slot = env_.user_connections->take(user, pg::user_client_limit(*config_, config_user_));
+  if (!slot) {
+    env_.metrics.error(metrics::Error::kMaxUserClientConn);
+    return Err{error::kTooManyUserConnections, "42000",
+               "User " + user + " already has more than 'max_user_connections' active connections"};
+  }
+  user_slot_ = std::move(slot);
+  return std::nullopt;
+}
+
+std::optional<Err> Session::admit_user(std::string_view cluster, const std::string& user,
+                                       bool& done) {
   done = false;
-  config::AccessRequest request{config::Protocol::kMysql, cluster, user_,
+  config::AccessRequest request{config::Protocol::kMysql, cluster, user,
                                 pg::access_address(peer_.address()), socket_.is_tls()};
   const auto* rule = pg::admit(*config_, request, env_);
   if (!rule) {
-    co_await fatal(error::kAccessDenied, "28000",
-                   "Access denied for user '" + user_ + "'@'" + peer_.address().to_string() +
-                       "' by plexiproxy access rules");
-    co_return false;
+    return Err{error::kAccessDenied, "28000",
+               "Access denied for user '" + user + "'@'" + peer_.address().to_string() +
+                   "' by plexiproxy access rules"};
   }
   if (rule->method != config::AccessMethod::kTrust && rule->method != config::AccessMethod::kCert) {
-    co_return true;
+    return std::nullopt;
   }
   phase_ = Phase::kAuthentication;
-  config_user_ = config_->find_user(user_);
-  if (rule->method == config::AccessMethod::kCert && socket_.verified_peer_name() != user_) {
+  if (rule->method == config::AccessMethod::kCert && socket_.verified_peer_name() != user) {
     env_.metrics.error(metrics::Error::kAuthFailed);
-    co_await fatal(error::kAccessDenied, "28000",
-                   "Access denied for user '" + user_ + "'@'" + peer_.address().to_string() +
-                       "': no valid client certificate names this user");
-    co_return false;
+    return Err{error::kAccessDenied, "28000",
+               "Access denied for user '" + user + "'@'" + peer_.address().to_string() +
+                   "': no valid client certificate names this user"};
   }
+  config_user_ = config_->find_user(user);
   // The user's plain password, when the config has one, still logs in to servers.
+  password_.clear();
+  password_sha1_.clear();
   if (config_user_ && !config::is_hashed_secret(config_user_->password)) {
     password_ = config_user_->password;
   }
   done = true;
-  co_return true;
+  return std::nullopt;
 }
 #pragma GCC diagnostic pop
 
@@ -632,12 +643,27 @@ awaitable<bool> Session::change_user(Bytes payload) {
   std::string plugin =
       change->auth_plugin.empty() ? std::string(kNativePassword) : change->auth_plugin;
   std::string answer = change->auth_response;
-  bool ok = co_await verify(change->user, plugin, answer);
+  // The rules apply to the new user as to one logging in: a user they refuse cannot be
+  // reached by changing to it.
+  bool ok = false;
+  auto refusal = admit_user(cluster_->name, change->user, ok);
+  if (refusal) {
+    send_error(refusal->code, refusal->sqlstate, refusal->message);
+    co_return false;
+  }
+  if (!ok) ok = co_await verify(change->user, plugin, answer);
   if (!ok) {
     env_.metrics.error(metrics::Error::kAuthFailed);
     send_error(error::kAccessDenied, "28000",
                denied(change->user, peer_.address().to_string(), !answer.empty()));
     co_return false;
+  }
+  if (change->user != user_) {
+    refusal = take_user_slot(change->user);
+    if (refusal) {
+      send_error(refusal->code, refusal->sqlstate, refusal->message);
+      co_return false;
+    }
   }
   user_ = change->user;
   // As at login, the cluster's own name is no schema: the backend's database is.

@@ -161,10 +161,13 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Asks the client to answer again for `plugin`, with a fresh scramble.
   awaitable<bool> switch_plugin(std::string_view plugin, std::string& response);
   awaitable<void> end_for_shutdown();
-  // The access rules' say on this client of `cluster`, then the login its method asks for
-  // when that is not a password (trust, cert): false when refused (reported); `done` when
-  // the client is logged in without the password exchange.
-  awaitable<bool> check_access(std::string_view cluster, bool& done);
+  // The access rules' say on `user` of `cluster` for this client, then the login its method
+  // asks for when that is not a password (trust, cert): the error when refused (counted
+  // and logged); `done` when the user is logged in without the password exchange. At login
+  // and at COM_CHANGE_USER.
+  std::optional<Err> admit_user(std::string_view cluster, const std::string& user, bool& done);
+  // Counts the client as `user`'s against its max_client_conn; the error when it is over.
+  std::optional<Err> take_user_slot(const std::string& user);
   bool is_loopback() const;
   // The SSL request: TLS on the client's stream, the bytes behind the request opening it.
   awaitable<bool> start_tls();

@@ -23,6 +23,7 @@ import psycopg
 import pymysql
 
 from harness.clients import connect
+from harness.libmariadb import CClient
 from harness.plexiproxy import Plexiproxy, metric, print_log_if_failed
 from harness.postgres import PostgresServer
 from harness.redis import RedisServer
@@ -213,6 +214,15 @@ class AccessRulesTest(unittest.TestCase):
             pymysql.connect(host="127.0.0.1", port=self.proxy.mysql_port, user=LIMITED,
                             password="wrong", database="litedb", connect_timeout=10)
         self.assertEqual(raised.exception.args[0], 1045)
+
+    def test_mysql_change_user_is_held_to_the_rules(self):
+        with CClient(self.proxy.mysql_port, USER, PASSWORD, "litedb") as client:
+            self.assertFalse(client.change_user(BLOCKED, f"{BLOCKED}-pw", "litedb"))
+            self.assertEqual(client.errno(), 1045)
+            self.assertIn("access rules", client.error())
+        with CClient(self.proxy.mysql_port, USER, PASSWORD, "litedb") as client:
+            self.assertTrue(client.change_user(TRUSTED, "anything", "litedb"), client.error())
+            self.assertEqual(client.value("SELECT 40 + 2"), b"42")
 
     # --- Redis --------------------------------------------------------------------------------
 
