@@ -5,7 +5,7 @@
 #
 #   scripts/test.sh            build/test (RelWithDebInfo): unit + integration, then fuzzing
 #   scripts/test.sh --asan     the same tests in build/asan, built with ASan and UBSan
-#   scripts/test.sh --tsan     the unit tests in build/tsan, built with TSan
+#   scripts/test.sh --tsan     the unit and concurrency tests in build/tsan, built with TSan
 #   scripts/test.sh --quick    skip fuzzing
 # PLEXI_FUZZ_SECONDS (default 30) is how long each fuzz target runs.
 set -euo pipefail
@@ -106,7 +106,8 @@ build_and_test() {
 case "$variant" in
   test) build_and_test build/test -- -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
   asan) build_and_test build/asan -- -DCMAKE_BUILD_TYPE=Debug -DPLEXI_SANITIZE=address,undefined ;;
-  tsan) build_and_test build/tsan -L unit -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLEXI_SANITIZE=thread ;;
+  tsan) build_and_test build/tsan -L 'unit|concurrency' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DPLEXI_SANITIZE=thread ;;
 esac
 
 if [ "$fuzz" -eq 1 ]; then
