@@ -19,6 +19,7 @@ import urllib.request
 import psycopg
 import redis
 
+from harness.admin_console import wait_for_state
 from harness.plexiproxy import Plexiproxy, print_log_if_failed
 from harness.ports import free_port
 from harness.redis import REDIS_CLI, RedisServer, Twemproxy
@@ -57,6 +58,9 @@ class RedisProxyTest(unittest.TestCase):
         cls.proxy = Plexiproxy()
         cls.sharded_port = free_port()
         cls.proxy.write_config({
+            # Two workers whatever the machine: each has its own link to a backend, and the
+            # registry of links is shared between them.
+            "threads": 2,
             "users": [{"name": USER, "password": PASSWORD},
                       {"name": "admin", "password": "admin-secret", "admin": True}],
             "clusters": {
@@ -81,6 +85,12 @@ class RedisProxyTest(unittest.TestCase):
     def setUp(self):
         start_watchdog(self, 120, self.proxy, self.server, *self.shards, self.twemproxy)
         self.addCleanup(print_log_if_failed, self, self.proxy)
+        # No backend has a configured role: until the first health check finds each one the
+        # primary of its cluster (or shard), writes are refused, so the tests begin after it.
+        for cluster, backend in (("cache", "cache-1"), ("sharded", "sharded-1"),
+                                 ("sharded", "sharded-2")):
+            wait_for_state(self, self.proxy, "admin", "admin-secret", "up", cluster=cluster,
+                           backend=backend)
         with self.server.client() as direct:
             direct.flushall()
         for shard in self.shards:
