@@ -43,6 +43,13 @@ def binary() -> str:
     return os.environ.get("PLEXIPROXY_BIN") or str(REPO / "build/test/plexiproxy")
 
 
+def memory_sanitized() -> bool:
+    """Whether the daemon is built with AddressSanitizer (GCC links libasan): its allocator
+    holds freed memory in quarantine, so the process's size says nothing about ours."""
+    result = subprocess.run(["ldd", binary()], capture_output=True, text=True, timeout=30)
+    return "libasan" in result.stdout
+
+
 class Plexiproxy(ManagedProcess):
     """One plexiproxy process. config is a dict (its `listen` filled in with our ports when
     absent) or YAML text (used as written); without one, and unless write_config() is called
