@@ -19,6 +19,11 @@ bool server_going_away(const Frame& error) {
   return code == "57P01" || code == "57P02" || code == "57P03" || code.starts_with("08");
 }
 
+bool ends_connection(const Frame& error) {
+  auto fields = parse_error_fields(error.body);
+  return fields && (fields->severity == "FATAL" || fields->severity == "PANIC");
+}
+
 bool ends_at_ready_for_query(Pending::Kind kind) {
   return kind == Pending::Kind::kQuery || kind == Pending::Kind::kSync ||
          kind == Pending::Kind::kReplay || kind == Pending::Kind::kWalPosition;
@@ -367,6 +372,18 @@ awaitable<bool> Relay::forward_client_messages() {
       s_.input_.consume(decoded.consumed);
       co_return false;
     }
+    if (server_ && to_server_.empty() && releasable()) {
+      // The last request cycle is over and the pump is passing its end to the client, who
+      // already sent the next request: the server goes back to the pool first, as it would
+      // had the client been slower, so that this request is routed (a write must not reach
+      // the replica that served the last read) and a read can be retried elsewhere.
+      co_await wait_for_pump();
+      if (server_ && releasable()) {
+        release();
+        if (s_.draining()) co_await s_.end_for_shutdown();
+      }
+      if (stopping_ || !s_.socket_.is_open()) co_return false;
+    }
     if (skipping_until_sync_) {
       // The rest of a refused extended-protocol batch.
       if (frame.type == frontend::kSync) {
@@ -404,7 +421,11 @@ awaitable<bool> Relay::forward_client_messages() {
         pending_.push_front(std::move(earlier));
       }
     }
-    if (capture_ != Capture::kOff) capture_for_retry(frame, s_.input_.readable().first(decoded.consumed));
+    if (capture_ != Capture::kOff) {
+      capture_for_retry(frame, s_.input_.readable().first(decoded.consumed));
+    } else if (!retry_batch_.empty()) {
+      drop_retry();  // a retry would lose this request, sent after the captured read
+    }
     if (!handle_client_message(frame)) {
       s_.input_.consume(decoded.consumed);
       co_await stop_pump();
@@ -760,7 +781,10 @@ awaitable<void> Relay::pump() {
     if (lost) {
       Retry retry = Retry::kNotPossible;
       if (!retry_batch_.empty() && !writing_to_server_) retry = co_await retry_read_elsewhere();
-      if (retry == Retry::kRetried) continue;
+      if (retry == Retry::kRetried) {
+        out.clear();  // the start of the lost server's answer (RowDescription): never sent
+        continue;
+      }
       if (retry == Retry::kSessionOver) break;
       server_failed_ = true;
       if (server_) server_->mark_broken();
@@ -893,6 +917,12 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         drop_until_sync();
       }
       forward();
+      if (ends_connection(frame)) {
+        // The server closes the connection after it: the client gets its error, not ours.
+        server_->mark_broken();
+        server_failed_ = true;
+        return false;
+      }
       return true;
     case backend::kParseComplete:
       if (head.kind == Pending::Kind::kParse || head.kind == Pending::Kind::kInternalParse) {
@@ -1066,6 +1096,11 @@ awaitable<void> Relay::stop_pump() {
     error_code ignored;
     server_->socket().cancel(ignored);
   }
+  co_await wait_for_pump();
+}
+
+awaitable<void> Relay::wait_for_pump() {
+  if (!pump_running_) co_return;
   asio::steady_timer stopped(s_.socket_.get_executor(), asio::steady_timer::time_point::max());
   pump_stopped_ = &stopped;
   while (pump_running_) {

@@ -185,6 +185,7 @@ class Relay {
   }
 
   awaitable<void> stop_pump();
+  awaitable<void> wait_for_pump();  // until it has ended by itself
   awaitable<void> teardown();
 
   Session& s_;
@@ -200,7 +201,7 @@ class Relay {
   bool writing_to_server_ = false;
   bool stopping_ = false;
   bool server_failed_ = false;
-  asio::steady_timer* pump_stopped_ = nullptr;  // set while stop_pump() waits
+  asio::steady_timer* pump_stopped_ = nullptr;  // set while wait_for_pump() waits
 
   // Routing; null for a cluster with one backend, where every request goes to it.
   std::shared_ptr<routing::ClusterRouting> routing_;

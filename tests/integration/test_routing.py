@@ -127,6 +127,17 @@ class Probe:
         self.client.close()
 
 
+def data_row_values(body: bytes) -> list[bytes | None]:
+    """The column values of a DataRow body (None for NULL)."""
+    values, offset = [], 2
+    for _ in range(struct.unpack("!H", body[:2])[0]):
+        length = struct.unpack("!i", body[offset:offset + 4])[0]
+        offset += 4
+        values.append(None if length < 0 else body[offset:offset + length])
+        offset += max(length, 0)
+    return values
+
+
 def describe(attempts: list[Attempt], origin: float, limit: int = 12) -> str:
     lines = [a.describe(origin) for a in attempts[:limit]]
     if len(attempts) > limit:
@@ -449,6 +460,100 @@ class RoutingTest(unittest.TestCase):
                                     "RETURNING inet_server_port()", 3, ("extended",),
                                     prepare=prepare)
                 self.assertEqual(dict(where), {"pg1": 3})
+
+    def test_1_the_request_after_a_read_is_routed_afresh(self):
+        """A client sends its next statement the moment the last one's ReadyForQuery
+        arrives, which can be before the proxy has put the replica that served it back in
+        its pool: the write that follows a read must still go to the primary, and the read
+        that follows a write to a replica. Several clients at once make that moment likely."""
+        rounds, clients = 150, 6
+        landed = collections.Counter()
+        failures = []
+
+        def alternate(worker: int) -> None:
+            try:
+                with connect(self.proxy.port, USER, DB_OFF, PASSWORD) as conn:
+                    for i in range(rounds):
+                        read = conn.execute("SELECT inet_server_port()").fetchone()[0]
+                        write = conn.execute("INSERT INTO items (note) VALUES (%s) "
+                                             "RETURNING inet_server_port()",
+                                             (f"alternate {worker} {i}",)).fetchone()[0]
+                        landed["read on " + self.name(read)] += 1
+                        landed["write on " + self.name(write)] += 1
+            except psycopg.Error as error:
+                failures.append(f"client {worker}: {error.sqlstate}: {error}")
+
+        threads = [threading.Thread(target=alternate, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(failures, [])
+        total = rounds * clients
+        self.assertEqual(landed["write on pg1"], total, dict(landed))
+        self.assertEqual(landed["read on pg2"] + landed["read on pg3"], total, dict(landed))
+
+    def terminate_probe_statement(self, marker: str) -> str:
+        """Terminates (pg_terminate_backend) the server process running the statement that
+        contains `marker`, on whichever replica it is; returns that replica's name."""
+        deadline = time.monotonic() + ANSWER_WITHIN
+        while time.monotonic() < deadline:
+            for replica in (self.pg2, self.pg3):
+                with psycopg.connect(replica.dsn(DB, USER, PASSWORD), autocommit=True) as conn:
+                    pids = [row[0] for row in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE query LIKE %s "
+                        "AND pid <> pg_backend_pid()", (f"%{marker}%",))]
+                    if pids:
+                        self.assertEqual(len(pids), 1)
+                        conn.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+                        return self.name(replica.port)
+            time.sleep(0.05)
+        self.fail(f"no replica runs the statement marked {marker!r}")
+
+    def read_answers(self, client: WireClient, count: int) -> list[tuple[bytes, bytes]]:
+        """Messages up to the `count`th ReadyForQuery or the connection's end."""
+        answers = []
+        try:
+            while count and (msg := client.read_message()) is not None:
+                answers.append(msg)
+                count -= msg[0] == b"Z"
+        except TimeoutError:
+            self.fail(f"no answer within {ANSWER_WITHIN}s after the server went away: {answers}")
+        return answers
+
+    def test_1_a_read_whose_server_goes_away_is_retried(self):
+        """The server terminated before answering a read (it has sent only what it buffers,
+        the RowDescription, with its FATAL): the read is retried on the other replica and
+        the client sees one whole answer, from there."""
+        # pg_sleep() keeps a statement on the primary unless a hint says otherwise.
+        query = ("/* plexiproxy: role=replica */ "
+                 "SELECT pg_sleep(1), inet_server_port(), 'lone probe'")
+        with WireClient(self.proxy.port, timeout=ANSWER_WITHIN) as client:
+            self.assertIsNone(client.login(USER, DB_OFF, PASSWORD))
+            client.send(message(b"Q", query.encode() + b"\0"))
+            terminated = self.terminate_probe_statement("lone probe")
+            answers = self.read_answers(client, 1)
+        self.assertEqual([kind for kind, _ in answers], [b"T", b"D", b"C", b"Z"], answers)
+        answered = self.name(data_row_values(answers[1][1])[1].decode())
+        self.assertIn(answered, {"pg2", "pg3"})
+        self.assertNotEqual(answered, terminated)
+
+    def test_1_a_read_with_a_request_behind_it_is_not_retried_alone(self):
+        """A read whose server goes away before answering is not retried when the client has
+        sent another request behind it: the retry would lose that one and leave the client
+        waiting for ever. The client gets the server's error, once, and the connection ends."""
+        query = "/* plexiproxy: role=replica */ SELECT pg_sleep(1), 'queued probe'"
+        with WireClient(self.proxy.port, timeout=ANSWER_WITHIN) as client:
+            self.assertIsNone(client.login(USER, DB_OFF, PASSWORD))
+            client.send(message(b"Q", query.encode() + b"\0"))
+            time.sleep(0.2)
+            client.send(message(b"Q", b"SELECT 2\0"))
+            time.sleep(0.2)
+            self.terminate_probe_statement("queued probe")
+            answers = self.read_answers(client, 2)
+        errors = [error_fields(body) for kind, body in answers if kind == b"E"]
+        self.assertEqual([error.get("C") for error in errors], ["57P01"], answers)
+        self.assertNotIn(b"Z", [kind for kind, _ in answers])
 
     # ------------------------------------------------------------------ 2. read-your-writes
 
