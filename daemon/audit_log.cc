@@ -19,6 +19,7 @@
 #include <spdlog/sinks/rotating_file_sink.h>
 
 #include "common/json_escape.h"
+#include "common/log_throttle.h"
 #include "daemon/logging.h"
 
 namespace plexi {
@@ -185,16 +186,10 @@ class AuditLog::Sink {
   // Disk errors reach the daemon's log at most once every ten seconds, with a count of
   // those not shown, so a full disk does not flood it.
   void report(const std::string& error) {
-    const auto now = std::chrono::steady_clock::now();
-    if (reported_ && now - last_report_ < std::chrono::seconds(10)) {
-      ++unreported_;
-      return;
-    }
+    std::uint64_t unreported = 0;
+    if (!report_throttle_.allow(unreported)) return;
     component_logger("audit")->error("audit log: {} ({} more errors not shown)", error,
-                                     unreported_);
-    reported_ = true;
-    last_report_ = now;
-    unreported_ = 0;
+                                     unreported);
   }
 
   std::shared_ptr<spdlog::sinks::rotating_file_sink_st> file_;  // the writer thread's only
@@ -207,10 +202,7 @@ class AuditLog::Sink {
   std::uint64_t dropped_ = 0;
   bool flush_requested_ = false;
   bool stopping_ = false;
-  // The writer thread's own.
-  bool reported_ = false;
-  std::chrono::steady_clock::time_point last_report_;
-  std::uint64_t unreported_ = 0;
+  LogThrottle report_throttle_{1, std::chrono::seconds(10)};
   std::thread writer_;
 };
 

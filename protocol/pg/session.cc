@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/log_throttle.h"
 #include "common/socket_io.h"
 #include "pools/pg/server_connection.h"
 #include "protocol/pg/auth.h"
@@ -698,11 +699,17 @@ const config::AccessRule* admit(const config::Config& config, const config::Acce
   const auto* rule = config::match_access(config, request);
   if (rule && rule->method != config::AccessMethod::kReject) return rule;
   environment.metrics.error(metrics::Error::kAccessRule);
+  static LogThrottle throttle(20, std::chrono::seconds(10));
+  std::uint64_t held_back = 0;
+  if (!throttle.allow(held_back)) return nullptr;
+  std::string unlogged =
+      held_back ? fmt::format(" ({} more refused since the last one logged)", held_back) : "";
   if (rule) {
-    environment.log->warn("{} refused by the access rule at line {}", config::describe_access(request),
-                          rule->line);
+    environment.log->warn("{} refused by the access rule at line {}{}",
+                          config::describe_access(request), rule->line, unlogged);
   } else {
-    environment.log->warn("{} refused: no access rule matches", config::describe_access(request));
+    environment.log->warn("{} refused: no access rule matches{}", config::describe_access(request),
+                          unlogged);
   }
   return nullptr;
 }

@@ -12,6 +12,7 @@ a server is chosen):
 - 10,000 connections left silent are each closed at startup_timeout while another client is
   served, and the proxy's memory returns to about where it started."""
 
+import re
 import resource
 import selectors
 import socket
@@ -148,6 +149,30 @@ class AccessRulesTest(unittest.TestCase):
         self.assertEqual(errors_of(self.proxy, "access_rule"), before + 2)
         self.assertEqual(self.server_connections_of(USER), before_servers)
         self.assertIn("refused by the access rule at line", self.proxy.log())
+
+    def test_a_flood_of_refused_clients_is_counted_and_logged_a_few_times(self):
+        """A client knocking at a closed door in a loop must not fill the log: each refusal
+        is counted, a few per ten seconds are logged, and the next one logged says how many
+        were not."""
+        line = "refused by the access rule at line"
+        before = errors_of(self.proxy, "access_rule")
+        logged_before = self.proxy.log().count(line)
+        for _ in range(200):
+            answer = first_authentication_request(self.proxy.port, BLOCKED, DB)
+            self.assertEqual(answer["C"], "28000")
+        self.assertEqual(errors_of(self.proxy, "access_rule"), before + 200)
+        self.assertLessEqual(self.proxy.log().count(line) - logged_before, 20)
+        time.sleep(10.5)  # the interval of the daemon's throttle for these warnings
+        first_authentication_request(self.proxy.port, BLOCKED, DB)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            summary = re.findall(r"\((\d+) more refused since the last one logged\)",
+                                 self.proxy.log())
+            if summary:
+                break
+            time.sleep(0.1)
+        self.assertTrue(summary, "no summary of the refusals that were not logged")
+        self.assertGreaterEqual(int(summary[-1]), 180)
 
     def test_client_no_rule_matches_is_refused(self):
         answer = first_authentication_request(self.proxy.port, STRANGER, DB)
