@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from harness.plexiproxy import Plexiproxy, binary, daemon_environment, print_log_if_failed
+from harness.ports import free_port
 from harness.prometheus import executable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,11 +164,39 @@ class DockerfileTest(unittest.TestCase):
         self.assertIn("-DCMAKE_BUILD_TYPE=Release", runs)
         self.assertIn("--target plexiproxy", runs)
 
+    def runtime_packages(self) -> list[str]:
+        """The packages the runtime stage's apt-get install names."""
+        runs = " ".join(stage_args(self.runtime, "RUN"))
+        words = re.search(r"apt-get install (.*?)(?:&&|$)", runs).group(1).split()
+        return [word for word in words if not word.startswith("-")]
+
     def test_runtime_stage_installs_the_libraries_the_binary_needs(self):
-        installed = set(" ".join(stage_args(self.runtime, "RUN")).split())
         # The C runtime is in every Debian image.
-        missing = needed_packages(binary()) - installed - {"libc6", "libgcc-s1"}
+        missing = needed_packages(binary()) - set(self.runtime_packages()) - {"libc6", "libgcc-s1"}
         self.assertEqual(missing, set())
+
+    def test_runtime_packages_exist_in_debian(self):
+        if run("apt-cache", "show", "--no-all-versions", "libc6").returncode:
+            self.skipTest("apt's package lists are empty (apt-get update has not run)")
+        wanted = self.runtime_packages()
+        shown = run("apt-cache", "show", "--no-all-versions", *wanted).stdout
+        self.assertEqual(set(wanted) - set(re.findall(r"^Package: (\S+)$", shown, re.M)), set())
+
+    def test_health_check_command_passes_on_a_running_proxy_only(self):
+        if shutil.which("curl") is None:
+            self.skipTest("no curl to run the health check with")
+        command = stage_args(self.runtime, "HEALTHCHECK")[0].split(" CMD ", 1)[1]
+        proxy = Plexiproxy()
+        self.addCleanup(proxy.close)
+        self.addCleanup(print_log_if_failed, self, proxy)
+        proxy.start()
+        # As the image runs it (/bin/sh -c), with the proxy's admin port in the variable.
+        # A port nothing listens on fails it with 1, the code Docker reads as unhealthy.
+        for port, expected in ((proxy.admin_port, 0), (free_port(), 1)):
+            env = {"PATH": os.environ["PATH"], "PLEXIPROXY_LISTEN__ADMIN": f"0.0.0.0:{port}"}
+            result = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True,
+                                    text=True, timeout=30)
+            self.assertEqual(result.returncode, expected, (port, result.stderr))
 
     def test_runs_as_the_plexiproxy_user(self):
         users = stage_args(self.runtime, "USER")
@@ -454,8 +483,8 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(container, {name: port_of(address)
                                      for name, address in self.config["listen"].items()})
         service = self.by_kind["Service"]
-        self.assertEqual({p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]},
-                         {name: (port, name) for name, port in container.items()})
+        ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+        self.assertEqual(ports, {name: (port, name) for name, port in container.items()})
         # The job label the alerts expect is the Service's name.
         self.assertEqual(service["metadata"]["name"], "plexiproxy")
         endpoint = self.by_kind["ServiceMonitor"]["spec"]["endpoints"][0]
