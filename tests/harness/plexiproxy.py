@@ -43,11 +43,12 @@ def binary() -> str:
     return os.environ.get("PLEXIPROXY_BIN") or str(REPO / "build/test/plexiproxy")
 
 
-def memory_sanitized() -> bool:
-    """Whether the daemon is built with AddressSanitizer (GCC links libasan): its allocator
-    holds freed memory in quarantine, so the process's size says nothing about ours."""
+def built_with_sanitizer() -> bool:
+    """Whether the daemon is built with AddressSanitizer or ThreadSanitizer (GCC links libasan
+    or libtsan): their allocators hold freed memory (ASan's quarantine, TSan's shadow and
+    caches), so the process's size says nothing about ours."""
     result = subprocess.run(["ldd", binary()], capture_output=True, text=True, timeout=30)
-    return "libasan" in result.stdout
+    return "libasan" in result.stdout or "libtsan" in result.stdout
 
 
 class Plexiproxy(ManagedProcess):
