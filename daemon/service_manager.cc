@@ -2,6 +2,7 @@
 #include "daemon/service_manager.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <spdlog/fmt/fmt.h>
 
@@ -28,6 +29,11 @@ ServiceManager::ServiceManager() {
 void ServiceManager::ready(const std::string& status) {
   std::lock_guard lock(mutex_);
   send(with_status("READY=1", status));
+}
+
+void ServiceManager::took_over(const std::string& status) {
+  std::lock_guard lock(mutex_);
+  send(with_status(fmt::format("MAINPID={}\nREADY=1", getpid()), status));
 }
 
 void ServiceManager::reloading() {

@@ -39,6 +39,10 @@ class ServiceManager {
 
   // READY=1, with the status line. Also ends a reload.
   void ready(const std::string& status);
+  // MAINPID= (this process) with READY=1 and the status line: what the new process of a
+  // binary upgrade says once it serves, so systemd follows it rather than the old one
+  // (needs NotifyAccess=all, as the unit sets).
+  void took_over(const std::string& status);
   // RELOADING=1 with MONOTONIC_USEC=, which Type=notify-reload requires (systemd >= 253).
   void reloading();
   // STOPPING=1, with the status line.

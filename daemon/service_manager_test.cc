@@ -73,6 +73,14 @@ TEST(ServiceManager, SendsAStatusOnlyWhenItChanged) {
   EXPECT_EQ(socket.receive(), "STOPPING=1\nSTATUS=draining: clients: 1 pg");
 }
 
+TEST(ServiceManager, TakingOverNamesThisProcessAsTheMainOne) {
+  NotifySocket socket;
+  ServiceManager manager;
+  manager.took_over("clients: 0 pg");
+  EXPECT_EQ(socket.receive(),
+            "MAINPID=" + std::to_string(getpid()) + "\nREADY=1\nSTATUS=clients: 0 pg");
+}
+
 TEST(ServiceManager, ReloadingCarriesTheMonotonicClock) {
   NotifySocket socket;
   ServiceManager manager;
