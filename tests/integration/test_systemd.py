@@ -121,7 +121,7 @@ class NotifyTest(unittest.TestCase):
                              timeout=3 * STATUS_EVERY)
         mysql = pymysql.connect(host="127.0.0.1", port=self.proxy.mysql_port, user="anyone",
                                 password="", database="litedb", connect_timeout=10)
-        self.addCleanup(mysql.close)
+        self.addCleanup(lambda: mysql.open and mysql.close())  # closed below unless failed
         self.notify.wait_for(lambda f: (status_of(f) or "").startswith("clients: 1 pg, 1 mysql"),
                              timeout=3 * STATUS_EVERY)
         pg.close()
