@@ -14,10 +14,6 @@
 #include "protocol/mysql/session.h"
 #include "protocol/resp/session.h"
 
-#ifdef PLEXI_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 namespace plexi {
 namespace {
 
@@ -27,12 +23,6 @@ pg::SessionEnvironment with_logger(const pg::SessionEnvironment& environment,
   pg::SessionEnvironment copy = environment;
   copy.log = std::move(log);
   return copy;
-}
-
-void notify_systemd([[maybe_unused]] const char* state) {
-#ifdef PLEXI_HAVE_SYSTEMD
-  sd_notify(0, state);
-#endif
 }
 
 std::size_t worker_threads(const config::Config& config) {
@@ -203,7 +193,9 @@ int Daemon::run() {
   health_->start();
   asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
   asio::co_spawn(workers_.main(), housekeeping(), asio::detached);
-  notify_systemd("READY=1");
+  asio::co_spawn(workers_.main(), report_status(), asio::detached);
+  asio::co_spawn(workers_.main(), feed_watchdog(), asio::detached);
+  service_.ready(service_status(service_counts()));
   workers_.run();
   log_->info("plexiproxy stopped");
   return exit_code_;
@@ -279,11 +271,11 @@ bool Daemon::open_admin_http(const config::Config& config) {
 
 std::vector<std::string> Daemon::reload() {
   std::lock_guard reloading(reload_mutex_);
-  notify_systemd("RELOADING=1");
+  service_.reloading();
   std::vector<std::string> errors;
   if (!options_.config_path) {
     log_->info("reload: running on the embedded default, nothing to reload");
-    notify_systemd("READY=1");
+    service_.ready(service_status(service_counts()));
     return errors;
   }
   auto result = config::load_config_file(*options_.config_path, config::process_environment(),
@@ -316,7 +308,7 @@ std::vector<std::string> Daemon::reload() {
     log_->info("configuration reloaded from {}", *options_.config_path);
     health_->reconfigure(result.config);
   }
-  notify_systemd("READY=1");
+  service_.ready(service_status(service_counts()));
   return errors;
 }
 
@@ -459,8 +451,8 @@ void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& fami
 // Stops accepting, lets open transactions finish up to shutdown_timeout, then stops.
 awaitable<void> Daemon::shutdown() {
   if (shutting_down_.exchange(true)) co_return;  // SHUTDOWN and a signal, or two signals
-  notify_systemd("STOPPING=1");
   serving_ = false;
+  service_.stopping(service_status(service_counts()));
   health_->stop();
   for (auto& acceptor : acceptors_) {
     error_code ignored;

@@ -17,6 +17,7 @@
 #include "daemon/admin_http.h"
 #include "daemon/audit_log.h"
 #include "daemon/metrics.h"
+#include "daemon/service_manager.h"
 #include "daemon/tls_context.h"
 #include "daemon/workers.h"
 #include "pools/registry.h"
@@ -61,6 +62,11 @@ class Daemon : public admin::Console {
   // Once a second: idle server connections past their time, clients past client_idle_timeout.
   awaitable<void> housekeeping();
   awaitable<void> shutdown();
+  // What the service manager is told (service_status.cc): the status line every few seconds
+  // when it changed, and the watchdog's pings while the control thread and every worker run.
+  ServiceCounts service_counts() const;
+  awaitable<void> report_status();
+  awaitable<void> feed_watchdog();
   // Loads the config file again; the errors that made it keep the old one (none: reloaded).
   std::vector<std::string> reload();
 
@@ -83,6 +89,7 @@ class Daemon : public admin::Console {
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<spdlog::logger> log_;
+  ServiceManager service_;
 
   metrics::Metrics metrics_;
   pools::Registry pools_;

@@ -37,6 +37,8 @@ Environment:
   ${VAR}, ${VAR:-default} in the file expand from the environment.
 
 Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT drain and stop.
+
+The manual, plexiproxy(8), describes every top-level configuration key.
 )";
 
 struct CommandLine {

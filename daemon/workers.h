@@ -39,6 +39,13 @@ class Workers {
     return contexts_[index]->get_executor();
   }
 
+  // Every worker's executor (the control thread's not among them).
+  std::vector<asio::any_io_executor> executors() {
+    std::vector<asio::any_io_executor> executors;
+    for (std::size_t i = 1; i < contexts_.size(); ++i) executors.push_back(contexts_[i]->get_executor());
+    return executors;
+  }
+
   // Runs the workers, and the control thread on the calling thread, until stop().
   void run() {
     std::vector<std::thread> threads;

@@ -8,7 +8,7 @@ PLEXI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ccache libboost-dev libpq-dev libmariadb-dev
   libsqlite3-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
   libgmock-dev libssl-dev libpg-query-dev libsystemd-dev)
-TEST_PACKAGES=(postgresql postgresql-client pgbouncer python3 python3-psycopg python3-yaml
+TEST_PACKAGES=(postgresql postgresql-client pgbouncer python3 python3-psycopg python3-yaml systemd groff-base
   python3-matplotlib prometheus mariadb-server mariadb-client
   python3-pymysql python3-cryptography sysbench redis-server redis-sentinel redis-tools nutcracker
   python3-redis)
