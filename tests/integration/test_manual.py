@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.plexiproxy import binary
 
 REPO = Path(__file__).resolve().parents[2]
-MAN_PAGE = REPO / "docs/plexiproxy.8"
+MAN_PAGE = REPO / "deploy/plexiproxy.8"
 README = REPO / "README.md"
 
 

@@ -27,7 +27,7 @@ from harness.watchdog import start_watchdog
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "deploy/plexiproxy.service"
-MAN_PAGE = REPO / "docs/plexiproxy.8"
+MAN_PAGE = REPO / "deploy/plexiproxy.8"
 EXAMPLE_CONFIG = REPO / "deploy/examples/plexiproxy.yaml"
 WATCHDOG_USEC = 1_000_000  # pings expected every half second
 STATUS_EVERY = 2.0         # seconds between the daemon's status checks
