@@ -15,7 +15,9 @@ the paused client's next read runs on the new replica.
 
 The same for Redis (read_from: replica): clients reading in a loop on connections they keep
 find an added replica (its INFO commandstats counts their GETs), stop reading on a removed
-one, and see no error; PAUSE holds their next command until RESUME."""
+one, and see no error; PAUSE holds their next command until RESUME. And for MySQL: clients
+on kept connections reading @@server_id reach an added MariaDB replica and leave a removed
+one."""
 
 import subprocess
 import sys
@@ -24,11 +26,13 @@ import time
 import unittest
 from pathlib import Path
 
+import pymysql
 import redis
 
 from harness.admin_console import show
 from harness.cluster import LogWatcher, ReplicatedServers
 from harness.clients import connect, pgbench_counts
+from harness.mariadb import MariaDBServer, make_replica as make_mariadb_replica
 from harness.plexiproxy import Plexiproxy, metric, print_log_if_failed
 from harness.postgres import PG_BIN
 from harness.redis import RedisServer, make_replica, wait_caught_up
@@ -322,6 +326,91 @@ class RedisReloadUnderLoad(unittest.TestCase):
             for reader in readers:
                 reader.join(15)
         self.assertEqual(errors[:5], [])
+
+
+class MysqlReloadUnderLoad(unittest.TestCase):
+    READERS = 4
+    USER, PASSWORD = "app", "app-secret"
+
+    def setUp(self):
+        self.primary = MariaDBServer().start()
+        self.addCleanup(self.primary.close)
+        self.replicas = {}
+        for name in ("m2", "m3"):
+            self.replicas[name] = make_mariadb_replica(self.primary)
+            self.addCleanup(self.replicas[name].close)
+        self.proxy = Plexiproxy(self.config(["m2"]))
+        self.addCleanup(self.proxy.close)
+        self.proxy.start()
+        self.log = LogWatcher(self.proxy)
+        start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, *self.replicas.values())
+        self.addCleanup(print_log_if_failed, self, self.proxy)
+
+    def config(self, replicas: list[str]) -> dict:
+        servers = [("m1", self.primary, "primary")]
+        servers += [(name, self.replicas[name], "replica") for name in replicas]
+        return {
+            "users": [{"name": self.USER, "password": self.PASSWORD}],
+            "health": {"interval": "100ms", "timeout": "500ms", "fall": 2, "rise": 1,
+                       "user": self.primary.user, "password": self.primary.password},
+            "clusters": {"appdb": {
+                "protocol": "mysql", "read_your_writes": "off", "pool_size": 8,
+                "backends": [{"name": name, "type": "mysql", "role": role, "host": server.host,
+                              "port": server.port, "database": "appdb"}
+                             for name, server, role in servers]}},
+        }
+
+    def reconfigure(self, replicas: list[str]) -> None:
+        self.log.mark()
+        self.proxy.write_config(self.config(replicas))
+        self.proxy.reload()
+        self.log.wait_for(r"configuration reloaded from", time.monotonic() - 1)
+
+    def test_readers_follow_added_and_removed_replicas(self):
+        stop = threading.Event()
+        errors: list[str] = []
+        seen: list[tuple[float, int]] = []  # (when, @@server_id)
+
+        def read() -> None:
+            try:
+                with pymysql.connect(host="127.0.0.1", port=self.proxy.mysql_port,
+                                     user=self.USER, password=self.PASSWORD, database="appdb",
+                                     autocommit=True, read_timeout=10) as conn:
+                    with conn.cursor() as cursor:
+                        while not stop.is_set():
+                            cursor.execute("SELECT @@server_id")
+                            seen.append((time.monotonic(), cursor.fetchone()[0]))
+                            # One in ten in a transaction, which must not be cut.
+                            if len(seen) % 10 == 0:
+                                cursor.execute("BEGIN")
+                                cursor.execute("SELECT @@server_id")
+                                cursor.execute("COMMIT")
+            except pymysql.err.MySQLError as error:
+                errors.append(str(error))
+
+        def ids_since(start: float) -> set[int]:
+            return {server_id for at, server_id in list(seen) if at >= start}
+
+        readers = [threading.Thread(target=read) for _ in range(self.READERS)]
+        for reader in readers:
+            reader.start()
+        try:
+            time.sleep(1)
+            m2, m3 = self.replicas["m2"].server_id, self.replicas["m3"].server_id
+            self.assertEqual(ids_since(0), {m2}, errors)
+            self.reconfigure(["m2", "m3"])
+            time.sleep(1)
+            self.assertIn(m3, ids_since(time.monotonic() - 0.5))
+            self.reconfigure(["m3"])
+            time.sleep(0.5)
+            since = time.monotonic()
+            time.sleep(1.5)
+            self.assertEqual(ids_since(since), {m3})
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join(15)
+        self.assertEqual(errors, [])
 
 
 if __name__ == "__main__":
