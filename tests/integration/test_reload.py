@@ -229,22 +229,39 @@ def gets(server: RedisServer) -> int:
     return server.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
 
 
-class RedisReloadUnderLoad(unittest.TestCase):
-    READERS = 4
+class ReplicaReloads(unittest.TestCase):
+    """What the Redis and MySQL cases share: a primary, two replicas of it, a proxy whose
+    config (self.config(names)) serves the first, and reconfigure() to another list."""
 
-    def setUp(self):
-        self.primary = RedisServer().start()
+    def start_servers(self, primary, make_replica, names: tuple[str, str]) -> None:
+        self.primary = primary.start()
         self.addCleanup(self.primary.close)
         self.replicas = {}
-        for name in ("r1", "r2"):
+        for name in names:
             self.replicas[name] = make_replica(self.primary)
             self.addCleanup(self.replicas[name].close)
-        self.proxy = Plexiproxy(self.config(["r1"]))
+        self.proxy = Plexiproxy(self.config([names[0]]))
         self.addCleanup(self.proxy.close)
         self.proxy.start()
         self.log = LogWatcher(self.proxy)
         start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, *self.replicas.values())
         self.addCleanup(print_log_if_failed, self, self.proxy)
+
+    def config(self, replicas: list[str]) -> dict:
+        raise NotImplementedError
+
+    def reconfigure(self, replicas: list[str]) -> None:
+        self.log.mark()
+        self.proxy.write_config(self.config(replicas))
+        self.proxy.reload()
+        self.log.wait_for(r"configuration reloaded from", time.monotonic() - 1)
+
+
+class RedisReloadUnderLoad(ReplicaReloads):
+    READERS = 4
+
+    def setUp(self):
+        self.start_servers(RedisServer(), make_replica, ("r1", "r2"))
         with self.primary.client() as direct:
             direct.set("color", "blue")
         for replica in self.replicas.values():
@@ -261,12 +278,6 @@ class RedisReloadUnderLoad(unittest.TestCase):
             "clusters": {"cache": {"protocol": "redis", "read_from": "replica",
                                    "backends": backends}},
         }
-
-    def reconfigure(self, replicas: list[str]) -> None:
-        self.log.mark()
-        self.proxy.write_config(self.config(replicas))
-        self.proxy.reload()
-        self.log.wait_for(r"configuration reloaded from", time.monotonic() - 1)
 
     def test_readers_follow_added_and_removed_replicas(self):
         stop = threading.Event()
@@ -328,23 +339,12 @@ class RedisReloadUnderLoad(unittest.TestCase):
         self.assertEqual(errors[:5], [])
 
 
-class MysqlReloadUnderLoad(unittest.TestCase):
+class MysqlReloadUnderLoad(ReplicaReloads):
     READERS = 4
     USER, PASSWORD = "app", "app-secret"
 
     def setUp(self):
-        self.primary = MariaDBServer().start()
-        self.addCleanup(self.primary.close)
-        self.replicas = {}
-        for name in ("m2", "m3"):
-            self.replicas[name] = make_mariadb_replica(self.primary)
-            self.addCleanup(self.replicas[name].close)
-        self.proxy = Plexiproxy(self.config(["m2"]))
-        self.addCleanup(self.proxy.close)
-        self.proxy.start()
-        self.log = LogWatcher(self.proxy)
-        start_watchdog(self, TEST_DEADLINE, self.proxy, self.primary, *self.replicas.values())
-        self.addCleanup(print_log_if_failed, self, self.proxy)
+        self.start_servers(MariaDBServer(), make_mariadb_replica, ("m2", "m3"))
 
     def config(self, replicas: list[str]) -> dict:
         servers = [("m1", self.primary, "primary")]
@@ -359,12 +359,6 @@ class MysqlReloadUnderLoad(unittest.TestCase):
                               "port": server.port, "database": "appdb"}
                              for name, server, role in servers]}},
         }
-
-    def reconfigure(self, replicas: list[str]) -> None:
-        self.log.mark()
-        self.proxy.write_config(self.config(replicas))
-        self.proxy.reload()
-        self.log.wait_for(r"configuration reloaded from", time.monotonic() - 1)
 
     def test_readers_follow_added_and_removed_replicas(self):
         stop = threading.Event()
