@@ -259,6 +259,25 @@ const Cluster* Config::find_cluster(std::string_view name) const {
   return it == clusters.end() ? nullptr : &it->second;
 }
 
+bool adopt(const std::shared_ptr<const Config>& latest, const SessionView& view) {
+  const Cluster* cluster = latest->find_cluster(view.cluster->name);
+  if (latest == view.config || !cluster || cluster->protocol != view.cluster->protocol ||
+      cluster->is_sqlite() || view.cluster->is_sqlite() || cluster->backends.empty()) {
+    return false;
+  }
+  if (view.user) {
+    if (const User* user = latest->find_user(view.user->name)) {
+      view.user = user;
+      view.user_config.reset();
+    } else if (!view.user_config) {
+      view.user_config = view.config;
+    }
+  }
+  view.config = latest;
+  view.cluster = cluster;
+  return true;
+}
+
 std::string ConfigError::to_string() const {
   std::string text = file;
   if (line > 0) text += ":" + std::to_string(line);

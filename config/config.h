@@ -332,6 +332,21 @@ struct Config {
   const Cluster* find_cluster(std::string_view name) const;
 };
 
+// A client session's view of the configuration: the snapshot it runs under, its cluster and
+// its user there, and the snapshot that user lives in once a reload dropped it.
+struct SessionView {
+  std::shared_ptr<const Config>& config;
+  const Cluster*& cluster;
+  const User*& user;
+  std::shared_ptr<const Config>& user_config;
+};
+
+// Moves `view` to `latest` when latest has its cluster still served the same way (same
+// protocol, relayed to servers rather than answered by SQLite); false when it stays. A user
+// that latest no longer lists is kept as it was, as PgBouncer lets a removed user's sessions
+// run until they end.
+bool adopt(const std::shared_ptr<const Config>& latest, const SessionView& view);
+
 // One problem found while loading: where (file, line, key path such as
 // "clusters.appdb.backends[0].port") and what.
 struct ConfigError {

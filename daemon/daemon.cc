@@ -41,6 +41,42 @@ void gauge(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetri
   family.metric.push_back(std::move(metric));
 }
 
+// What the listeners of `config` are: a name for each ("listen.postgres", "redis cluster
+// cache") and its address. The Redis clusters are named since each has a listener of its
+// own (the shared listen.redis one, or its listen: address).
+std::map<std::string, std::string> listeners_of(const config::Config& config) {
+  std::map<std::string, std::string> listeners;
+  auto add = [&](const std::string& name, const std::optional<config::Endpoint>& endpoint) {
+    if (endpoint) listeners[name] = endpoint->to_string();
+  };
+  add("listen.postgres", config.listen.postgres);
+  add("listen.mysql", config.listen.mysql);
+  add("listen.admin", config.listen.admin);
+  for (const auto& [name, cluster] : config.clusters) {
+    if (cluster.protocol != config::Protocol::kRedis) continue;
+    add("redis cluster " + name, cluster.listen ? cluster.listen : config.listen.redis);
+  }
+  return listeners;
+}
+
+// The listener differences between two configs, one line each ("listen.mysql:
+// 127.0.0.1:6033 -> 127.0.0.1:6034", "redis cluster cache: none -> 127.0.0.1:6381").
+std::vector<std::string> listener_changes(const config::Config& before,
+                                          const config::Config& after) {
+  auto old_listeners = listeners_of(before);
+  auto new_listeners = listeners_of(after);
+  std::map<std::string, std::pair<std::string, std::string>> changes;
+  for (const auto& [name, address] : old_listeners) changes[name].first = address;
+  for (const auto& [name, address] : new_listeners) changes[name].second = address;
+  std::vector<std::string> lines;
+  for (const auto& [name, addresses] : changes) {
+    if (addresses.first == addresses.second) continue;
+    lines.push_back(name + ": " + (addresses.first.empty() ? "none" : addresses.first) + " -> " +
+                    (addresses.second.empty() ? "none" : addresses.second));
+  }
+  return lines;
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> config)
@@ -74,6 +110,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
   for (auto* environment : {&pg_environment_, &mysql_environment_, &redis_environment_}) {
     environment->tls = [this] { return client_tls(); };
     environment->user_connections = &user_connections_;
+    environment->config_generation = &config_generation_;
   }
   metrics_.set_enabled(config_->metrics.enabled);
   metrics_.add_collector([this](auto& families) { collect_pool_metrics(families); });
@@ -303,8 +340,24 @@ std::vector<std::string> Daemon::reload() {
     digests_.set_max_entries(result.config->digest.max_entries);
     if (admin_http_) admin_http_->set_bearer_token(result.config->admin.token);
     metrics_.config_reload(true);
-    std::lock_guard lock(config_mutex_);
-    config_ = result.config;
+    auto before = config();
+    for (const auto& change : listener_changes(*before, *result.config)) {
+      log_->warn("reload: listeners are not changed by a reload, {} needs a restart or a binary "
+                 "upgrade; the listeners open stay as they are",
+                 change);
+    }
+    // The pools learn the new backends before any session can see them (sessions seeing
+    // the old config meanwhile get retired pools for the backends it drops).
+    for (const auto& retired : pools_.reconfigure(result.config)) {
+      log_->info("reload: pool {} retired: its connections close as they are released",
+                 retired);
+    }
+    {
+      std::lock_guard lock(config_mutex_);
+      config_ = result.config;
+    }
+    // After the swap: a session that sees the new generation finds the new config.
+    config_generation_.fetch_add(1, std::memory_order_release);
     log_->info("configuration reloaded from {}", *options_.config_path);
     health_->reconfigure(result.config);
   }

@@ -88,6 +88,7 @@ class Daemon : public admin::Console {
   Workers workers_;
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Config> config_;
+  std::atomic<std::uint64_t> config_generation_{0};  // raised by each reload, after config_
   std::shared_ptr<spdlog::logger> log_;
   ServiceManager service_;
 

@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 template <class Connection>
 class Pool : public std::enable_shared_from_this<Pool<Connection>> {
  public:
+  using ConnectionType = Connection;
   using Factory = std::function<awaitable<std::unique_ptr<Connection>>(std::string& error)>;
 
   struct Stats {
@@ -85,9 +86,12 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     std::lock_guard lock(mutex_);
     return settings_;
   }
+  // A larger capacity lets waiting sessions open connections at once; a smaller one closes
+  // the surplus as sessions give connections back (none is taken from a session).
   void update_settings(const config::PoolSettings& settings) {
     std::lock_guard lock(mutex_);
     settings_ = settings;
+    while (!waiters_.empty() && total_ < capacity()) wake_one_to_open();
   }
 
   // A connection, or an empty lease with `error` set (connect failure or wait timeout).
@@ -185,6 +189,10 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     }
     close_idle();
   }
+
+  // The config dropped the pool's backend (or changed where it is): idle connections close
+  // now, those in use as their sessions give them back; nothing running is cut.
+  void retire() { close_all(); }
 
   // Closes every idle connection (the backend went down, or the config dropped it).
   void close_idle() {

@@ -164,6 +164,83 @@ TEST_F(PoolTest, ReleasedConnectionsPreferWaitersOnTheirWorkerButNobodyStarves) 
   EXPECT_EQ(order, (std::vector<int>{1, 2, 0, 3}));
 }
 
+TEST_F(PoolTest, AGrownPoolServesItsWaitersAtOnce) {
+  auto pool = make_pool(1);
+  int served = 0;
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto held = co_await pool->acquire(error);
+    for (int waiter = 0; waiter < 2; ++waiter) {
+      asio::co_spawn(
+          io,
+          [&]() -> awaitable<void> {
+            std::string wait_error;
+            auto lease = co_await pool->acquire(wait_error);
+            EXPECT_TRUE(lease) << wait_error;
+            ++served;
+            asio::steady_timer hold(co_await asio::this_coro::executor);
+            hold.expires_after(std::chrono::milliseconds(50));
+            co_await hold.async_wait(use_awaitable);
+          },
+          asio::detached);
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(use_awaitable);
+    EXPECT_EQ(pool->stats().waiting, 2);
+    auto settings = pool->settings();
+    settings.pool_size = 3;  // a reload
+    pool->update_settings(settings);
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(use_awaitable);
+    // Both got a new connection while the first is still held.
+    EXPECT_EQ(served, 2);
+    EXPECT_EQ(pool->stats().active, 3);
+    EXPECT_EQ(pool->stats().capacity, 3);
+  });
+  EXPECT_EQ(opened, 3);
+}
+
+TEST_F(PoolTest, AShrunkPoolClosesItsSurplusAsItIsGivenBack) {
+  auto pool = make_pool(3);
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto a = co_await pool->acquire(error);
+    auto b = co_await pool->acquire(error);
+    auto c = co_await pool->acquire(error);
+    auto settings = pool->settings();
+    settings.pool_size = 1;
+    pool->update_settings(settings);
+    EXPECT_EQ(pool->stats().active, 3);  // nothing is taken from the sessions
+    EXPECT_FALSE(a->closed);
+    a.reset();
+    b.reset();
+    // Closed, not kept idle: only the one still held is counted.
+    EXPECT_EQ(pool->stats().idle, 0);
+    EXPECT_EQ(pool->stats().active, 1);
+    c.reset();
+    EXPECT_EQ(pool->stats().idle, 1);
+  });
+}
+
+TEST_F(PoolTest, ARetiredPoolClosesIdleConnectionsNowAndOthersWhenGivenBack) {
+  auto pool = make_pool(2);
+  run([&]() -> awaitable<void> {
+    std::string error;
+    auto idle = co_await pool->acquire(error);
+    auto busy = co_await pool->acquire(error);
+    idle.reset();
+    EXPECT_EQ(pool->stats().idle, 1);
+    pool->retire();
+    EXPECT_EQ(pool->stats().idle, 0);
+    EXPECT_FALSE(busy->closed);  // its transaction goes on
+    EXPECT_EQ(pool->stats().active, 1);
+    busy.reset();
+    EXPECT_EQ(pool->stats().idle, 0);
+    EXPECT_EQ(pool->stats().active, 0);
+  });
+}
+
 TEST_F(PoolTest, DiscardedConnectionsFreeTheirSlot) {
   auto pool = make_pool(1);
   run([&]() -> awaitable<void> {

@@ -38,17 +38,27 @@ class Registry {
  public:
   explicit Registry(std::size_t sqlite_threads) : sqlite_threads_(sqlite_threads) {}
 
-  // The pool for `key`, created on first use; its settings follow the latest config, and
-  // the connections it opens from then on log in with the latest `address`.
+  // The pool for `key` (a client of `backend` in some config snapshot), created on first
+  // use; the connections it opens from then on log in with the latest `address`. Its
+  // settings are those of the latest config given to reconfigure(). A caller whose snapshot
+  // is older than that and names a backend the latest config dropped or moved gets a pool
+  // of its own, already retired, that no other session shares.
   std::shared_ptr<pg::ServerPool> postgres_pool(const PoolKey& key,
                                                 const pg::ServerAddress& address,
-                                                const config::PoolSettings& settings);
+                                                const config::Backend& backend);
 
   // As postgres_pool(): after a password changed on the server, the first client to log in
   // with the new one lets new connections open.
   std::shared_ptr<mysql::ServerPool> mysql_pool(const PoolKey& key,
                                                 const mysql::ServerAddress& address,
-                                                const config::PoolSettings& settings);
+                                                const config::Backend& backend);
+
+  // A reload: every pool takes its backend's settings from `latest` (a larger pool lets
+  // waiting sessions connect at once); the pools and Redis links of backends it dropped, or
+  // whose address, database or login it changed, are retired: their idle connections
+  // close, the others as their sessions give them back, and the next session makes a new
+  // pool. Returns the retired pools' names.
+  std::vector<std::string> reconfigure(std::shared_ptr<const config::Config> latest);
 
   // The Redis links of every worker.
   redis::LinkRegistry& redis_links() { return redis_links_; }
@@ -82,7 +92,6 @@ class Registry {
  private:
   std::size_t sqlite_threads_;
   mutable std::mutex mutex_;
-  std::map<PoolKey, std::shared_ptr<pg::ServerPool>> postgres_;
   // What a pool's new connections log in with, updated by every postgres_pool() or
   // mysql_pool() that brings credentials.
   template <class Address>
@@ -99,9 +108,30 @@ class Registry {
       address = latest;
     }
   };
-  std::map<PoolKey, std::shared_ptr<Login<pg::ServerAddress>>> postgres_logins_;
-  std::map<PoolKey, std::shared_ptr<mysql::ServerPool>> mysql_;
-  std::map<PoolKey, std::shared_ptr<Login<mysql::ServerAddress>>> mysql_logins_;
+  template <class Pool, class Address>
+  struct Entry {
+    std::shared_ptr<Pool> pool;
+    std::shared_ptr<Login<Address>> login;
+    std::string target;  // where the backend was when the pool was made (target_of())
+  };
+  template <class Pool, class Address>
+  using Pools = std::map<PoolKey, Entry<Pool, Address>>;
+
+  // The pool of `key` in `pools`, made with `connect(address)` when missing.
+  template <class Pool, class Address, class Connect>
+  std::shared_ptr<Pool> pool_in(Pools<Pool, Address>& pools, const PoolKey& key,
+                                const Address& address, const config::Backend& backend,
+                                Connect connect);
+  // Updates the settings of the pools whose backend the latest config has where it was;
+  // retires and forgets the others, and returns them.
+  template <class Pool, class Address>
+  std::vector<std::shared_ptr<Pool>> retire_stale(Pools<Pool, Address>& pools);
+  // The latest config's backend `key` names, when it is still where `target` says.
+  const config::Backend* current_backend(const PoolKey& key, const std::string& target) const;
+
+  std::shared_ptr<const config::Config> latest_;  // null until reconfigure(): all current
+  Pools<pg::ServerPool, pg::ServerAddress> postgres_;
+  Pools<mysql::ServerPool, mysql::ServerAddress> mysql_;
   std::map<std::string, std::unique_ptr<sqlite::Database>> sqlite_;
   redis::LinkRegistry redis_links_;
   mysql::SharedLinks mysql_links_;

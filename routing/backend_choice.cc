@@ -30,6 +30,13 @@ Balancing balancing_of(config::LoadBalancing value) {
   return Balancing::kRoundRobin;
 }
 
+int configured_primary(const config::Cluster& cluster) {
+  for (std::size_t i = 0; i < cluster.backends.size(); ++i) {
+    if (cluster.backends[i].role == config::Role::kPrimary) return static_cast<int>(i);
+  }
+  return 0;
+}
+
 const config::Backend& write_target(const config::Cluster& cluster, const ClusterHealth* health) {
   if (const auto* writer = health ? health->writer() : nullptr) {
     for (const auto& backend : cluster.backends) {
@@ -53,18 +60,26 @@ BackendStates backend_states(const config::Cluster& cluster, const ClusterHealth
     state.role = backend.role;
     state.weight = backend.weight;
     state.zone = backend.zone;
+    // The monitor's view is matched by name: across a reload it may be of the config before
+    // or after the caller's, with backends added or removed.
+    int checked = -1;
+    if (health) {
+      checked = i < health->backends.size() && health->backends[i].name == backend.name
+                    ? static_cast<int>(i)
+                    : health->index_of(backend.name);
+    }
     const BackendHealth* seen =
-        health && i < health->backends.size() ? &health->backends[i] : nullptr;
+        checked >= 0 ? &health->backends[static_cast<std::size_t>(checked)] : nullptr;
     bool known = seen && (seen->state == BackendState::kUp || seen->state == BackendState::kDown);
     if (!known) {
       state.up = true;
       state.in_recovery = backend.role != config::Role::kPrimary;
       state.write_target = backend.role == config::Role::kPrimary &&
-                           (no_writer_yet || health->write_target == static_cast<int>(i));
+                           (no_writer_yet || (checked >= 0 && health->write_target == checked));
       continue;
     }
     state.up = seen->up;
-    state.write_target = health->write_target == static_cast<int>(i);
+    state.write_target = health->write_target == checked;
     state.in_recovery = !seen->actual_primary;
     state.replay_lsn = seen->replay_lsn;
     state.lag = seen->lag.value_or(std::chrono::milliseconds::max());

@@ -26,6 +26,9 @@ struct BackendStates {
   std::span<const Candidate> view() const { return {items.data(), size}; }
 };
 
+// The index of the cluster's first configured primary, else 0.
+int configured_primary(const config::Cluster& cluster);
+
 // Where the cluster's writes go now: the monitor's writer, else the first configured
 // primary, else the first backend (auth_query runs there).
 const config::Backend& write_target(const config::Cluster& cluster, const ClusterHealth* health);

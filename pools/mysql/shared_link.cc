@@ -324,6 +324,38 @@ std::shared_ptr<SharedLink> SharedLinks::pick(const asio::any_io_executor& worke
   return chosen;
 }
 
+void SharedLinks::retire(const std::vector<std::shared_ptr<ServerPool>>& pools) {
+  std::vector<std::shared_ptr<SharedLink>> retired;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = links_.begin(); it != links_.end();) {
+      bool stale = std::any_of(pools.begin(), pools.end(),
+                               [&](const auto& pool) { return pool.get() == it->first.second; });
+      if (!stale) {
+        ++it;
+        continue;
+      }
+      retired.insert(retired.end(), it->second->begin(), it->second->end());
+      it = links_.erase(it);
+    }
+  }
+  for (auto& link : retired) {
+    auto executor = link->executor();
+    asio::co_spawn(
+        executor,
+        [link = std::move(link)]() -> awaitable<void> {
+          asio::steady_timer timer(link->executor());
+          while (link->in_flight() > 0) {
+            timer.expires_after(std::chrono::milliseconds(10));
+            error_code ignored;
+            co_await timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+          }
+          link->close("its backend was removed from the configuration");
+        },
+        asio::detached);
+  }
+}
+
 void SharedLinks::close_all() {
   std::map<Key, std::shared_ptr<Links>> links;
   {

@@ -138,6 +138,9 @@ class SharedLinks {
   std::shared_ptr<SharedLink> pick(const asio::any_io_executor& worker,
                                    const std::shared_ptr<ServerPool>& pool, int pool_size,
                                    const SharedLink::SessionState& state);
+  // Forgets the links of `pools` (a reload retired them); each closes once the statements
+  // it runs have been answered.
+  void retire(const std::vector<std::shared_ptr<ServerPool>>& pools);
   // Closes every link (shutdown).
   void close_all();
 

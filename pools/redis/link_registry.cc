@@ -45,6 +45,35 @@ void LinkRegistry::set_commands(const std::string& cluster,
   if (table) commands_[cluster] = std::move(table);
 }
 
+void LinkRegistry::drop_links(
+    const std::function<bool(const std::string&, const std::string&, const LinkTarget&)>& stale) {
+  std::vector<std::shared_ptr<ServerLink>> dropped;
+  std::unique_lock lock(mutex_);
+  for (auto it = links_.begin(); it != links_.end();) {
+    const Key& key = it->first;
+    LinkTarget target;
+    target.host = key.host;
+    target.port = static_cast<std::uint16_t>(key.port);
+    target.user = key.user;
+    target.password = key.password;
+    target.database = key.database;
+    target.protocol = key.protocol;
+    if (stale(key.cluster, key.backend, target)) {
+      dropped.push_back(std::move(it->second));
+      it = links_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  lock.unlock();
+  // The registry's reference goes on the link's own worker: when it is the last, the link
+  // is destroyed there, beside its I/O.
+  for (auto& link : dropped) {
+    auto executor = link->executor();
+    asio::post(executor, [link = std::move(link)]() mutable { link.reset(); });
+  }
+}
+
 void LinkRegistry::close_all() {
   std::map<Key, std::shared_ptr<ServerLink>> links;
   {

@@ -3,6 +3,7 @@
 // Redis cluster's servers describe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,12 @@ class LinkRegistry {
   bool claim_command_table(const std::string& cluster);
   // The table read from a server; null: the attempt failed, and the next caller may try.
   void set_commands(const std::string& cluster, std::shared_ptr<const routing::CommandTable> table);
+
+  // Forgets the links for which `stale(cluster, backend, target)` holds (a reload dropped or
+  // moved their backend): the next session makes new ones, and each old one closes when the
+  // last session using it lets go of it.
+  void drop_links(const std::function<bool(const std::string& cluster, const std::string& backend,
+                                            const LinkTarget& target)>& stale);
 
   // Closes every link (shutdown), each on its own worker.
   void close_all();

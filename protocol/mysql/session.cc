@@ -84,16 +84,24 @@ ClientInfo Session::describe() const {
   info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
   info.user = user_;
   info.database = database_;
-  if (cluster_) info.cluster = cluster_->name;
   info.application_name = program_name_;
   info.state = std::string(pg::to_string(phase_.load()));
   info.connected_at = connected_at_;
   if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(cancel_lock_);
+  if (cluster_) info.cluster = cluster_->name;  // a reload may move it to a new snapshot
   if (attached_backend_) info.backend = attached_backend_->name;
   if (server_thread_) info.server_pid = static_cast<std::int32_t>(server_thread_->thread_id);
   info.pinned = shown_pin_;
   return info;
+}
+
+bool Session::follow_reload() {
+  if (!env_.reloaded_since(config_generation_)) return false;
+  auto latest = env_.config();
+  auto previous = config_;  // freed (when this was the last user) outside the lock
+  std::lock_guard lock(cancel_lock_);  // describe() reads the cluster from another thread
+  return config::adopt(latest, {config_, cluster_, config_user_, user_config_});
 }
 
 void Session::set_server_thread(std::optional<ServerThread> thread,
@@ -704,6 +712,7 @@ awaitable<void> Session::run() {
   env_.metrics.client_connected();
   error_code ec;
   peer_ = socket_.socket().remote_endpoint(ec);
+  config_generation_ = env_.generation();
   config_ = env_.config();
   tls_ = env_.tls();
   // The connection id of the greeting is the key KILL finds this client by.

@@ -80,6 +80,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::shared_ptr<const config::Config> config_snapshot() const { return config_; }
   const config::Cluster& cluster() const { return *cluster_; }
   const config::User* config_user() const { return config_user_; }
+  // Moves the session to the latest config when a reload happened since it took its
+  // snapshot (see config::adopt()); true when it moved. Only between transactions: what
+  // config() and cluster() returned before is then gone.
+  bool follow_reload();
   const std::string& user() const { return user_; }
   // The plain password the client logged in with, when the proxy knows it (a plain password
   // in the config); the relay logs in to servers with it when a backend has no username.
@@ -177,6 +181,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::shared_ptr<asio::ssl::context> tls_;         // null: TLS is off for this client
   std::atomic<const char*> tls_version_ = nullptr;  // as pg::Session's
   std::shared_ptr<const config::Config> config_;
+  std::uint64_t config_generation_ = 0;  // of config_ (see SessionEnvironment)
+  std::shared_ptr<const config::Config> user_config_;  // see config::SessionView
   // What a client waiting for its next command holds: commands are usually this small.
   static constexpr std::size_t kIdleInputBuffer = 1024;
   ReadBuffer input_;

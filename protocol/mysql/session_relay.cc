@@ -69,15 +69,15 @@ class Relay {
   explicit Relay(Session& session)
       : s_(session),
         log_(*session.env().log),
-        cluster_(session.cluster()),
+        cluster_(&session.cluster()),
         mode_(session.config_user() && session.config_user()->pool_mode
                   ? *session.config_user()->pool_mode
                   : session.cluster().pool_mode) {
-    if (cluster_.backends.size() > 1) {
-      routing_ = s_.env().routing.cluster(s_.config_snapshot(), cluster_);
+    if (cluster_->backends.size() > 1) {
+      routing_ = s_.env().routing.cluster(s_.config_snapshot(), *cluster_);
     }
-    pools_.resize(cluster_.backends.size());
-    addresses_.resize(cluster_.backends.size());
+    pools_.resize(cluster_->backends.size());
+    addresses_.resize(cluster_->backends.size());
     multi_statements_ = (s_.capabilities() & cap::kMultiStatements) != 0;
   }
 
@@ -127,7 +127,12 @@ class Relay {
   // answered with an error instead (the session goes on) or `fatal_` is set.
   awaitable<bool> ensure_server(const Intent& intent);
   awaitable<bool> sync_session_state();
+  // Waits while the cluster is paused, then follows a reload made meanwhile (PAUSE,
+  // RELOAD, RESUME moves paused clients to the new backends).
   awaitable<bool> wait_while_paused();
+  // Between transactions: the next one runs under the latest config, when a reload
+  // happened (its backends, rules and pool mode; see Session::follow_reload()).
+  void follow_reload();
   void release();
   void discard_server();
   // The session is done with its server: released, or closed when it holds the session's
@@ -150,7 +155,7 @@ class Relay {
   // The session holds nothing a shared connection cannot have (links are kept per
   // settings), and is in no transaction.
   bool session_shareable() const {
-    return !server_ && cluster_.pipeline_reads && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
+    return !server_ && cluster_->pipeline_reads && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
            !cursor_open_ && hold_ == 0 &&
            !(s_.status_flags() & status::kInTrans) && (s_.status_flags() & status::kAutocommit);
   }
@@ -185,7 +190,7 @@ class Relay {
 
   Session& s_;
   spdlog::logger& log_;
-  const config::Cluster& cluster_;
+  const config::Cluster* cluster_;  // moved to a new snapshot by follow_reload()
   config::PoolMode mode_;
   std::shared_ptr<routing::ClusterRouting> routing_;
   std::vector<std::shared_ptr<ServerPool>> pools_;  // by backend index, opened on first use
@@ -258,12 +263,12 @@ int Relay::choose(const Intent& intent, std::string& error, int avoid) {
   bool writes = want == Want::kWrite && !intent.read;
   std::uint64_t min_lsn = 0;
   if (want == Want::kRead) {
-    switch (cluster_.read_your_writes) {
+    switch (cluster_->read_your_writes) {
       case config::ReadYourWrites::kLsn:
         min_lsn = written_gtid_;
         break;
       case config::ReadYourWrites::kWindow:
-        if (pools::Clock::now() - wrote_at_ < cluster_.read_your_writes_window) {
+        if (pools::Clock::now() - wrote_at_ < cluster_->read_your_writes_window) {
           want = Want::kWrite;
         }
         break;
@@ -271,8 +276,8 @@ int Relay::choose(const Intent& intent, std::string& error, int avoid) {
         break;
     }
   }
-  auto health = s_.env().health ? s_.env().health(cluster_.name) : nullptr;
-  auto choice = routing::choose_backend(routing_->router(), s_.config(), cluster_, health.get(),
+  auto health = s_.env().health ? s_.env().health(cluster_->name) : nullptr;
+  auto choice = routing::choose_backend(routing_->router(), s_.config(), *cluster_, health.get(),
                                         s_.env().traffic, {want, min_lsn, avoid});
   if (choice.backend < 0) {
     error = choice.error;
@@ -285,7 +290,7 @@ int Relay::choose(const Intent& intent, std::string& error, int avoid) {
 std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   auto& pool = pools_[static_cast<std::size_t>(index)];
   if (pool) return pool;
-  const config::Backend& backend = cluster_.backends[static_cast<std::size_t>(index)];
+  const config::Backend& backend = cluster_->backends[static_cast<std::size_t>(index)];
   auto address = std::make_shared<ServerAddress>();
   address->host = backend.host;
   address->port = backend.port;
@@ -300,22 +305,42 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
   char variant[48];
   std::snprintf(variant, sizeof(variant), "flags %x, collation %u", address->capabilities,
                 static_cast<unsigned>(address->collation));
-  pools::PoolKey key{cluster_.name, backend.name, address->user, backend.database, variant};
-  pool = s_.env().pools.mysql_pool(key, *address, backend.pool);
+  pools::PoolKey key{cluster_->name, backend.name, address->user, backend.database, variant};
+  pool = s_.env().pools.mysql_pool(key, *address, backend);
   addresses_[static_cast<std::size_t>(index)] = std::move(address);
   return pool;
 }
 
 awaitable<bool> Relay::wait_while_paused() {
-  asio::steady_timer timer(s_.socket().get_executor());
-  while (s_.env().traffic.paused(cluster_.name)) {
-    if (s_.draining()) co_return false;
-    timer.expires_after(std::chrono::milliseconds(20));
-    error_code ec;
-    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!s_.socket().is_open()) co_return false;
+  if (!s_.env().traffic.paused(cluster_->name)) co_return true;
+  bool resumed = co_await pg::wait_while_paused(
+      s_.socket().get_executor(), s_.env().traffic, cluster_->name,
+      [this] { return s_.draining() || !s_.socket().is_open(); });
+  if (resumed) follow_reload();
+  co_return resumed;
+}
+
+void Relay::follow_reload() {
+  std::string last_backend = backend_ ? backend_->name : std::string();
+  if (!s_.follow_reload()) return;
+  cluster_ = &s_.cluster();
+  mode_ = s_.config_user() && s_.config_user()->pool_mode ? *s_.config_user()->pool_mode
+                                                          : cluster_->pool_mode;
+  routing_.reset();
+  if (cluster_->backends.size() > 1) routing_ = s_.env().routing.cluster(s_.config_snapshot(), *cluster_);
+  pools_.assign(cluster_->backends.size(), nullptr);
+  addresses_.assign(cluster_->backends.size(), nullptr);
+  backend_index_ = routing::configured_primary(*cluster_);
+  for (std::size_t i = 0; i < cluster_->backends.size(); ++i) {
+    if (cluster_->backends[i].name == last_backend) backend_index_ = static_cast<int>(i);
   }
-  co_return true;
+  if (backend_) backend_ = &cluster_->backends[static_cast<std::size_t>(backend_index_)];
+  series_ = nullptr;
+  series_backend_ = nullptr;
+  // Prepared statements were classified under the old rules.
+  for (auto& [id, statement] : statements_) {
+    statement.intent = intent_of(statement.sql, routing::analyze_mysql(statement.sql));
+  }
 }
 
 awaitable<bool> Relay::ensure_server(const Intent& intent) {
@@ -324,7 +349,7 @@ awaitable<bool> Relay::ensure_server(const Intent& intent) {
     s_.env().metrics.error(metrics::Error::kRefusedByRule);
     s_.send_error(error::kOptionPreventsStatement, "HY000",
                   "statement refused by plexiproxy rule " + std::to_string(intent.blocked_by + 1) +
-                      " of cluster " + cluster_.name);
+                      " of cluster " + cluster_->name);
     co_return false;
   }
   bool go_on = co_await wait_while_paused();
@@ -341,14 +366,14 @@ awaitable<bool> Relay::ensure_server(const Intent& intent) {
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     backend_index_ = backend;
-    backend_ = &cluster_.backends[static_cast<std::size_t>(backend)];
+    backend_ = &cluster_->backends[static_cast<std::size_t>(backend)];
     auto pool = pool_for(backend);
     bool timed = s_.env().metrics.enabled();
     auto asked_at = timed ? pools::Clock::now() : pools::Clock::time_point{};
     server_ = co_await pool->acquire(error);
     if (server_) {
       if (timed) {
-        if (!pool_wait_) pool_wait_ = &s_.env().metrics.pool_wait(cluster_.name);
+        if (!pool_wait_) pool_wait_ = &s_.env().metrics.pool_wait(cluster_->name);
         pool_wait_->Observe(std::chrono::duration<double>(pools::Clock::now() - asked_at).count());
       }
       break;
@@ -426,7 +451,7 @@ awaitable<bool> Relay::sync_session_state() {
       bool set = co_await server_->run(sql, error);
       if (!set) {
         if (server_->broken()) co_return co_await server_lost(error, false);
-        log_.warn("cluster {}: replaying session settings failed: {}", cluster_.name, error);
+        log_.warn("cluster {}: replaying session settings failed: {}", cluster_->name, error);
         s_.send_error(1105, "HY000", "plexiproxy: cannot restore session settings: " + error);
         discard_server();
         co_return false;
@@ -487,7 +512,7 @@ std::shared_ptr<SharedLink> Relay::shared_link(const Intent& intent) {
   std::string error;
   int backend = choose(intent, error);
   if (backend < 0) return nullptr;  // the usual path tells the client
-  const config::Backend& chosen = cluster_.backends[static_cast<std::size_t>(backend)];
+  const config::Backend& chosen = cluster_->backends[static_cast<std::size_t>(backend)];
   // Links are logged in to the backend's database; a client elsewhere uses the pool.
   if (!s_.schema().empty() && s_.schema() != chosen.database) return nullptr;
   shared_state_.schema = chosen.database;
@@ -623,14 +648,14 @@ void Relay::refuse_connect(const std::string& error) {
 awaitable<bool> Relay::server_lost(const std::string& error, bool answered_anything) {
   if (error.find(kHashOnlyLogin) != std::string::npos) {
     // A shared link that could not log in: nothing was sent yet.
-    log_.warn("cluster {}: cannot log in to backend {}: {}", cluster_.name,
+    log_.warn("cluster {}: cannot log in to backend {}: {}", cluster_->name,
               backend_ ? backend_->name : "?", error);
     s_.env().metrics.error(metrics::Error::kBackendConnect);
     refuse_connect(error);
     co_return false;
   }
   s_.env().metrics.error(metrics::Error::kBackendLost);
-  log_.warn("cluster {}: lost the connection to backend {}: {}", cluster_.name,
+  log_.warn("cluster {}: lost the connection to backend {}: {}", cluster_->name,
             backend_ ? backend_->name : "?", error);
   bool had_state = pin_ != MysqlPin::kNone || (server_ && (server_->status() & status::kInTrans));
   discard_server();
@@ -797,7 +822,7 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
       shaped = sql;
     }
     routing::DigestSample sample;
-    sample.cluster = cluster_.name;
+    sample.cluster = cluster_->name;
     sample.user = s_.user();
     sample.digest = shape.digest;
     sample.shape = shape.text;
@@ -812,7 +837,7 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
   }
   if (!s_.env().metrics.enabled()) return;
   if (!series_ || series_backend_ != backend_ || series_role_ != role) {
-    series_ = &s_.env().metrics.statements("mysql", cluster_.name, backend_->name,
+    series_ = &s_.env().metrics.statements("mysql", cluster_->name, backend_->name,
                                            config::to_string(role));
     series_backend_ = backend_;
     series_role_ = role;
@@ -1122,6 +1147,7 @@ awaitable<void> Relay::run() {
     bool got = co_await s_.read_command(payload);
     if (!got) break;
     s_.set_phase(Phase::kActive);
+    if (!server_) follow_reload();
     auto command = static_cast<Command>(std::to_integer<std::uint8_t>(payload[0]));
     bool go_on = true;
     switch (command) {
@@ -1197,7 +1223,7 @@ awaitable<void> Relay::run() {
     if (server_ && releasable()) {
       if (wrote_in_cycle_ && cycle_writes_) {
         wrote_at_ = pools::Clock::now();
-        if (cluster_.read_your_writes == config::ReadYourWrites::kLsn && server_->mariadb()) {
+        if (cluster_->read_your_writes == config::ReadYourWrites::kLsn && server_->mariadb()) {
           std::vector<TextRow> rows;
           std::string error;
           bool asked = co_await server_->run("SELECT @@last_gtid", error, &rows);

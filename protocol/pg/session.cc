@@ -122,7 +122,6 @@ ClientInfo Session::describe() const {
   info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
   info.user = user_;
   info.database = database_;
-  if (cluster_) info.cluster = cluster_->name;
   for (const auto& [name, value] : startup_settings_) {
     if (name == "application_name") info.application_name = value;
   }
@@ -130,6 +129,7 @@ ClientInfo Session::describe() const {
   info.connected_at = connected_at_;
   if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(cancel_lock_);
+  if (cluster_) info.cluster = cluster_->name;  // a reload may move it to a new snapshot
   if (attached_backend_) info.backend = attached_backend_->name;
   if (server_cancel_key_) info.server_pid = server_cancel_key_->pid;
   if (shown_pin_ != PinReason::kNone) info.pinned = std::string(to_string(shown_pin_));
@@ -627,6 +627,7 @@ awaitable<void> Session::run() {
   env_.metrics.client_connected();
   error_code ec;
   peer_ = socket_.socket().remote_endpoint(ec);
+  config_generation_ = env_.generation();
   config_ = env_.config();
   tls_ = env_.tls();
   bool logged_in = co_await log_in();
@@ -651,6 +652,19 @@ awaitable<void> Session::run() {
   phase_ = Phase::kClosing;
   error_code ignored;
   socket_.close(ignored);
+}
+
+awaitable<bool> wait_while_paused(const asio::any_io_executor& executor,
+                                  const routing::TrafficControl& traffic, std::string cluster,
+                                  std::function<bool()> over) {
+  asio::steady_timer timer(executor);
+  while (traffic.paused(cluster)) {
+    if (over()) co_return false;
+    timer.expires_after(std::chrono::milliseconds(20));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  co_return !over();
 }
 
 std::function<void(std::exception_ptr)> log_session_errors(std::shared_ptr<spdlog::logger> log) {

@@ -71,6 +71,20 @@ struct SessionEnvironment {
   };
   // Connected clients per user, for max_client_conn per user (null: not counted).
   UserConnections* user_connections = nullptr;
+  // Raised by every reload once config() returns the new snapshot: one atomic load per
+  // transaction tells a relay whether to look for a new config (null: it never changes).
+  const std::atomic<std::uint64_t>* config_generation = nullptr;
+
+  std::uint64_t generation() const {
+    return config_generation ? config_generation->load(std::memory_order_acquire) : 0;
+  }
+  // True when a reload happened since `seen`, which it then brings up to date.
+  bool reloaded_since(std::uint64_t& seen) const {
+    std::uint64_t now = generation();
+    if (now == seen) return false;
+    seen = now;
+    return true;
+  }
 };
 
 // A client's connection: plain TCP that may turn into TLS.
@@ -157,6 +171,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // The TLS version in use ("TLSv1.3"), read by the admin console from another thread.
   std::atomic<const char*> tls_version_ = nullptr;
   std::shared_ptr<const config::Config> config_;
+  std::uint64_t config_generation_ = 0;  // of config_ (see SessionEnvironment)
+  // The snapshot config_user_ lives in, once a reload dropped the user: the session goes on
+  // as that user until it ends.
+  std::shared_ptr<const config::Config> user_config_;
   ReadBuffer input_;
   ByteVector output_;
   // True once shutdown began: the session ends at its next idle point.
@@ -266,6 +284,13 @@ awaitable<void> accept_sessions(tcp::acceptor& acceptor, SessionEnvironment& env
     });
   }
 }
+
+// Waits while `cluster` is paused (PAUSE ... RESUME), looking every 20 ms; false as soon
+// as `over()` says the session is to end instead (shutdown, a closed socket). Shared by
+// every front.
+awaitable<bool> wait_while_paused(const asio::any_io_executor& executor,
+                                  const routing::TrafficControl& traffic, std::string cluster,
+                                  std::function<bool()> over);
 
 // Accepts on `acceptor` until it is closed, running a Session for each client.
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);

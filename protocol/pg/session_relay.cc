@@ -5,6 +5,7 @@
 #include "protocol/pg/session_relay.h"
 
 #include "protocol/pg/encoder.h"
+#include "routing/backend_choice.h"
 #include "routing/statement_shape.h"
 
 namespace plexi::pg {
@@ -70,13 +71,7 @@ std::string proxy_statement_name(std::string_view query, const std::vector<std::
 void Relay::choose_backend() {
   const config::Cluster& cluster = *s_.cluster_;
   // Logins (and session-mode clients) use the configured primary.
-  backend_index_ = 0;
-  for (std::size_t i = 0; i < cluster.backends.size(); ++i) {
-    if (cluster.backends[i].role == config::Role::kPrimary) {
-      backend_index_ = static_cast<int>(i);
-      break;
-    }
-  }
+  backend_index_ = routing::configured_primary(cluster);
   backend_ = &cluster.backends[static_cast<std::size_t>(backend_index_)];
   mode_ = cluster.pool_mode;
   if (s_.config_user_ && s_.config_user_->pool_mode) mode_ = *s_.config_user_->pool_mode;
@@ -120,7 +115,7 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
     address.scram_keys = s_.client_scram_keys_;
   }
   pool = s_.env_.pools.postgres_pool(
-      {cluster.name, backend.name, address.user, address.database, {}}, address, backend.pool);
+      {cluster.name, backend.name, address.user, address.database, {}}, address, backend);
   return pool;
 }
 
@@ -402,6 +397,8 @@ awaitable<bool> Relay::forward_client_messages() {
       if (!resumed) co_return false;
     }
     if (!server_) {
+      // After the pause: PAUSE, RELOAD, RESUME moves paused clients to the new backends.
+      follow_reload();
       auto backend = route(frame);
       if (!backend) {
         s_.input_.consume(decoded.consumed);
@@ -485,15 +482,8 @@ awaitable<bool> Relay::forward_client_messages() {
 // PAUSE: the transaction this client starts waits until RESUME (or shutdown, or the client
 // going away, which end it).
 awaitable<bool> Relay::wait_while_paused() {
-  asio::steady_timer timer(s_.socket_.get_executor());
-  while (s_.env_.traffic.paused(s_.cluster_->name)) {
-    if (stopping_ || s_.draining()) co_return false;
-    timer.expires_after(std::chrono::milliseconds(20));
-    error_code ec;
-    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!s_.socket_.is_open()) co_return false;
-  }
-  co_return true;
+  return pg::wait_while_paused(s_.socket_.get_executor(), s_.env_.traffic, s_.cluster_->name,
+                               [this] { return stopping_ || s_.draining() || !s_.socket_.is_open(); });
 }
 
 bool Relay::handle_client_message(const Frame& frame) {

@@ -103,6 +103,9 @@ class Relay {
 
   // --- the server and its pool ---
   void choose_backend();
+  // Between transactions: when a reload happened since the session's config snapshot was
+  // taken, the next transaction runs under the new one (see session_relay_routing.cc).
+  void follow_reload();
   std::shared_ptr<ServerPool> pool_for(int backend);
   awaitable<bool> attach(int backend, bool at_login);
   void release();

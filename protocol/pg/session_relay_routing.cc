@@ -34,6 +34,46 @@ bool only_sets_role(std::string_view shape) {
 
 }  // namespace
 
+// A reload reaches running clients here, between their transactions: the next one is
+// routed among the new config's backends (an added replica takes this client's reads, a
+// removed backend gets none; the pools of the old one drain), with its rules and pool mode.
+// A client whose cluster the reload removed, or turned into another kind, goes on under its
+// old snapshot until it leaves; one whose user it removed keeps that user, as PgBouncer
+// lets such sessions run until they end (its new logins are refused).
+void Relay::follow_reload() {
+  if (!s_.env_.reloaded_since(s_.config_generation_)) return;
+  std::string last_backend = backend_->name;
+  auto latest = s_.env_.config();
+  auto previous = s_.config_;  // freed (when this was the last user) outside the lock
+  {
+    // describe() reads the cluster from the admin console's thread.
+    std::lock_guard lock(s_.cancel_lock_);
+    bool adopted =
+        config::adopt(latest, {s_.config_, s_.cluster_, s_.config_user_, s_.user_config_});
+    if (!adopted) return;
+  }
+  const config::Cluster* cluster = s_.cluster_;
+  mode_ = s_.config_user_ && s_.config_user_->pool_mode ? *s_.config_user_->pool_mode
+                                                        : cluster->pool_mode;
+  backend_index_ = routing::configured_primary(*cluster);
+  for (std::size_t i = 0; i < cluster->backends.size(); ++i) {
+    if (cluster->backends[i].name == last_backend) backend_index_ = static_cast<int>(i);
+  }
+  backend_ = &cluster->backends[static_cast<std::size_t>(backend_index_)];
+  pools_.assign(cluster->backends.size(), nullptr);
+  pool_ = pool_for(backend_index_);
+  routing_.reset();
+  if (cluster->backends.size() > 1 && mode_ != config::PoolMode::kSession) {
+    routing_ = s_.env_.routing.cluster(s_.config_, *cluster);
+  }
+  series_ = nullptr;
+  series_backend_ = nullptr;
+  // Named statements were classified under the old rules.
+  if (extended_) {
+    for (auto& [name, statement] : extended_->statements) statement.intent = intent_of(statement.query);
+  }
+}
+
 Relay::Intent Relay::intent_of(std::string_view sql, const routing::Verdict& verdict) const {
   Intent intent;
   intent.read = verdict.read;

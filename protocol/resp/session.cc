@@ -546,6 +546,7 @@ awaitable<void> Session::run() {
   env_.metrics.client_connected();
   error_code ec;
   peer_ = socket_.socket().remote_endpoint(ec);
+  config_generation_ = env_.generation();
   config_ = env_.config();
   registry_key_ = env_.registry.add(weak_from_this());
   bool started = co_await start_tls();

@@ -118,6 +118,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   pools::redis::ServerLink& shared_link(int backend);
   // This client's own link to `backend`, for state that must stay on one connection.
   pools::redis::ServerLink& own_link(int backend);
+  // Before a request that no earlier one's reply or the connection's state holds back:
+  // when a reload happened, the client's next requests go to the latest config's backends
+  // (new shared links; those to dropped backends close once no client uses them).
+  void follow_reload();
   // The backend of `shard` for a read or a write; -1 with `error`.
   int choose(int shard, bool read, std::string& error);
   // The shard all of `keys_` hash to (0 without shards or keys); false when they span
@@ -161,6 +165,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::atomic<const char*> tls_version_ = nullptr;  // as pg::Session's
   std::string cluster_name_;
   std::shared_ptr<const config::Config> config_;
+  std::uint64_t config_generation_ = 0;  // of config_ (see SessionEnvironment)
   const config::Cluster* cluster_ = nullptr;
   std::shared_ptr<const routing::RedisTopology> topology_;
   std::shared_ptr<const routing::CommandTable> commands_;

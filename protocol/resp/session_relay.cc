@@ -127,6 +127,28 @@ bool Session::reads_on_replica(const routing::CommandInfo* info) const {
          pools::Clock::now() - wrote_at_ >= cluster_->read_your_writes_window;
 }
 
+void Session::follow_reload() {
+  // Replies still owed come from the links they were asked on, in order; state (WATCH,
+  // a subscription, MONITOR, a blocking command) lives on the links the client has.
+  if (!replies_.empty() || blocking_link_ || watching_ || subscribed_ || monitoring_ ||
+      sticky_ || !env_.reloaded_since(config_generation_)) {
+    return;
+  }
+  auto latest = env_.config();
+  const config::Cluster* cluster = latest->find_cluster(cluster_name_);
+  std::string error;
+  auto topology = cluster ? routing::RedisTopology::build(*cluster, error) : nullptr;
+  if (!topology) return;  // a cluster gone or unusable: the client keeps what it had
+  const config::User* no_user = nullptr;  // a Redis session's user is a name only
+  std::shared_ptr<const config::Config> no_user_config;
+  if (!config::adopt(latest, {config_, cluster_, no_user, no_user_config})) return;
+  topology_ = std::move(topology);
+  routing_.reset();
+  series_.clear();
+  shared_.clear();
+  own_.clear();
+}
+
 int Session::choose(int shard, bool read, std::string& error) {
   routing::ChoiceRequest request;
   request.want = read ? routing::Want::kRead : routing::Want::kWrite;
@@ -256,6 +278,14 @@ awaitable<bool> Session::relay(std::string_view name, std::span<const std::strin
     keys_.clear();  // the server answers the arguments with its own error
   }
   if (in_multi_ || pinned_backend_ >= 0) co_return co_await relay_pinned(name, args, raw, info);
+  // PAUSE holds requests that start something new (a transaction under way goes on).
+  if (env_.traffic.paused(cluster_name_)) {
+    bool resumed = co_await pg::wait_while_paused(
+        socket_.get_executor(), env_.traffic, cluster_name_,
+        [this] { return env_.shutting_down.load() || writer_done_ || !socket_.is_open(); });
+    if (!resumed) co_return false;
+  }
+  follow_reload();
   if (info && info->dispatch == Dispatch::kConnection) {
     co_return co_await enter_state(name, args, raw, info);
   }
