@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -72,6 +73,12 @@ int parse(int argc, char** argv, CommandLine& out) {
       out.daemon.config_path = path;
     } else if (arg.starts_with("--config=")) {
       out.daemon.config_path = arg.substr(9);
+    } else if (arg == "--takeover") {
+      // The socket is optional: a following argument that is not an option names it.
+      out.daemon.takeover = "";
+      if (i + 1 < argc && argv[i + 1][0] != '-') out.daemon.takeover = argv[++i];
+    } else if (arg.starts_with("--takeover=")) {
+      out.daemon.takeover = arg.substr(11);
     } else if (arg == "-d" || arg == "--data") {
       const char* dir = value("--data");
       if (!dir) return 2;
@@ -106,6 +113,21 @@ void raise_descriptor_limit(int max_client_conn) {
   }
 }
 
+// Where SIGUSR2 finds the new binary: the path this one was started as (an upgrade replaces
+// the file there), made absolute; /proc/self/exe when it was found through PATH.
+std::string executable_path(const char* argv0) {
+  std::string path = argv0 ? argv0 : "";
+  if (path.find('/') == std::string::npos) {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string() : self.string();
+  }
+  if (path.front() == '/') return path;
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,6 +136,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CommandLine command_line;
   if (int code = parse(argc, argv, command_line); code >= 0) return code;
+  command_line.daemon.executable = executable_path(argv[0]);
+  command_line.daemon.arguments.assign(argv + 1, argv + argc);
 
   auto environment = plexi::config::process_environment();
   plexi::config::LoadResult loaded;
