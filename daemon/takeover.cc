@@ -165,7 +165,7 @@ std::optional<Handover> Handover::request(const std::string& path,
       }
     }
     if (received <= 0 || (message.msg_flags & MSG_CTRUNC)) {
-      error = received < 0   ? errno_text("waiting for the listeners")
+      error = received < 0    ? errno_text("waiting for the listeners")
               : received == 0 ? std::string("the running process closed the connection")
                               : std::string("too many descriptors");
       return std::nullopt;
@@ -190,7 +190,9 @@ std::optional<Handover> Handover::request(const std::string& path,
 }
 
 Handover::Handover(int connection, Described described)
-    : connection_(connection), old_pid_(described.pid), listeners_(std::move(described.listeners)) {}
+    : connection_(connection),
+      old_pid_(described.pid),
+      listeners_(std::move(described.listeners)) {}
 
 Handover::Handover(Handover&& other) noexcept
     : connection_(std::exchange(other.connection_, -1)),

@@ -97,8 +97,8 @@ class Handover {
  public:
   // Connects to the control socket at `path` and receives the listeners, waiting at most
   // `timeout` for the answer. Nullopt with `error` set when no daemon answers or it refuses.
-  static std::optional<Handover> request(const std::string& path,
-                                         std::chrono::milliseconds timeout, std::string& error);
+  static std::optional<Handover> request(const std::string& path, std::chrono::milliseconds timeout,
+                                         std::string& error);
   Handover(Handover&& other) noexcept;
   Handover& operator=(Handover&& other) noexcept;
   // Closes the descriptors nobody took, and the connection (which, before confirm(), tells

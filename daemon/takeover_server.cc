@@ -33,7 +33,7 @@ ino_t inode_of(const std::string& path) {
 
 // One line, at most `limit` bytes; empty at EOF, error or timeout.
 awaitable<std::string> read_line(local::socket& socket, std::size_t limit,
-                                  std::chrono::milliseconds timeout) {
+                                 std::chrono::milliseconds timeout) {
   asio::steady_timer watchdog(socket.get_executor());
   if (timeout.count() > 0) {
     watchdog.expires_after(timeout);
@@ -74,7 +74,8 @@ bool Server::listen(const std::string& path, bool replace, std::string& error) {
   error_code ec;
   acceptor_.open(local(), ec);
   if (!ec) acceptor_.bind(local::endpoint(temporary), ec);
-  if (!ec && ::chmod(temporary.c_str(), 0600) != 0) ec.assign(errno, boost::system::system_category());
+  if (!ec && ::chmod(temporary.c_str(), 0600) != 0)
+    ec.assign(errno, boost::system::system_category());
   if (!ec) acceptor_.listen(8, ec);
   if (!ec && ::rename(temporary.c_str(), path.c_str()) != 0) {
     ec.assign(errno, boost::system::system_category());
@@ -158,7 +159,8 @@ awaitable<void> Server::serve(local::socket socket) {
     }
   }
   // A few hundred bytes into an empty socket buffer: one call sends it all.
-  if (::sendmsg(socket.native_handle(), &message, MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) {
+  if (::sendmsg(socket.native_handle(), &message, MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(text.size())) {
     log_->error("cannot hand the listeners to process {}: {}", *pid, std::strerror(errno));
     co_return;
   }

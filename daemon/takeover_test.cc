@@ -60,19 +60,22 @@ TEST(Takeover, DefaultSocketPath) {
 // The whole exchange between two ends in one process: the listener received is the one the
 // server handed over (same socket, so the same accept queue), and SERVING reaches the hook.
 TEST(Takeover, HandsListenersOverAndHearsTheyAreServed) {
-  auto dir = std::filesystem::temp_directory_path() / ("plexi-takeover-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("plexi-takeover-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::string path = (dir / "upgrade.sock").string();
   asio::io_context context;
   tcp::acceptor listening(context, endpoint("127.0.0.1", 0));
   auto bound = listening.local_endpoint();
   std::atomic<int> taken_over_by{0};
-  auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-  Server server(
-      context,
-      {[&] { return std::vector<Listener>{{"postgres", bound, listening.native_handle()}}; },
-       [] { return true; }, [&](int pid) { taken_over_by = pid; }},
-      log);
+  auto log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  Server server(context,
+                {[&] {
+                   return std::vector<Listener>{{"postgres", bound, listening.native_handle()}};
+                 },
+                 [] { return true; }, [&](int pid) { taken_over_by = pid; }},
+                log);
   std::string error;
   ASSERT_TRUE(server.listen(path, false, error)) << error;
   struct stat info {};
@@ -89,7 +92,8 @@ TEST(Takeover, HandsListenersOverAndHearsTheyAreServed) {
     int fd = handover->take("postgres", bound);
     ASSERT_GE(fd, 0);
     EXPECT_NE(fd, listening.native_handle());
-    struct stat mine {}, theirs {};
+    struct stat mine {
+    }, theirs{};
     ASSERT_EQ(::fstat(fd, &mine), 0);
     ASSERT_EQ(::fstat(listening.native_handle(), &theirs), 0);
     EXPECT_EQ(mine.st_ino, theirs.st_ino);  // the same socket

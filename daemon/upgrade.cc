@@ -22,12 +22,13 @@ std::string Daemon::upgrade_socket_path() const {
 }
 
 bool Daemon::open_upgrade_socket() {
-  takeover::Server::Hooks hooks{
-      [this] { return listeners_to_hand_over(); },
-      [this] { return !stopping_.load(); },
-      [this](int) {
-        asio::co_spawn(workers_.main(), shutdown(Stop::kHandedOver), asio::detached);
-      }};
+  takeover::Server::Hooks hooks;
+  hooks.listeners = [this] { return listeners_to_hand_over(); };
+  // Not while this one is draining, or still taking over itself: one handover at a time.
+  hooks.accepting = [this] { return !stopping_.load() && !handover_; };
+  hooks.taken_over = [this](int) {
+    asio::co_spawn(workers_.main(), shutdown(Stop::kHandedOver), asio::detached);
+  };
   upgrade_server_ = std::make_unique<takeover::Server>(workers_.main(), std::move(hooks),
                                                        component_logger("upgrade"));
   std::string path = upgrade_socket_path();
@@ -85,7 +86,8 @@ void Daemon::start_successor() {
     const auto& argument = options_.arguments[i];
     if (argument.starts_with("--takeover=")) continue;
     if (argument == "--takeover") {
-      bool has_value = i + 1 < options_.arguments.size() && !options_.arguments[i + 1].starts_with("-");
+      bool has_value =
+          i + 1 < options_.arguments.size() && !options_.arguments[i + 1].starts_with("-");
       if (has_value) ++i;
       continue;
     }
