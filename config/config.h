@@ -286,6 +286,14 @@ struct Admin {
   std::string token;
 };
 
+// Binary upgrade without downtime (daemon/takeover.h).
+struct Upgrade {
+  // The Unix socket a new process takes the listeners over through. Empty: the default,
+  // plexiproxy-upgrade.sock in $RUNTIME_DIRECTORY when systemd sets it, else in the data
+  // directory (--data, the working directory by default).
+  std::string socket;
+};
+
 struct Metrics {
   bool enabled = true;  // off: the per-statement counters and histograms are not kept
 };
@@ -325,6 +333,7 @@ struct Config {
   Limits limits;
   Logging log;
   Admin admin;
+  Upgrade upgrade;
   Metrics metrics;
   Digest digest;
 

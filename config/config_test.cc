@@ -473,6 +473,19 @@ clusters:
   EXPECT_EQ(result.config->clusters.at("appdb").backends[0].port, 5432);
 }
 
+TEST(ConfigLoad, UpgradeSocket) {
+  const auto given = load("upgrade:\n  socket: /run/plexiproxy/upgrade.sock\n"
+                          "clusters:\n  appdb:\n    backends:\n      - host: h\n");
+  ASSERT_NE(given.config, nullptr) << describe(given);
+  EXPECT_EQ(given.config->upgrade.socket, "/run/plexiproxy/upgrade.sock");
+  const auto defaults = load("clusters:\n  appdb:\n    backends:\n      - host: h\n");
+  ASSERT_NE(defaults.config, nullptr) << describe(defaults);
+  EXPECT_TRUE(defaults.config->upgrade.socket.empty());  // the daemon's default path
+  const auto misspelt = load("upgrade:\n  sock: /tmp/x\n"
+                             "clusters:\n  appdb:\n    backends:\n      - host: h\n");
+  EXPECT_EQ(misspelt.config, nullptr);
+}
+
 TEST(Duration, ParsesUnitsAndBareSeconds) {
   EXPECT_EQ(parse_duration("500ms"), Duration(500));
   EXPECT_EQ(parse_duration("1s"), Duration(1000));

@@ -164,6 +164,7 @@ const Fields<Draft>& top_fields() {
       field("max_pipelined", &Limits::max_pipelined, as_int<std::size_t>(1, 1000000)),
   };
   static const Fields<Admin> admin = secret_fields("token", "token_file", &Admin::token);
+  static const Fields<Upgrade> upgrade = {field("socket", &Upgrade::socket, as_string())};
   static const Fields<Metrics> metrics = {field("enabled", &Metrics::enabled, as_bool())};
   static const Fields<Digest> digest = {
       field("enabled", &Digest::enabled, as_bool()),
@@ -195,6 +196,7 @@ const Fields<Draft>& top_fields() {
     for (auto& s : section("limits", &Config::limits, limits)) f.push_back(std::move(s));
     f.push_back({"log", read_log});
     for (auto& s : section("admin", &Config::admin, admin)) f.push_back(std::move(s));
+    for (auto& s : section("upgrade", &Config::upgrade, upgrade)) f.push_back(std::move(s));
     for (auto& s : section("metrics", &Config::metrics, metrics)) f.push_back(std::move(s));
     for (auto& s : section("digest", &Config::digest, digest)) f.push_back(std::move(s));
     f.push_back({"clusters", read_clusters});

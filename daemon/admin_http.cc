@@ -4,11 +4,14 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 #include <sstream>
 
@@ -323,6 +326,38 @@ bool AdminHttpServer::listen(const tcp::endpoint& endpoint, std::string& error) 
   acceptor_ = std::move(acceptor);
   port_ = bound.port();
   return true;
+}
+
+bool AdminHttpServer::adopt(int fd, std::string& error) {
+  auto acceptor = std::make_shared<tcp::acceptor>(executor_);
+  error_code ec;
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ec.assign(errno, boost::system::system_category());
+  }
+  if (!ec) acceptor->assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  tcp::endpoint bound;
+  if (!ec) bound = acceptor->local_endpoint(ec);
+  if (ec) {
+    error = "cannot use the admin listener handed over: " + ec.message();
+    if (!acceptor->is_open()) ::close(fd);
+    return false;
+  }
+  acceptor_ = std::move(acceptor);
+  port_ = bound.port();
+  return true;
+}
+
+int AdminHttpServer::listener_handle() const {
+  return acceptor_ ? acceptor_->native_handle() : -1;
+}
+
+void AdminHttpServer::stop_listening() {
+  asio::dispatch(executor_, [acceptor = acceptor_] {
+    error_code ignored;
+    if (acceptor) acceptor->close(ignored);
+  });
 }
 
 void AdminHttpServer::start() {

@@ -78,6 +78,11 @@ class AdminHttpServer {
   // Binds (with SO_REUSEADDR) and listens. On failure returns false with `error` saying why,
   // e.g. that the port is taken.
   [[nodiscard]] bool listen(const tcp::endpoint& endpoint, std::string& error);
+  // Listens on a socket already bound and listening (handed over by the process this one
+  // replaces), taking ownership of `fd`. On failure returns false with `error` set.
+  [[nodiscard]] bool adopt(int fd, std::string& error);
+  // The listening socket's descriptor (still the server's), or -1 before listen().
+  int listener_handle() const;
   // The bound port (the system's choice when listen() was given port 0); 0 before listen().
   std::uint16_t port() const { return port_; }
 
@@ -87,6 +92,9 @@ class AdminHttpServer {
   // Closes the listening socket and every open connection, at once when called on the
   // executor, otherwise as soon as the executor runs. Safe from any thread, and more than once.
   void stop();
+
+  // Closes the listening socket only: requests under way are answered. Safe from any thread.
+  void stop_listening();
 
   // Sets the token kToken routes ask for; empty: no check. Safe from any thread at any time
   // (config reload); requests already past the check are not affected.

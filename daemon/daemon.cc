@@ -2,10 +2,13 @@
 #include "daemon/daemon.h"
 
 #include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -107,6 +110,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
                                                        component_logger("health"))) {
+  signals_->add(SIGUSR2);  // start a successor that takes over (daemon/upgrade.cc)
   for (auto* environment : {&pg_environment_, &mysql_environment_, &redis_environment_}) {
     environment->tls = [this] { return client_tls(); };
     environment->user_connections = &user_connections_;
@@ -119,6 +123,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
 
 Daemon::~Daemon() {
   if (admin_http_) admin_http_->stop();
+  upgrade_server_.reset();
   signals_.reset();
   acceptors_.clear();
   pools_.close_all();
@@ -157,28 +162,35 @@ bool Daemon::open_listeners() {
     tcp::endpoint local = *resolved;
     error_code ec;
     auto acceptor = std::make_unique<tcp::acceptor>(workers_.main());
-    acceptor->open(local.protocol(), ec);
-    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor->bind(local, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    // A listener handed over keeps its accept queue: nobody waiting in it is lost.
+    int inherited = handover_ ? handover_->take(protocol, local) : -1;
+    if (inherited >= 0) {
+      acceptor->assign(local.protocol(), inherited, ec);
+      if (ec) ::close(inherited);
+    } else {
+      acceptor->open(local.protocol(), ec);
+      if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec) acceptor->bind(local, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    }
     if (ec) {
       log_->critical("cannot listen on {} ({}): {}", endpoint.to_string(), protocol, ec.message());
       return nullptr;
     }
-    log_->info("listening on {} ({})", endpoint.to_string(), protocol);
-    acceptors_.push_back(std::move(acceptor));
-    return acceptors_.back().get();
+    log_->info("listening on {} ({}{})", endpoint.to_string(), protocol,
+               inherited >= 0 ? ", handed over" : "");
+    acceptors_.push_back({std::string(protocol), std::move(acceptor)});
+    return acceptors_.back().acceptor.get();
   };
   if (config->listen.postgres) {
     auto* acceptor = open(*config->listen.postgres, "postgres");
     if (!acceptor) return false;
-    asio::co_spawn(workers_.main(), pg::accept_clients(*acceptor, pg_environment_), asio::detached);
+    accept_loops_.push_back(pg::accept_clients(*acceptor, pg_environment_));
   }
   if (config->listen.mysql) {
     auto* acceptor = open(*config->listen.mysql, "mysql");
     if (!acceptor) return false;
-    asio::co_spawn(workers_.main(), mysql::accept_clients(*acceptor, mysql_environment_),
-                   asio::detached);
+    accept_loops_.push_back(mysql::accept_clients(*acceptor, mysql_environment_));
   }
   // A Redis client names no database: each listener serves one Redis cluster, the shared
   // one the cluster without a listen: address of its own.
@@ -189,8 +201,7 @@ bool Daemon::open_listeners() {
     if (!endpoint) continue;
     auto* acceptor = open(*endpoint, "redis");
     if (!acceptor) return false;
-    asio::co_spawn(workers_.main(), resp::accept_clients(*acceptor, redis_environment_, name),
-                   asio::detached);
+    accept_loops_.push_back(resp::accept_clients(*acceptor, redis_environment_, name));
   }
   return true;
 }
@@ -210,8 +221,21 @@ int Daemon::run() {
     return 1;
   }
   commit_client_tls();
+  if (options_.takeover) {
+    std::string path = options_.takeover->empty() ? upgrade_socket_path() : *options_.takeover;
+    std::string error;
+    handover_ = takeover::Handover::request(path, std::chrono::seconds(10), error);
+    if (!handover_) {
+      log_->critical("cannot take over the listeners through {}: {}", path, error);
+      return 1;
+    }
+    log_->info("received {} listeners from process {}", handover_->size(), handover_->old_pid());
+  }
+  // On any failure before the handover is confirmed, the Handover closes its connection and
+  // the old process keeps serving.
   if (!open_listeners()) return 1;
   if (!open_admin_http(*config)) return 1;
+  if (!open_upgrade_socket()) return 1;
   serving_ = true;
   health_->on_change(
       [this](const routing::ClusterHealth& before, const routing::ClusterHealth& after) {
@@ -232,7 +256,12 @@ int Daemon::run() {
   asio::co_spawn(workers_.main(), housekeeping(), asio::detached);
   asio::co_spawn(workers_.main(), report_status(), asio::detached);
   asio::co_spawn(workers_.main(), feed_watchdog(), asio::detached);
-  service_.ready(service_status(service_counts()));
+  if (handover_) {
+    asio::co_spawn(workers_.main(), complete_takeover(), asio::detached);
+  } else {
+    start_accepting();
+    service_.ready(service_status(service_counts()));
+  }
   workers_.run();
   log_->info("plexiproxy stopped");
   return exit_code_;
@@ -247,10 +276,47 @@ awaitable<void> Daemon::handle_signals() {
       reload();
       continue;
     }
+    if (signal == SIGUSR2) {
+      start_successor();
+      continue;
+    }
     log_->info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
     co_await shutdown();
     co_return;
   }
+}
+
+void Daemon::start_accepting() {
+  for (auto& loop : accept_loops_) asio::co_spawn(workers_.main(), std::move(loop), asio::detached);
+  accept_loops_.clear();
+}
+
+awaitable<void> Daemon::complete_takeover() {
+  // The old process serves until this one is ready: a client accepted here before the first
+  // health checks would find no backend to go to.
+  auto deadline = std::chrono::steady_clock::now() + kReadyWait;
+  asio::steady_timer timer(workers_.main());
+  while (!unready_reason().empty() && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(50));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  if (std::string why = unready_reason(); !why.empty()) {
+    log_->warn("taking over although not ready: {}", why);
+  }
+  start_accepting();
+  int old_pid = handover_->old_pid();
+  std::string error;
+  if (!handover_->confirm(error)) {
+    log_->critical("cannot tell process {} this one serves: {}", old_pid, error);
+    exit_code_ = 1;
+    co_await shutdown();
+    co_return;
+  }
+  handover_.reset();
+  log_->info("took over the listeners from process {}, which now drains", old_pid);
+  // systemd follows this process from now on (the unit needs NotifyAccess=all).
+  service_.took_over(service_status(service_counts()));
 }
 
 bool Daemon::open_admin_http(const config::Config& config) {
@@ -292,7 +358,10 @@ bool Daemon::open_admin_http(const config::Config& config) {
       Access::kToken);
   admin_http_->set_bearer_token(config.admin.token);
   std::string error;
-  if (!admin_http_->listen(*local, error)) {
+  int inherited = handover_ ? handover_->take("admin", *local) : -1;
+  bool listening =
+      inherited >= 0 ? admin_http_->adopt(inherited, error) : admin_http_->listen(*local, error);
+  if (!listening) {
     log_->critical("cannot listen on {} (admin): {}", endpoint.to_string(), error);
     return false;
   }
@@ -302,7 +371,8 @@ bool Daemon::open_admin_http(const config::Config& config) {
                endpoint.to_string());
   }
   admin_http_->start();
-  log_->info("listening on {} (admin: /metrics /healthz /readyz /status)", endpoint.to_string());
+  log_->info("listening on {} (admin{}: /metrics /healthz /readyz /status)", endpoint.to_string(),
+             inherited >= 0 ? ", handed over" : "");
   return true;
 }
 
@@ -502,14 +572,24 @@ void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& fami
 }
 
 // Stops accepting, lets open transactions finish up to shutdown_timeout, then stops.
-awaitable<void> Daemon::shutdown() {
-  if (shutting_down_.exchange(true)) co_return;  // SHUTDOWN and a signal, or two signals
+awaitable<void> Daemon::shutdown(Stop why) {
+  if (stopping_.exchange(true)) co_return;  // SHUTDOWN and a signal, or two signals
   serving_ = false;
-  service_.stopping(service_status(service_counts()));
+  if (why == Stop::kSignal) {
+    shutting_down_ = true;
+    service_.stopping(service_status(service_counts()));
+  }
+  if (upgrade_server_) upgrade_server_->close();
   health_->stop();
-  for (auto& acceptor : acceptors_) {
+  // After a handover the listening sockets stay open in the new process: closing ours only
+  // stops this one accepting from their queues.
+  for (auto& listening : acceptors_) {
     error_code ignored;
-    acceptor->close(ignored);
+    listening.acceptor->close(ignored);
+  }
+  if (why == Stop::kHandedOver) {
+    if (admin_http_) admin_http_->stop_listening();
+    co_await let_accepted_clients_start();
   }
   client_registry_.drain_all();
   auto deadline = std::chrono::steady_clock::now() + config()->limits.shutdown_timeout;

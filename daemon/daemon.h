@@ -18,6 +18,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/metrics.h"
 #include "daemon/service_manager.h"
+#include "daemon/takeover.h"
 #include "daemon/tls_context.h"
 #include "daemon/workers.h"
 #include "pools/registry.h"
@@ -34,6 +35,12 @@ struct DaemonOptions {
   std::optional<std::string> config_path;  // none: the embedded default
   std::string data_dir = ".";
   config::LoadOptions load;  // for reloads too
+  // --takeover: take the listeners over from the running process whose control socket this
+  // is (empty: the config's upgrade.socket), instead of binding them.
+  std::optional<std::string> takeover;
+  // How this process was started, to start its successor the same way on SIGUSR2.
+  std::string executable;
+  std::vector<std::string> arguments;  // argv[1]...
 };
 
 class Daemon : public admin::Console {
@@ -59,9 +66,30 @@ class Daemon : public admin::Console {
   // /readyz: empty when ready, else why not.
   std::string unready_reason() const;
   awaitable<void> handle_signals();
+  // Binary upgrade (daemon/takeover.h): the control socket, the listeners it hands over, and
+  // the successor SIGUSR2 starts.
+  std::string upgrade_socket_path() const;
+  // Spawns the accept loops open_listeners() made.
+  void start_accepting();
+  // With --takeover: once ready (first health checks done, at most kReadyWait), starts
+  // accepting and tells the old process to drain.
+  awaitable<void> complete_takeover();
+  static constexpr std::chrono::seconds kReadyWait{10};
+  bool open_upgrade_socket();
+  std::vector<takeover::Listener> listeners_to_hand_over() const;
+  void start_successor();
+  awaitable<void> watch_successor(pid_t pid);
+  // After a handover: waits until the clients the acceptors took just before they closed
+  // have logged in, then sets shutting_down_ and gives idle clients kFirstRequestGrace to
+  // send a request (it runs to its end) before the drain closes them.
+  awaitable<void> let_accepted_clients_start();
+  static constexpr std::chrono::milliseconds kFirstRequestGrace{2000};
   // Once a second: idle server connections past their time, clients past client_idle_timeout.
   awaitable<void> housekeeping();
-  awaitable<void> shutdown();
+  // kSignal: SIGTERM, SIGINT or SHUTDOWN. kHandedOver: another process serves the
+  // listeners now (it told systemd it is the main process, so no STOPPING=1).
+  enum class Stop { kSignal, kHandedOver };
+  awaitable<void> shutdown(Stop why = Stop::kSignal);
   // What the service manager is told (service_status.cc): the status line every few seconds
   // when it changed, and the watchdog's pings while the control thread and every worker run.
   ServiceCounts service_counts() const;
@@ -125,11 +153,21 @@ class Daemon : public admin::Console {
   void commit_client_tls();
   std::atomic<int> clients_{0};
   UserConnections user_connections_;
-  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> stopping_{false};  // shutdown() began
+  std::atomic<bool> shutting_down_{false};  // sessions drain
   pg::SessionEnvironment pg_environment_;
   pg::SessionEnvironment mysql_environment_;
   pg::SessionEnvironment redis_environment_;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  struct Listening {
+    std::string kind;  // "postgres", "mysql" or "redis", as the takeover names them
+    std::unique_ptr<tcp::acceptor> acceptor;
+  };
+  std::vector<Listening> acceptors_;
+  std::vector<awaitable<void>> accept_loops_;  // made by open_listeners(), until started
+  std::optional<takeover::Handover> handover_;  // from --takeover, until confirmed
+  std::unique_ptr<takeover::Server> upgrade_server_;
+  std::string upgrade_socket_;  // the path upgrade_server_ serves
+  pid_t successor_ = 0;  // started by SIGUSR2 and not yet exited (control thread only)
   std::unique_ptr<AdminHttpServer> admin_http_;
   std::atomic<bool> serving_{false};  // listeners open
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -28,6 +29,10 @@ Options:
                       holds plain passwords (refused otherwise: chmod 600 it, or use
                       SCRAM/md5 secrets, ${VAR} or password_file:).
   -d, --data DIR      Where the embedded default keeps plexiproxy.db (default: .).
+      --takeover [SOCKET]
+                      Take the listeners over from the running plexiproxy through its
+                      upgrade socket (default: upgrade.socket of the config), which
+                      then drains and exits: a binary upgrade without downtime.
   -V, --version       Print the version and exit.
   -h, --help          Print this help and exit.
 
@@ -36,7 +41,8 @@ Environment:
                       e.g. PLEXIPROXY_LISTEN__POSTGRES=127.0.0.1:7432.
   ${VAR}, ${VAR:-default} in the file expand from the environment.
 
-Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT drain and stop.
+Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT drain and stop;
+SIGUSR2 starts the binary again from its path with --takeover (an upgrade).
 
 The manual, plexiproxy(8), describes every top-level configuration key.
 )";
@@ -74,6 +80,12 @@ int parse(int argc, char** argv, CommandLine& out) {
       out.daemon.config_path = path;
     } else if (arg.starts_with("--config=")) {
       out.daemon.config_path = arg.substr(9);
+    } else if (arg == "--takeover") {
+      // The socket is optional: a following argument that is not an option names it.
+      out.daemon.takeover = "";
+      if (i + 1 < argc && argv[i + 1][0] != '-') out.daemon.takeover = argv[++i];
+    } else if (arg.starts_with("--takeover=")) {
+      out.daemon.takeover = arg.substr(11);
     } else if (arg == "-d" || arg == "--data") {
       const char* dir = value("--data");
       if (!dir) return 2;
@@ -108,6 +120,21 @@ void raise_descriptor_limit(int max_client_conn) {
   }
 }
 
+// Where SIGUSR2 finds the new binary: the path this one was started as (an upgrade replaces
+// the file there), made absolute; /proc/self/exe when it was found through PATH.
+std::string executable_path(const char* argv0) {
+  std::string path = argv0 ? argv0 : "";
+  if (path.find('/') == std::string::npos) {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string() : self.string();
+  }
+  if (path.front() == '/') return path;
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,6 +143,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CommandLine command_line;
   if (int code = parse(argc, argv, command_line); code >= 0) return code;
+  command_line.daemon.executable = executable_path(argv[0]);
+  command_line.daemon.arguments.assign(argv + 1, argv + argc);
 
   auto environment = plexi::config::process_environment();
   plexi::config::LoadResult loaded;

@@ -1,0 +1,332 @@
+"""Binary upgrade without downtime: a new plexiproxy process takes the listening sockets over
+from the running one (started with --takeover, or by SIGUSR2 to the running one), which
+drains and exits 0.
+- Under load, pgbench (-c 16, transaction pooling) and Redis clients keep running while the
+  binary is replaced twice: no failed transaction, no refused connection, the same ports.
+  Clients reconnect per transaction (pgbench -C): idle clients are not handed over, the old
+  process closes them as a SIGTERM drain does.
+- A new process with a broken config, or one that fails after receiving the listeners,
+  leaves the old one serving.
+- A client in the middle of a transaction on the old process completes it.
+- With NOTIFY_SOCKET, the new process tells systemd it is the main process, and the old one
+  does not say it is stopping."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+import redis
+import yaml
+
+from harness.clients import connect, pgbench, pgbench_counts
+from harness.plexiproxy import Plexiproxy, binary, daemon_environment, print_log_if_failed
+from harness.procs import is_alive, kill_all
+from harness.redis import RedisServer
+from harness.relay import DB, PASSWORD, USER, app_server, backend
+from harness.watchdog import start_watchdog
+
+TEST_DEADLINE = 180
+
+
+class UpgradableProxy(Plexiproxy):
+    """A plexiproxy run from its own copy of the binary, which install() replaces as a
+    package upgrade does (a new file renamed over the old path)."""
+
+    def __init__(self, config: dict, env: dict[str, str] | None = None):
+        super().__init__(config, env=env)
+        self.executable = self.dir / "bin" / "plexiproxy"
+        self.executable.parent.mkdir()
+        self.install()
+        self.successors: list[int] = []  # every later process, for cleanup by PID
+        self.started: list[subprocess.Popen] = []  # those started here, to be waited for
+
+    def install(self) -> None:
+        fresh = self.executable.with_name("plexiproxy.new")
+        shutil.copy2(binary(), fresh)
+        os.replace(fresh, self.executable)
+
+    def command(self) -> list[str]:
+        return [str(self.executable), "--config", str(self.config_path)]
+
+    @property
+    def socket_path(self) -> Path:
+        return self.dir / "plexiproxy-upgrade.sock"
+
+    def take_over(self, config_path: Path | None = None) -> subprocess.Popen:
+        """Starts a new process with --takeover, logging where this one logs."""
+        command = [str(self.executable), "--config", str(config_path or self.config_path),
+                   "--takeover"]
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, cwd=self.dir,
+                                       env=daemon_environment())
+        self.successors.append(process.pid)
+        self.started.append(process)
+        return process
+
+    def wait_for_log(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.log_path.read_text(errors="replace"))
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no '{pattern}' in the log:\n{self.log()}")
+
+    def close(self) -> None:
+        kill_all(self.successors)
+        for process in self.started:
+            process.wait(10)
+        super().close()
+
+
+class UpgradeTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = app_server(cls)
+        cls.redis = RedisServer()
+        cls.addClassCleanup(cls.redis.close)
+        cls.redis.start()
+
+    def setUp(self):
+        # systemd's notification socket: the proxy's READY=1 and its successor's MAINPID=.
+        self.notify_dir = Path(tempfile.mkdtemp(prefix="plexi-notify-"))
+        self.addCleanup(shutil.rmtree, self.notify_dir, True)
+        self.notifications = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(self.notifications.close)
+        self.notifications.bind(str(self.notify_dir / "notify"))
+        self.proxy = UpgradableProxy(self.config(),
+                                     env={"NOTIFY_SOCKET": str(self.notify_dir / "notify")})
+        self.addCleanup(self.proxy.close)
+        self.proxy.start()
+        self.addCleanup(print_log_if_failed, self, self.proxy, self.pg)
+        start_watchdog(self, TEST_DEADLINE, self.proxy, self.pg)
+
+    def config(self) -> dict:
+        return {
+            "threads": 2,
+            "users": [{"name": USER, "password": PASSWORD}],
+            "limits": {"shutdown_timeout": "20s"},
+            "clusters": {
+                DB: {"pool_mode": "transaction", "backends": [backend(self.pg, 8)]},
+                "cache": {"protocol": "redis", "backends": [
+                    {"type": "redis", "host": self.redis.host, "port": self.redis.port}]},
+            },
+        }
+
+    def listener_ports(self) -> dict[str, int]:
+        return {"postgres": self.proxy.port, "mysql": self.proxy.mysql_port,
+                "redis": self.proxy.redis_port, "admin": self.proxy.admin_port}
+
+    def assert_serves(self) -> None:
+        with connect(self.proxy.port, USER, DB, PASSWORD) as conn:
+            self.assertEqual(conn.execute("SELECT 41 + 1").fetchone()[0], 42)
+        client = redis.Redis(port=self.proxy.redis_port, username=USER, password=PASSWORD,
+                             socket_timeout=10)
+        self.assertTrue(client.ping())
+        client.close()
+
+    def assert_took_over(self, new_pid: int, old_pid: int) -> None:
+        self.proxy.wait_for_log(rf"took over the listeners from process {old_pid}\b")
+        log = self.proxy.log_path.read_text(errors="replace")
+        # The new process adopted every listener at its old address rather than binding anew:
+        # its lines follow the last time it received them.
+        received = log[[m.start() for m in re.finditer(
+            rf"received \d+ listeners from process {old_pid}\b", log)][-1]:]
+        for kind, port in self.listener_ports().items():
+            line = f"listening on 127.0.0.1:{port} ({kind}, handed over"
+            self.assertIn(line, received[:received.index("took over the listeners from")], line)
+        self.proxy.wait_for_log(rf"process {new_pid} took over the listeners: draining")
+
+    def test_the_control_socket_is_private(self):
+        mode = self.proxy.socket_path.stat().st_mode
+        self.assertTrue(stat.S_ISSOCK(mode))
+        self.assertEqual(stat.S_IMODE(mode), 0o600)
+
+    def test_replaced_twice_under_load(self):
+        pgbench(self.proxy.port, USER, DB, PASSWORD, "-i", "-s", "1", "-q")
+        bench = threading.Thread(target=self.run_pgbench, daemon=True)
+        self.bench_output = None
+        redis_load = RedisLoad(self.proxy.redis_port)
+        bench.start()
+        redis_load.start()
+        time.sleep(3)
+
+        # First: a new process started with --takeover, from the binary installed over the old.
+        first = self.proxy.process
+        self.proxy.install()
+        second = self.proxy.take_over()
+        self.assertEqual(first.wait(60), 0, self.proxy.log())
+        self.assert_took_over(second.pid, first.pid)
+        time.sleep(3)
+
+        # Second: SIGUSR2 to the running process, which starts the installed binary itself.
+        self.proxy.install()
+        second.send_signal(signal.SIGUSR2)
+        third = int(self.proxy.wait_for_log(r"SIGUSR2: started \S+ as process (\d+)").group(1))
+        self.proxy.successors.append(third)
+        self.assertEqual(second.wait(60), 0, self.proxy.log())
+        self.assert_took_over(third, second.pid)
+
+        bench.join(120)
+        redis_load.stop()
+        self.assertIsNotNone(self.bench_output, "pgbench did not finish")
+        processed, failed = pgbench_counts(self.bench_output)
+        self.assertGreater(processed, 0, self.bench_output)
+        self.assertEqual(failed, 0, self.bench_output)
+        self.assertNotIn("aborted", self.bench_output)
+        self.assertGreater(redis_load.done, 0)
+        self.assertEqual(redis_load.refused, 0, redis_load.errors[:5])
+        self.assertEqual(redis_load.failed, 0, redis_load.errors[:5])
+
+        self.assertTrue(is_alive(third))
+        self.assert_serves()
+        os.kill(third, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while is_alive(third) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(is_alive(third))
+
+    def run_pgbench(self) -> None:
+        # -C: a new connection per transaction, each one a chance to be refused.
+        result = pgbench(self.proxy.port, USER, DB, PASSWORD, "-c", "16", "-j", "2", "-T", "14",
+                         "-C", "-M", "extended")
+        self.bench_output = result.stdout + result.stderr
+        if result.returncode != 0:
+            self.bench_output += f"\n(pgbench exited with {result.returncode}: aborted)"
+
+    def test_a_broken_config_leaves_the_old_process_serving(self):
+        broken = self.proxy.dir / "broken.yaml"
+        broken.write_text("clusters: [this is not a cluster map\n")
+        broken.chmod(0o600)
+        attempt = self.proxy.take_over(broken)
+        self.assertEqual(attempt.wait(30), 1)
+        self.assertTrue(self.proxy.running())
+        self.assert_serves()
+        self.assertNotIn("took over", self.proxy.log())
+
+    def test_a_new_process_that_fails_after_the_handover_leaves_the_old_one_serving(self):
+        # Its config moves the MySQL listener to a port something else holds: it receives the
+        # listeners, then cannot bind that one and exits.
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", 0))
+            squatter.listen()
+            config = self.config()
+            config["listen"] = {**self.proxy.listen(),
+                                "mysql": f"127.0.0.1:{squatter.getsockname()[1]}"}
+            other = self.proxy.dir / "other.yaml"
+            other.write_text(yaml.safe_dump(config))
+            other.chmod(0o600)
+            attempt = self.proxy.take_over(other)
+            self.assertEqual(attempt.wait(30), 1, self.proxy.log())
+        self.proxy.wait_for_log(rf"process {attempt.pid} failed to take over: still serving")
+        self.assertTrue(self.proxy.running())
+        self.assert_serves()
+        # And a later takeover still works: the old process's socket was left in place.
+        first = self.proxy.process
+        second = self.proxy.take_over()
+        self.assertEqual(first.wait(60), 0, self.proxy.log())
+        self.assert_took_over(second.pid, first.pid)
+        self.assert_serves()
+
+    def test_a_transaction_under_way_completes_on_the_old_process(self):
+        setup = connect(self.proxy.port, USER, DB, PASSWORD)
+        setup.execute("DROP TABLE IF EXISTS upgrade_marks")
+        setup.execute("CREATE TABLE upgrade_marks (n int)")
+        setup.close()
+        client = connect(self.proxy.port, USER, DB, PASSWORD, autocommit=False)
+        self.addCleanup(client.close)
+        client.execute("INSERT INTO upgrade_marks VALUES (1)")  # opens the transaction
+        first = self.proxy.process
+        first.send_signal(signal.SIGUSR2)
+        second = int(self.proxy.wait_for_log(r"SIGUSR2: started \S+ as process (\d+)").group(1))
+        self.proxy.successors.append(second)
+        self.proxy.wait_for_log(rf"process {second} took over the listeners: draining")
+        # The old process still serves this client's transaction to its end.
+        client.execute("INSERT INTO upgrade_marks VALUES (2)")
+        client.commit()
+        self.assertEqual(first.wait(30), 0, self.proxy.log())
+        with connect(self.proxy.port, USER, DB, PASSWORD) as conn:
+            rows = conn.execute("SELECT n FROM upgrade_marks ORDER BY n").fetchall()
+        self.assertEqual(rows, [(1,), (2,)])
+
+    def test_systemd_follows_the_new_process(self):
+        first = self.proxy.process
+        first.send_signal(signal.SIGUSR2)
+        second = int(self.proxy.wait_for_log(r"SIGUSR2: started \S+ as process (\d+)").group(1))
+        self.proxy.successors.append(second)
+        self.assertEqual(first.wait(30), 0, self.proxy.log())
+        self.notifications.settimeout(5)
+        received = []
+        while f"MAINPID={second}\nREADY=1" not in received:
+            received.append(self.notifications.recv(4096).decode())
+        # The old process said nothing about stopping: for systemd the service went on.
+        self.assertFalse([m for m in received if "STOPPING=1" in m], received)
+
+
+class RedisLoad:
+    """Threads sending SET and GET through the proxy, each command on a new connection (as
+    redis-benchmark -k 0), counting connections refused and commands failed."""
+
+    def __init__(self, port: int, threads: int = 4):
+        self.port = port
+        self.done = self.refused = self.failed = 0
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True)
+                        for i in range(threads)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(30)
+
+    def command(self, *args):
+        client = redis.Redis(port=self.port, username=USER, password=PASSWORD,
+                             socket_timeout=10, single_connection_client=True)
+        try:
+            return client.execute_command(*args)
+        finally:
+            client.close()
+
+    def run(self, index: int) -> None:
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            try:
+                self.command("SET", f"upgrade:{index}", n)
+                value = self.command("GET", f"upgrade:{index}")
+                if int(value) != n:
+                    raise AssertionError(f"read {value!r} back after setting {n}")
+                with self.lock:
+                    self.done += 2
+            except redis.ConnectionError as error:
+                with self.lock:
+                    if "refused" in str(error):
+                        self.refused += 1
+                    else:
+                        self.failed += 1
+                    self.errors.append(repr(error))
+            except Exception as error:  # noqa: BLE001 - every failure counts
+                with self.lock:
+                    self.failed += 1
+                    self.errors.append(repr(error))
+
+
+if __name__ == "__main__":
+    unittest.main()
