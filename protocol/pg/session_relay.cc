@@ -11,8 +11,8 @@
 namespace plexi::pg {
 namespace {
 
-// A server's error that means the server is going away (shut down, crashed, in recovery
-// restart) rather than that the statement failed.
+// A server's error or warning that means the server is going away (shut down, crashed, in
+// recovery restart) rather than that the statement failed.
 bool server_going_away(const Frame& error) {
   auto fields = parse_error_fields(error.body);
   if (!fields) return false;
@@ -822,6 +822,15 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
       if (!replaying) forward();
       return true;
     case backend::kNoticeResponse:
+      if (!retry_batch_.empty() && server_going_away(frame)) {
+        // "terminating connection because of crash of another server process" (57P02) comes
+        // as a WARNING before the connection drops: the read is retried, the warning is not
+        // the client's.
+        retry_after_error_ = true;
+        return false;
+      }
+      if (!replaying) forward();
+      return true;
     case backend::kNotificationResponse:
       if (!replaying) forward();
       return true;

@@ -670,6 +670,64 @@ class RoutingTest(unittest.TestCase):
         self.assertTrue(probe.select_one_works(reuse=state == "ready"),
                         f"{what}: SELECT 1 failed afterwards (session {state} after {error})")
 
+    def test_3_a_read_warned_of_a_crash_is_retried(self):
+        """A replica restarting after one of its processes crashed first warns every other
+        session (WARNING 57P02 "terminating connection because of crash of another server
+        process"), then drops it: a read waiting there is retried on the other replica, and
+        the warning is not passed on."""
+        query = ("/* plexiproxy: role=replica */ "
+                 "SELECT pg_sleep(1), inet_server_port(), 'crash probe'")
+        with WireClient(self.proxy.port, timeout=ANSWER_WITHIN) as client:
+            self.assertIsNone(client.login(USER, DB_OFF, PASSWORD))
+            client.send(message(b"Q", query.encode() + b"\0"))
+            self.log.mark()
+            crashed = self.crash_replica_running("crash probe")
+            answers = self.read_answers(client, 1)
+        self.assertEqual([kind for kind, _ in answers], [b"T", b"D", b"C", b"Z"], answers)
+        answered = self.name(data_row_values(answers[1][1])[1].decode())
+        self.assertNotEqual(answered, crashed)
+        self.wait_until_up(crashed)
+
+    def crash_replica_running(self, marker: str) -> str:
+        """Kills (SIGKILL) a backend of our own on the replica running the statement marked
+        `marker`, which makes that replica's postmaster end every other session; its name."""
+        deadline = time.monotonic() + ANSWER_WITHIN
+        while time.monotonic() < deadline:
+            for replica in (self.pg2, self.pg3):
+                conn = psycopg.connect(replica.dsn(DB, USER, PASSWORD), autocommit=True)
+                running = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s "
+                                       "AND pid <> pg_backend_pid()", (f"%{marker}%",)).fetchone()[0]
+                if running:
+                    os.kill(conn.info.backend_pid, signal.SIGKILL)
+                    conn.close()
+                    return self.name(replica.port)
+                conn.close()
+            time.sleep(0.05)
+        self.fail(f"no replica runs the statement marked {marker!r}")
+
+    def wait_until_up(self, name: str) -> None:
+        """Until the restarted replica takes connections and the proxy sees it up again (the
+        log is read from the mark made before the crash)."""
+        server = {"pg2": self.pg2, "pg3": self.pg3}[name]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with psycopg.connect(server.dsn(DB, USER, PASSWORD), connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                break
+            except psycopg.OperationalError:
+                time.sleep(0.2)
+        self.servers.wait_replicas_caught_up()
+        # The monitor may not have seen the restart at all; if it saw it down, until it is up.
+        for cluster in (DB, DB_OFF):
+            down = re.search(rf"cluster {cluster}: backend {name} is down", self.log.text())
+            if down:
+                rest = lambda: self.log.text()[down.end():]  # noqa: E731
+                deadline = time.monotonic() + 20
+                while f"cluster {cluster}: backend {name} is up" not in rest():
+                    self.assertLess(time.monotonic(), deadline, f"{name} not up again")
+                    time.sleep(0.05)
+
     def test_3_replica_killed_during_reads(self):
         pg3 = self.pg3
         probe = self.open_probe("replica", "pg3")
