@@ -268,7 +268,8 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(first.wait(30), 0, self.proxy.log())
         self.notifications.settimeout(5)
         received = []
-        while f"MAINPID={second}\nREADY=1" not in received:
+        # MAINPID and READY in one message (with the status line after them).
+        while not any(m.split("\n")[:2] == [f"MAINPID={second}", "READY=1"] for m in received):
             received.append(self.notifications.recv(4096).decode())
         # The old process said nothing about stopping: for systemd the service went on.
         self.assertFalse([m for m in received if "STOPPING=1" in m], received)
