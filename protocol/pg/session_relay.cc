@@ -482,8 +482,11 @@ awaitable<bool> Relay::forward_client_messages() {
 // PAUSE: the transaction this client starts waits until RESUME (or shutdown, or the client
 // going away, which end it).
 awaitable<bool> Relay::wait_while_paused() {
-  return pg::wait_while_paused(s_.socket_.get_executor(), s_.env_.traffic, s_.cluster_->name,
-                               [this] { return stopping_ || s_.draining() || !s_.socket_.is_open(); });
+  // Awaited here, not returned: the executor is a temporary the waiting coroutine refers to.
+  bool resumed = co_await pg::wait_while_paused(
+      s_.socket_.get_executor(), s_.env_.traffic, s_.cluster_->name,
+      [this] { return stopping_ || s_.draining() || !s_.socket_.is_open(); });
+  co_return resumed;
 }
 
 bool Relay::handle_client_message(const Frame& frame) {
