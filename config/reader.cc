@@ -163,9 +163,17 @@ std::optional<std::string> Reader::secret_file(const YAML::Node& node, const std
   }
   std::filesystem::path path(*name);
   if (path.is_relative()) path = std::filesystem::path(file_).parent_path() / path;
+  // A name built from ${VAR} is shown as written: the variable may hold the password itself,
+  // put there by mistake, and errors reach logs.
+  const std::string written = node.IsScalar() ? node.Scalar() : *name;
+  const std::string shown =
+      written.find("${") == std::string::npos ? path.string() : "the file named " + written;
   std::string read_error;
   auto value = read_small_file(path.string(), kMaxSecretFile, read_error);
   if (!value) {
+    if (auto at = read_error.find(path.string()); at != std::string::npos) {
+      read_error.replace(at, path.string().size(), shown);
+    }
     error(node, key, std::move(read_error));
     return std::nullopt;
   }
@@ -173,7 +181,7 @@ std::optional<std::string> Reader::secret_file(const YAML::Node& node, const std
   if (value->ends_with('\n')) value->pop_back();
   if (value->ends_with('\r')) value->pop_back();
   if (value->empty()) {
-    error(node, key, path.string() + " is empty");
+    error(node, key, shown + " is empty");
     return std::nullopt;
   }
   return value;

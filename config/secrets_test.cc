@@ -59,6 +59,17 @@ TEST_F(Secrets, PasswordFileProblemsNameTheKey) {
   EXPECT_CONFIG_ERROR(result, 8, "users[2].password_file", "is empty");
 }
 
+TEST_F(Secrets, APasswordFileNamedFromTheEnvironmentIsShownAsWritten) {
+  // A password put by mistake in the variable meant to name its file must not reach the log.
+  const auto path = write("plexiproxy.yaml",
+                          "users:\n  - name: a\n    password_file: ${APP_PW}\n" + cluster_with(""));
+  const auto result = load_config_file(path, Environment::from_map({{"APP_PW", "hunter2"}}));
+  EXPECT_CONFIG_ERROR(result, 3, "users[0].password_file", "cannot read the file named ${APP_PW}");
+  for (const auto& error : result.errors) {
+    EXPECT_EQ(error.to_string().find("hunter2"), std::string::npos) << error.to_string();
+  }
+}
+
 TEST(PlainSecrets, OnlyPasswordsWrittenInTheFileCount) {
   const auto result =
       load("users:\n"
