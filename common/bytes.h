@@ -59,7 +59,9 @@ inline void append_u64be(ByteVector& out, std::uint64_t v) {
 inline void append_bytes(ByteVector& out, Bytes bytes) {
   out.insert(out.end(), bytes.begin(), bytes.end());
 }
-inline void append_text(ByteVector& out, std::string_view text) { append_bytes(out, as_bytes(text)); }
+inline void append_text(ByteVector& out, std::string_view text) {
+  append_bytes(out, as_bytes(text));
+}
 inline void put_u32be(std::byte* p, std::uint32_t v) {
   p[0] = std::byte(v >> 24);
   p[1] = std::byte((v >> 16) & 0xff);
@@ -97,6 +99,14 @@ class ReadBuffer {
     return {storage_.get() + end_, capacity_ - end_};
   }
   void commit(std::size_t n) { end_ += n; }
+  void append(std::string_view bytes) {
+    if (bytes.empty()) return;
+    std::memcpy(prepare(bytes.size()).data(), bytes.data(), bytes.size());
+    commit(bytes.size());
+  }
+  std::string_view readable_text() const {
+    return {reinterpret_cast<const char*>(storage_.get() + begin_), end_ - begin_};
+  }
 
   // Gives memory back after a large message, so idle connections stay small.
   void shrink_if_idle(std::size_t keep) {

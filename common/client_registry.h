@@ -67,6 +67,19 @@ class ClientRegistry {
     return key;
   }
 
+  // `wanted` when no live client holds it (a client handed over in an upgrade keeps the
+  // key it was given), else a fresh one.
+  Key add(std::weak_ptr<Client> client, const Key& wanted) {
+    {
+      std::lock_guard lock(mutex_);
+      if (wanted.pid > 0 && clients_.count(pack(wanted)) == 0) {
+        clients_.emplace(pack(wanted), client);
+        return wanted;
+      }
+    }
+    return add(std::move(client));
+  }
+
   void remove(const Key& key) {
     std::lock_guard lock(mutex_);
     clients_.erase(pack(key));

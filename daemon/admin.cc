@@ -243,6 +243,7 @@ Table Daemon::config_table() const {
   add("digest.enabled", config->digest.enabled ? "true" : "false");
   add("digest.max_entries", std::to_string(config->digest.max_entries));
   add("admin.token", config->admin.token.empty() ? "none" : "set");
+  add("upgrade.socket", upgrade_socket_path());
   for (const auto& [name, cluster] : config->clusters) {
     std::string prefix = "clusters." + name + ".";
     add(prefix + "protocol", std::string(config::to_string(cluster.protocol)));

@@ -115,6 +115,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
     environment->tls = [this] { return client_tls(); };
     environment->user_connections = &user_connections_;
     environment->config_generation = &config_generation_;
+    environment->handover = &client_handover_;
   }
   metrics_.set_enabled(config_->metrics.enabled);
   metrics_.add_collector([this](auto& families) { collect_pool_metrics(families); });
@@ -197,7 +198,8 @@ bool Daemon::open_listeners() {
   for (const auto& [name, cluster] : config->clusters) {
     if (cluster.protocol != config::Protocol::kRedis) continue;
     const config::Endpoint* endpoint =
-        cluster.listen ? &*cluster.listen : (config->listen.redis ? &*config->listen.redis : nullptr);
+        cluster.listen ? &*cluster.listen
+                       : (config->listen.redis ? &*config->listen.redis : nullptr);
     if (!endpoint) continue;
     auto* acceptor = open(*endpoint, "redis");
     if (!acceptor) return false;
@@ -246,8 +248,8 @@ int Daemon::run() {
           bool was_up = was >= 0 && before.backends[static_cast<std::size_t>(was)].up;
           if (was_up && !now.up) pools_.close_idle(after.cluster, now.name);
         }
-        if (const auto* writer = after.writer(); writer && before.had_write_target &&
-                                                 writer->name != before.last_write_target) {
+        if (const auto* writer = after.writer();
+            writer && before.had_write_target && writer->name != before.last_write_target) {
           metrics_.failover(after.cluster);
         }
       });
@@ -313,10 +315,12 @@ awaitable<void> Daemon::complete_takeover() {
     co_await shutdown();
     co_return;
   }
+  int connection = handover_->release_connection();
   handover_.reset();
   log_->info("took over the listeners from process {}, which now drains", old_pid);
   // systemd follows this process from now on (the unit needs NotifyAccess=all).
   service_.took_over(service_status(service_counts()));
+  if (connection >= 0) co_await receive_handed_clients(connection, old_pid);
 }
 
 bool Daemon::open_admin_http(const config::Config& config) {
@@ -336,7 +340,10 @@ bool Daemon::open_admin_http(const config::Config& config) {
       },
       Access::kToken);
   admin_http_->route(
-      "/healthz", [](const HttpRequest&) { return HttpReply{200, {}, "ok\n", {}}; },
+      "/healthz",
+      [](const HttpRequest&) {
+        return HttpReply{200, {}, "ok\n", {}};
+      },
       Access::kOpen);
   admin_http_->route(
       "/readyz",
@@ -366,9 +373,10 @@ bool Daemon::open_admin_http(const config::Config& config) {
     return false;
   }
   if (!local->address().is_loopback() && config.admin.token.empty()) {
-    log_->warn("admin listener {} is not on loopback and has no admin.token: /metrics and "
-               "/status are open to anyone who reaches it",
-               endpoint.to_string());
+    log_->warn(
+        "admin listener {} is not on loopback and has no admin.token: /metrics and "
+        "/status are open to anyone who reaches it",
+        endpoint.to_string());
   }
   admin_http_->start();
   log_->info("listening on {} (admin{}: /metrics /healthz /readyz /status)", endpoint.to_string(),
@@ -385,8 +393,8 @@ std::vector<std::string> Daemon::reload() {
     service_.ready(service_status(service_counts()));
     return errors;
   }
-  auto result = config::load_config_file(*options_.config_path, config::process_environment(),
-                                         options_.load);
+  auto result =
+      config::load_config_file(*options_.config_path, config::process_environment(), options_.load);
   if (!result.config) {
     for (const auto& error : result.errors) {
       log_->error("reload rejected: {}", error.to_string());
@@ -412,15 +420,15 @@ std::vector<std::string> Daemon::reload() {
     metrics_.config_reload(true);
     auto before = config();
     for (const auto& change : listener_changes(*before, *result.config)) {
-      log_->warn("reload: listeners are not changed by a reload, {} needs a restart or a binary "
-                 "upgrade; the listeners open stay as they are",
-                 change);
+      log_->warn(
+          "reload: listeners are not changed by a reload, {} needs a restart or a binary "
+          "upgrade; the listeners open stay as they are",
+          change);
     }
     // The pools learn the new backends before any session can see them (sessions seeing
     // the old config meanwhile get retired pools for the backends it drops).
     for (const auto& retired : pools_.reconfigure(result.config)) {
-      log_->info("reload: pool {} retired: its connections close as they are released",
-                 retired);
+      log_->info("reload: pool {} retired: its connections close as they are released", retired);
     }
     {
       std::lock_guard lock(config_mutex_);
@@ -477,7 +485,8 @@ bool Daemon::open_audit_log(const config::Config& config, std::string& error) {
     audit_.reset();
     return true;
   }
-  if (audit_ && audit_->file() == wanted.audit.file && audit_settings_.audit.max_size == wanted.audit.max_size &&
+  if (audit_ && audit_->file() == wanted.audit.file &&
+      audit_settings_.audit.max_size == wanted.audit.max_size &&
       audit_settings_.audit.max_files == wanted.audit.max_files &&
       audit_settings_.statements == wanted.statements) {
     return true;
@@ -531,7 +540,8 @@ void Daemon::collect_pool_metrics(std::vector<prometheus::MetricFamily>& familie
   auto size = metrics::Metrics::gauge_family("plexiproxy_pool_size");
   auto waiting = metrics::Metrics::gauge_family("plexiproxy_pool_waiting_clients");
   for (const auto& [backend, o] : backends) {
-    for (auto [state, count] : {std::pair{"idle", o.idle}, {"active", o.active}, {"pinned", o.pinned}}) {
+    for (auto [state, count] :
+         {std::pair{"idle", o.idle}, {"active", o.active}, {"pinned", o.pinned}}) {
       gauge(connections, {{"backend", backend}, {"state", state}}, count);
     }
     gauge(size, {{"backend", backend}}, o.capacity);
@@ -550,10 +560,10 @@ void Daemon::collect_backend_metrics(std::vector<prometheus::MetricFamily>& fami
   for (const auto& [name, cluster] : config()->clusters) {
     auto health = health_ ? health_->cluster(name) : nullptr;
     if (!health) continue;
-    gauge(writable, {{"cluster", name}}, health->writer() || (health->had_write_target &&
-                                                              health->no_write_target_reason.empty())
-                                             ? 1
-                                             : 0);
+    gauge(writable, {{"cluster", name}},
+          health->writer() || (health->had_write_target && health->no_write_target_reason.empty())
+              ? 1
+              : 0);
     for (std::size_t i = 0; i < health->backends.size(); ++i) {
       const auto& backend = health->backends[i];
       std::vector<prometheus::ClientMetric::Label> labels = {{"backend", backend.name},
@@ -594,11 +604,25 @@ awaitable<void> Daemon::shutdown(Stop why) {
   client_registry_.drain_all();
   auto deadline = std::chrono::steady_clock::now() + config()->limits.shutdown_timeout;
   asio::steady_timer timer(workers_.main());
+  // Clients handed over are sent as they come: each waits, unserved, until it is.
+  auto round = successor_link_ ? std::chrono::milliseconds(5) : std::chrono::milliseconds(50);
+  int rounds = 0;
   while (clients_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(50));
+    timer.expires_after(round);
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    client_registry_.drain_all();
+    if (successor_link_) co_await send_handed_clients();
+    if (++rounds * round >= std::chrono::milliseconds(50)) {
+      rounds = 0;
+      client_registry_.drain_all();
+    }
+  }
+  if (successor_link_) {
+    client_handover_.close();
+    co_await send_handed_clients();
+    if (successor_link_) co_await takeover::send_end(*successor_link_);
+    log_->info("handed {} idle clients to the new process", clients_handed_);
+    successor_link_.reset();
   }
   if (clients_.load() > 0) {
     log_->warn("shutdown timeout: closing {} clients with transactions still open",

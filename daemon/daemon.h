@@ -84,6 +84,11 @@ class Daemon : public admin::Console {
   // send a request (it runs to its end) before the drain closes them.
   awaitable<void> let_accepted_clients_start();
   static constexpr std::chrono::milliseconds kFirstRequestGrace{2000};
+  // Idle clients handed to the process that took over (common/client_handover.h): sent from
+  // the queue sessions put themselves in, and adopted on the other side.
+  awaitable<void> send_handed_clients();
+  awaitable<void> receive_handed_clients(int connection, int old_pid);
+  void adopt_client(HandedClient client);
   // Once a second: idle server connections past their time, clients past client_idle_timeout.
   awaitable<void> housekeeping();
   // kSignal: SIGTERM, SIGINT or SHUTDOWN. kHandedOver: another process serves the
@@ -153,7 +158,7 @@ class Daemon : public admin::Console {
   void commit_client_tls();
   std::atomic<int> clients_{0};
   UserConnections user_connections_;
-  std::atomic<bool> stopping_{false};  // shutdown() began
+  std::atomic<bool> stopping_{false};       // shutdown() began
   std::atomic<bool> shutting_down_{false};  // sessions drain
   pg::SessionEnvironment pg_environment_;
   pg::SessionEnvironment mysql_environment_;
@@ -163,11 +168,15 @@ class Daemon : public admin::Console {
     std::unique_ptr<tcp::acceptor> acceptor;
   };
   std::vector<Listening> acceptors_;
-  std::vector<awaitable<void>> accept_loops_;  // made by open_listeners(), until started
+  std::vector<awaitable<void>> accept_loops_;   // made by open_listeners(), until started
   std::optional<takeover::Handover> handover_;  // from --takeover, until confirmed
   std::unique_ptr<takeover::Server> upgrade_server_;
-  std::string upgrade_socket_;  // the path upgrade_server_ serves
-  pid_t successor_ = 0;  // started by SIGUSR2 and not yet exited (control thread only)
+  std::string upgrade_socket_;     // the path upgrade_server_ serves
+  pid_t successor_ = 0;            // started by SIGUSR2 and not yet exited (control thread only)
+  HandoverQueue client_handover_;  // open while clients are handed to the successor
+  // The connection to the process that took over, while clients go to it (control thread).
+  std::optional<asio::local::stream_protocol::socket> successor_link_;
+  std::size_t clients_handed_ = 0;
   std::unique_ptr<AdminHttpServer> admin_http_;
   std::atomic<bool> serving_{false};  // listeners open
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();

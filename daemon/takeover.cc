@@ -106,6 +106,30 @@ std::optional<Described> parse(std::string_view message, std::string& error) {
   return described;
 }
 
+ssize_t receive_with_descriptors(int fd, std::span<char> buffer, int flags, std::vector<int>& fds,
+                                 bool& truncated) {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxListeners)];
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t received = ::recvmsg(fd, &message, flags | MSG_CMSG_CLOEXEC);
+  if (received < 0) return received;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      int received_fd;
+      std::memcpy(&received_fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.push_back(received_fd);
+    }
+  }
+  truncated = (message.msg_flags & MSG_CTRUNC) != 0;
+  return received;
+}
+
 std::string default_socket_path(std::string_view runtime_dir, std::string_view data_dir) {
   std::string dir(runtime_dir.empty() ? data_dir : runtime_dir);
   if (dir.empty()) dir = ".";
@@ -147,25 +171,14 @@ std::optional<Handover> Handover::request(const std::string& path,
   std::vector<int> fds;
   while (!text.ends_with("END\n") && !text.starts_with("BUSY\n")) {
     char buffer[4096];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxListeners)];
-    iovec iov{buffer, sizeof buffer};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    ssize_t received = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); received >= 0 && c; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < n; ++i) {
-        int received_fd;
-        std::memcpy(&received_fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        fds.push_back(received_fd);
-        handover.listeners_.push_back({{}, {}, received_fd});  // closed with it on error
-      }
+    std::vector<int> arrived;
+    bool truncated = false;
+    ssize_t received = receive_with_descriptors(fd, buffer, 0, arrived, truncated);
+    for (int received_fd : arrived) {
+      fds.push_back(received_fd);
+      handover.listeners_.push_back({{}, {}, received_fd});  // closed with it on error
     }
-    if (received <= 0 || (message.msg_flags & MSG_CTRUNC)) {
+    if (received <= 0 || truncated) {
       error = received < 0    ? errno_text("waiting for the listeners")
               : received == 0 ? std::string("the running process closed the connection")
                               : std::string("too many descriptors");
@@ -237,7 +250,11 @@ bool Handover::confirm(std::string& error) {
   bool sent = connection_ >= 0 && ::send(connection_, kServing.data(), kServing.size(),
                                          MSG_NOSIGNAL) == static_cast<ssize_t>(kServing.size());
   if (!sent) error = errno_text("telling the running process");
+  // The listeners not taken are closed; the connection stays for the clients that follow.
+  int connection = std::exchange(connection_, -1);
   close_all();
+  connection_ = sent ? connection : -1;
+  if (!sent && connection >= 0) ::close(connection);
   return sent;
 }
 

@@ -9,6 +9,7 @@
 //                or BUSY when it is already draining or handing over to another process
 //   new -> old   SERVING, once the new process accepts on them; closing instead says it
 //                failed, and the old process keeps serving.
+//   old -> new   its idle clients as they become idle, then END (common/client_handover.h)
 #pragma once
 
 #include <sys/types.h>
@@ -17,11 +18,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/asio.h"
+#include "common/client_handover.h"
 
 namespace spdlog {
 class logger;
@@ -61,8 +65,9 @@ class Server {
     std::function<std::vector<Listener>()> listeners;
     // False while the daemon drains: a takeover is then refused.
     std::function<bool()> accepting;
-    // The process `pid` serves on the listeners now: time to stop accepting and drain.
-    std::function<void(int pid)> taken_over;
+    // The process `pid` serves on the listeners now: time to stop accepting and drain,
+    // sending idle clients over `connection`.
+    std::function<void(int pid, asio::local::stream_protocol::socket connection)> taken_over;
   };
 
   Server(asio::io_context& context, Hooks hooks, std::shared_ptr<spdlog::logger> log);
@@ -110,6 +115,8 @@ class Handover {
   int take(std::string_view kind, const tcp::endpoint& endpoint);
   // Tells the old process this one is serving. False with `error` set when it cannot.
   [[nodiscard]] bool confirm(std::string& error);
+  // After confirm(): the connection the old process sends its clients on, now the caller's.
+  int release_connection() { return std::exchange(connection_, -1); }
   int old_pid() const { return old_pid_; }
   std::size_t size() const { return listeners_.size(); }
 
@@ -121,6 +128,22 @@ class Handover {
   int old_pid_ = 0;
   std::vector<Listener> listeners_;
 };
+
+// Sends one client (its descriptor with the frame's first byte) on the connection to the new
+// process; false when the connection failed. The client's descriptor stays the caller's.
+awaitable<bool> send_client(asio::local::stream_protocol::socket& connection,
+                            const HandedClient& client);
+// Tells the new process no more clients come.
+awaitable<bool> send_end(asio::local::stream_protocol::socket& connection);
+// Receives clients until END or the connection closes, passing each to `adopt`; how many came.
+awaitable<std::size_t> receive_clients(asio::local::stream_protocol::socket& connection,
+                                       std::function<void(HandedClient)> adopt,
+                                       spdlog::logger& log);
+
+// recvmsg() into `buffer`, appending the descriptors that came with it (close-on-exec) to
+// `fds`; `truncated` when some were lost for want of room. As recvmsg() returns.
+ssize_t receive_with_descriptors(int fd, std::span<char> buffer, int flags, std::vector<int>& fds,
+                                 bool& truncated);
 
 // Starts `executable` with `arguments` (argv[1]...) as a child process that inherits no
 // descriptor but stdin, stdout and stderr. Its pid, or -1 with `error` set.

@@ -174,7 +174,105 @@ awaitable<void> Server::serve(local::socket socket) {
     co_return;
   }
   log_->info("process {} took over the listeners: draining and exiting", *pid);
-  hooks_.taken_over(*pid);
+  hooks_.taken_over(*pid, std::move(socket));
+}
+
+namespace {
+
+// Writes `bytes` (the first call carrying `fd` when it is not -1), waiting while the
+// connection is full.
+awaitable<bool> send_all(local::socket& connection, std::string_view bytes, int fd) {
+  while (!bytes.empty()) {
+    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    if (fd >= 0) {
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&message);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    ssize_t sent = ::sendmsg(connection.native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      error_code ec;
+      co_await connection.async_wait(local::socket::wait_write,
+                                     asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return false;
+      continue;
+    }
+    if (sent <= 0) co_return false;
+    fd = -1;  // gone with the first byte
+    bytes.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  co_return true;
+}
+
+}  // namespace
+
+awaitable<bool> send_client(local::socket& connection, const HandedClient& client) {
+  std::string frame = client_frame_header(client.protocol, client.state.size());
+  frame.append(client.state);
+  bool sent = co_await send_all(connection, frame, client.fd);
+  co_return sent;
+}
+
+awaitable<bool> send_end(local::socket& connection) {
+  bool sent = co_await send_all(connection, kHandoverEnd, -1);
+  co_return sent;
+}
+
+awaitable<std::size_t> receive_clients(local::socket& connection,
+                                       std::function<void(HandedClient)> adopt,
+                                       spdlog::logger& log) {
+  ClientFrameReader reader;
+  std::size_t received = 0;
+  while (true) {
+    HandedClient client;
+    std::string error;
+    auto status = reader.next(client, error);
+    if (status == ClientFrameReader::Status::kClient) {
+      adopt(std::move(client));
+      ++received;
+      continue;
+    }
+    if (status == ClientFrameReader::Status::kEnd) break;
+    if (status == ClientFrameReader::Status::kError) {
+      log.error("clients handed over: {}; no more are taken", error);
+      break;
+    }
+    char buffer[65536];
+    std::vector<int> fds;
+    bool truncated = false;
+    ssize_t n =
+        receive_with_descriptors(connection.native_handle(), buffer, MSG_DONTWAIT, fds, truncated);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      error_code ec;
+      co_await connection.async_wait(local::socket::wait_read,
+                                     asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      continue;
+    }
+    for (int fd : fds) reader.add_descriptor(fd);
+    if (n <= 0) {
+      if (n < 0) {
+        log.error("clients handed over: {}", std::strerror(errno));
+      } else {
+        log.error("clients handed over: the old process closed the connection before END");
+      }
+      break;
+    }
+    if (truncated) {
+      log.error("clients handed over: descriptors were lost; no more are taken");
+      break;
+    }
+    reader.add_bytes({buffer, static_cast<std::size_t>(n)});
+  }
+  co_return received;
 }
 
 }  // namespace plexi::takeover

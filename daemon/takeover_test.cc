@@ -74,7 +74,17 @@ TEST(Takeover, HandsListenersOverAndHearsTheyAreServed) {
                 {[&] {
                    return std::vector<Listener>{{"postgres", bound, listening.native_handle()}};
                  },
-                 [] { return true; }, [&](int pid) { taken_over_by = pid; }},
+                 [] { return true; },
+                 [&](int pid, asio::local::stream_protocol::socket connection) {
+                   taken_over_by = pid;
+                   // The clients that follow: none here.
+                   asio::co_spawn(
+                       context,
+                       [connection = std::move(connection)]() mutable -> awaitable<void> {
+                         co_await send_end(connection);
+                       },
+                       asio::detached);
+                 }},
                 log);
   std::string error;
   ASSERT_TRUE(server.listen(path, false, error)) << error;
@@ -99,6 +109,15 @@ TEST(Takeover, HandsListenersOverAndHearsTheyAreServed) {
     EXPECT_EQ(mine.st_ino, theirs.st_ino);  // the same socket
     ::close(fd);
     EXPECT_TRUE(handover->confirm(error)) << error;
+    // The connection stays for the clients, and ends with END.
+    int connection = handover->release_connection();
+    ASSERT_GE(connection, 0);
+    std::string rest;
+    char buffer[64];
+    ssize_t n;
+    while ((n = ::read(connection, buffer, sizeof buffer)) > 0) rest.append(buffer, n);
+    EXPECT_EQ(rest, kHandoverEnd);
+    ::close(connection);
   }
   for (int i = 0; i < 200 && taken_over_by == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -113,6 +132,66 @@ TEST(Takeover, HandsListenersOverAndHearsTheyAreServed) {
   context.stop();
   runner.join();
   std::filesystem::remove_all(dir);
+}
+
+// Clients sent over the connection arrive as the same sockets, with their state, in order,
+// however the stream is cut; a large state waits for room rather than failing.
+TEST(Takeover, ClientsArriveWithTheirSocketsAndState) {
+  asio::io_context context;
+  asio::local::stream_protocol::socket sender(context), receiver(context);
+  asio::local::connect_pair(sender, receiver);
+  // Three clients, each one end of a pair whose other end the test keeps.
+  std::vector<int> kept;
+  std::vector<HandedClient> clients;
+  for (int i = 0; i < 3; ++i) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    kept.push_back(pair[1]);
+    std::string state = i == 1 ? std::string(300000, 'x') : "state " + std::to_string(i);
+    clients.push_back({i == 2 ? "redis" : "postgres", state, pair[0]});
+  }
+  std::vector<HandedClient> received;
+  std::size_t count = 0;
+  bool sent_all = false;
+  auto log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  asio::co_spawn(
+      context,
+      [&]() -> awaitable<void> {
+        bool ok = true;
+        for (const auto& client : clients) {
+          bool sent = co_await send_client(sender, client);
+          ok = ok && sent;
+        }
+        bool ended = co_await send_end(sender);
+        sent_all = ok && ended;
+      },
+      asio::detached);
+  asio::co_spawn(
+      context,
+      [&]() -> awaitable<void> {
+        count = co_await receive_clients(
+            receiver, [&](HandedClient client) { received.push_back(std::move(client)); }, *log);
+      },
+      asio::detached);
+  context.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(sent_all);
+  ASSERT_EQ(count, 3u);
+  ASSERT_EQ(received.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(received[i].protocol, clients[i].protocol);
+    EXPECT_EQ(received[i].state, clients[i].state);
+    // The received descriptor is the same socket: what it writes, the kept end reads.
+    ASSERT_GE(received[i].fd, 0);
+    char byte = static_cast<char>('a' + i);
+    ASSERT_EQ(::write(received[i].fd, &byte, 1), 1);
+    char got = 0;
+    ASSERT_EQ(::read(kept[i], &got, 1), 1);
+    EXPECT_EQ(got, byte);
+    ::close(received[i].fd);
+    ::close(clients[i].fd);
+    ::close(kept[i]);
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "protocol/resp/session.h"
 
 namespace plexi {
 
@@ -26,7 +27,8 @@ bool Daemon::open_upgrade_socket() {
   hooks.listeners = [this] { return listeners_to_hand_over(); };
   // Not while this one is draining, or still taking over itself: one handover at a time.
   hooks.accepting = [this] { return !stopping_.load() && !handover_; };
-  hooks.taken_over = [this](int) {
+  hooks.taken_over = [this](int, asio::local::stream_protocol::socket connection) {
+    successor_link_.emplace(std::move(connection));
     asio::co_spawn(workers_.main(), shutdown(Stop::kHandedOver), asio::detached);
   };
   upgrade_server_ = std::make_unique<takeover::Server>(workers_.main(), std::move(hooks),
@@ -141,12 +143,75 @@ awaitable<void> Daemon::let_accepted_clients_start() {
          now() < deadline) {
     co_await pause(std::chrono::milliseconds(20));
   }
-  // From here each session ends after its transaction, but idle ones are not closed yet: a
-  // client that has just logged in has not sent its first request (pgbench -C connects all
-  // its clients before any sends one), and closing it would fail that request.
+  // From here each session ends after its transaction (or goes to the new process, which
+  // then serves its next one).
+  client_handover_.open();
   shutting_down_ = true;
+  if (successor_link_) co_return;
+  // Without a new process to take them, idle ones are not closed yet: a client that has
+  // just logged in has not sent its first request (pgbench -C connects all its clients
+  // before any sends one), and closing it would fail that request.
   deadline = now() + std::min<std::chrono::milliseconds>(limit, kFirstRequestGrace);
   while (clients_.load() > 0 && now() < deadline) co_await pause(std::chrono::milliseconds(50));
+}
+
+awaitable<void> Daemon::send_handed_clients() {
+  for (auto& client : client_handover_.take_all()) {
+    bool sent = false;
+    if (successor_link_) sent = co_await takeover::send_client(*successor_link_, client);
+    ::close(client.fd);  // the new process has its own descriptor now (or the client is lost)
+    client.fd = -1;
+    if (sent) {
+      ++clients_handed_;
+    } else if (successor_link_) {
+      log_->error("cannot hand clients to the new process any more: those left are closed");
+      successor_link_.reset();
+    }
+  }
+}
+
+awaitable<void> Daemon::receive_handed_clients(int connection, int old_pid) {
+  asio::local::stream_protocol::socket link(workers_.main());
+  error_code ec;
+  link.assign(asio::local::stream_protocol(), connection, ec);
+  if (ec) {
+    ::close(connection);
+    co_return;
+  }
+  std::size_t received = co_await takeover::receive_clients(
+      link, [this](HandedClient client) { adopt_client(std::move(client)); }, *log_);
+  log_->info("process {} handed over {} idle clients", old_pid, received);
+}
+
+void Daemon::adopt_client(HandedClient client) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  pg::SessionEnvironment* environment = client.protocol == "postgres" ? &pg_environment_
+                                        : client.protocol == "redis"  ? &redis_environment_
+                                                                      : nullptr;
+  if (!environment ||
+      ::getsockname(client.fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    log_->error("a client handed over ({}) cannot be served here: closed", client.protocol);
+    ::close(client.fd);
+    return;
+  }
+  tcp protocol = address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+  auto worker = workers_.next();
+  // As an accepted client: the session is made on its worker.
+  asio::post(worker, [environment, worker, protocol, client = std::move(client)]() mutable {
+    tcp::socket socket(worker);
+    error_code ec;
+    socket.assign(protocol, client.fd, ec);
+    if (ec) {
+      ::close(client.fd);
+      return;
+    }
+    if (client.protocol == "postgres") {
+      pg::resume_client(std::move(socket), *environment, client.state);
+    } else {
+      resp::resume_client(std::move(socket), *environment, client.state);
+    }
+  });
 }
 
 }  // namespace plexi

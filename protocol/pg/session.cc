@@ -5,7 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <array>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -16,6 +19,7 @@
 #include "protocol/pg/decoder.h"
 #include "protocol/pg/encoder.h"
 #include "protocol/pg/session_fronts.h"
+#include "protocol/pg/session_relay.h"
 #include "routing/backend_choice.h"
 #include "routing/pg_auth_query.h"
 
@@ -203,6 +207,88 @@ awaitable<void> Session::end_with(std::string_view sqlstate, std::string message
   co_await write_all(socket_, out, ec);
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+}
+
+awaitable<void> Session::end_for_shutdown() {
+  if (try_hand_over() != Handover::kNo) co_return;
+  co_await end_with("57P01", "terminating connection due to administrator command");
+}
+
+Session::Handover Session::try_hand_over() {
+  // Only a relay client: the executor's and the admin console's state is this process's.
+  // A TLS session's keys cannot leave the process.
+  if (!env_.handover || !relay_ || phase_ == Phase::kClosing || !cancel_key_ || socket_.is_tls() ||
+      !env_.handover->is_open()) {
+    return Handover::kNo;
+  }
+  switch (relay_->handover_readiness()) {
+    case Relay::Handover::kNever:
+      return Handover::kNo;
+    case Relay::Handover::kBusy:
+      return Handover::kLater;
+    case Relay::Handover::kReady:
+      break;
+  }
+  if (!output_.empty()) return Handover::kLater;
+  HandedSession state;
+  state.user = user_;
+  state.database = database_;
+  state.cluster = cluster_->name;
+  state.client_password = client_password_;
+  state.scram_keys = client_scram_keys_;
+  state.startup_settings = startup_settings_;
+  state.cancel_pid = cancel_key_->pid;
+  state.cancel_secret = cancel_key_->secret;
+  state.connected_at_us = to_unix_micros(connected_at_);
+  relay_->write_handover_state(state);
+  state.unread = input_.readable_text();
+  error_code ec;
+  int fd = socket_.socket().release(ec);
+  if (ec) return Handover::kNo;
+  phase_ = Phase::kClosing;
+  input_.consume(input_.size());
+  HandedClient client{"postgres", encode_handed_session(state), fd};
+  if (!env_.handover->offer(std::move(client))) {
+    // The upgrade's handover ended a moment ago: the client is closed without a word, as
+    // the drain would have closed it.
+    ::close(fd);
+    return Handover::kDone;
+  }
+  if (env_.log->should_log(spdlog::level::debug)) {
+    env_.log->debug("client {}:{} {}@{} handed to the new process", peer_.address().to_string(),
+                    peer_.port(), user_, database_);
+  }
+  return Handover::kDone;
+}
+
+awaitable<void> Session::resume(HandedSession state) {
+  open();
+  error_code ec;
+  user_ = std::move(state.user);
+  database_ = std::move(state.database);
+  client_password_ = std::move(state.client_password);
+  client_scram_keys_ = state.scram_keys;
+  startup_settings_ = std::move(state.startup_settings);
+  connected_at_ = from_unix_micros(state.connected_at_us);
+  cluster_ = config_->find_cluster(state.cluster);
+  if (!cluster_ || cluster_->protocol != config::Protocol::kPostgres || cluster_->is_sqlite()) {
+    env_.log->warn("client {}:{} handed over for cluster \"{}\", which this config does not relay",
+                   peer_.address().to_string(), peer_.port(), state.cluster);
+    co_await end_for_shutdown();
+    co_return;
+  }
+  config_user_ = config_->find_user(user_);
+  bool slot = co_await take_user_slot();
+  if (!slot) {
+    socket_.close(ec);
+    co_return;
+  }
+  clients_gauge_ = &env_.metrics.clients("postgres", cluster_->name);
+  clients_gauge_->Increment();
+  cancel_key_ = env_.registry.add(weak_from_this(), {state.cancel_pid, state.cancel_secret});
+  input_.append(state.unread);
+  relay_.reset(new Relay(*this));
+  relay_->resume(state);
 }
 
 bool Session::is_loopback() const {
@@ -407,8 +493,8 @@ awaitable<bool> Session::authenticate() {
   if (access_method_ == AccessMethod::kMd5) {
     co_return co_await authenticate_md5(md5_password_secret(password, user_));
   }
-  bool ok = co_await authenticate_scram(
-      format_scram_secret(secret_for_plain_password(user_, password)));
+  bool ok =
+      co_await authenticate_scram(format_scram_secret(secret_for_plain_password(user_, password)));
   client_scram_keys_.reset();  // of the proxy's own salt, unknown to servers
   co_return ok;
 }
@@ -606,8 +692,8 @@ awaitable<bool> Session::check_access(std::string_view cluster) {
     co_return true;
   }
   // As PostgreSQL words a pg_hba.conf refusal, so tools that show it read naturally.
-  std::string message = "plexiproxy access rules refuse connection for " +
-                        config::describe_access(request);
+  std::string message =
+      "plexiproxy access rules refuse connection for " + config::describe_access(request);
   co_await fatal("28000", message);
   co_return false;
 }
@@ -621,7 +707,7 @@ awaitable<bool> Session::take_user_slot() {
   co_return false;
 }
 
-awaitable<void> Session::run() {
+void Session::open() {
   env_.clients.fetch_add(1);
   counted_ = true;
   env_.metrics.client_connected();
@@ -630,10 +716,14 @@ awaitable<void> Session::run() {
   config_generation_ = env_.generation();
   config_ = env_.config();
   tls_ = env_.tls();
+}
+
+awaitable<void> Session::run() {
+  open();
   bool logged_in = co_await log_in();
   if (logged_in && env_.log->should_log(spdlog::level::info)) {
-    env_.log->info("client {}:{} {}@{} logged in", peer_.address().to_string(), peer_.port(),
-                   user_, database_);
+    env_.log->info("client {}:{} {}@{} logged in", peer_.address().to_string(), peer_.port(), user_,
+                   database_);
   }
   if (logged_in && admin_console_) {
     cancel_key_ = env_.registry.add(weak_from_this());
@@ -731,6 +821,24 @@ const config::AccessRule* admit(const config::Config& config, const config::Acce
 int user_client_limit(const config::Config& config, const config::User* user) {
   if (user && user->max_client_conn > 0) return user->max_client_conn;
   return config.limits.max_user_client_conn;
+}
+
+void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state) {
+  auto decoded = decode_handed_session(state);
+  if (!decoded) {
+    environment.log->error(
+        "a client handed over in the upgrade came with an unreadable state: "
+        "closed");
+    return;
+  }
+  auto session = std::make_shared<Session>(std::move(socket), environment);
+  auto executor = session->socket_.get_executor();
+  asio::co_spawn(
+      executor,
+      [session, handed = std::move(*decoded)]() mutable {
+        return session->resume(std::move(handed));
+      },
+      log_session_errors(environment.log));
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {

@@ -13,6 +13,7 @@
 
 #include "common/asio.h"
 #include "common/bytes.h"
+#include "common/client_handover.h"
 #include "common/client_registry.h"
 #include "common/spin_lock.h"
 #include "common/tls_stream.h"
@@ -25,6 +26,7 @@
 #include "pools/registry.h"
 #include "pools/server_socket.h"
 #include "protocol/pg/auth.h"
+#include "protocol/pg/handover_state.h"
 #include "protocol/pg/messages.h"
 #include "protocol/pg/session_fronts.h"
 #include "protocol/pg/statement.h"
@@ -74,6 +76,9 @@ struct SessionEnvironment {
   // Raised by every reload once config() returns the new snapshot: one atomic load per
   // transaction tells a relay whether to look for a new config (null: it never changes).
   const std::atomic<std::uint64_t>* config_generation = nullptr;
+  // During a binary upgrade: where idle clients go to be served by the new process (null, or
+  // closed: they end as at shutdown).
+  HandoverQueue* handover = nullptr;
 
   std::uint64_t generation() const {
     return config_generation ? config_generation->load(std::memory_order_acquire) : 0;
@@ -116,6 +121,9 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   ~Session() override;
 
   awaitable<void> run();
+  // Goes on serving a client handed over by the process this one took over from, as that
+  // process left it between two transactions.
+  awaitable<void> resume(HandedSession state);
   void cancel() override;
   void drain() override;
   ClientInfo describe() const override;
@@ -130,7 +138,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   friend awaitable<bool> start_relay(Session&);
   friend awaitable<void> run_sqlite_front(Session&);
   friend awaitable<void> run_admin_console(Session&);
+  friend void resume_client(tcp::socket, SessionEnvironment&, std::string_view);
 
+  // Counts the client and takes the process's current config: how run() and resume() begin.
+  void open();
   // --- startup and authentication (session.cc) ---
   awaitable<bool> log_in();
   awaitable<bool> read_startup();
@@ -182,9 +193,11 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // Sends a FATAL error and closes the client socket (the session's reads then end): at
   // shutdown, after client_idle_timeout.
   awaitable<void> end_with(std::string_view sqlstate, std::string message);
-  awaitable<void> end_for_shutdown() {
-    return end_with("57P01", "terminating connection due to administrator command");
-  }
+  // At shutdown; during a binary upgrade, a relay client between transactions is handed to
+  // the new process instead (a busy one later, at its next idle point).
+  awaitable<void> end_for_shutdown();
+  enum class Handover { kDone, kLater, kNo };
+  Handover try_hand_over();
 
   // Atomic because the admin console reads it from another thread.
   std::atomic<Phase> phase_ = Phase::kStartup;
@@ -294,5 +307,9 @@ awaitable<bool> wait_while_paused(const asio::any_io_executor& executor,
 
 // Accepts on `acceptor` until it is closed, running a Session for each client.
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);
+
+// Serves a client handed over in a binary upgrade (`state`: its HandedSession, encoded) on
+// the worker `socket` belongs to.
+void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state);
 
 }  // namespace plexi::pg

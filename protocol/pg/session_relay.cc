@@ -280,6 +280,7 @@ void Relay::wait_for_client() {
 }
 
 awaitable<void> Relay::on_client_readable(error_code ec) {
+  client_busy_ = true;
   bool more = !ec && !stopping_;
   if (more) {
     std::size_t received = co_await read_some(s_.socket_, s_.input_, ec, 16384);
@@ -287,11 +288,17 @@ awaitable<void> Relay::on_client_readable(error_code ec) {
     s_.last_request_ = std::chrono::steady_clock::now();
     count_bytes(metrics::Direction::kClientIn, received);
   }
+  co_await serve_input(more);
+}
+
+awaitable<void> Relay::serve_input(bool more) {
+  client_busy_ = true;
   if (more) {
     bool forwarded = co_await forward_client_messages();
     more = forwarded;
   }
   if (more && !stopping_) {
+    client_busy_ = false;
     wait_for_client();
     co_return;
   }
@@ -373,10 +380,9 @@ awaitable<bool> Relay::forward_client_messages() {
       // had the client been slower, so that this request is routed (a write must not reach
       // the replica that served the last read) and a read can be retried elsewhere.
       co_await wait_for_pump();
-      if (server_ && releasable()) {
-        release();
-        if (s_.draining()) co_await s_.end_for_shutdown();
-      }
+      if (server_ && releasable()) release();
+      // Here, not in the pump, which left the client's coroutine (this one) to it.
+      if (!server_) co_await end_here_if_draining();
       if (stopping_ || !s_.socket_.is_open()) co_return false;
     }
     if (skipping_until_sync_) {
@@ -471,12 +477,63 @@ awaitable<bool> Relay::forward_client_messages() {
   if (releasable()) {
     // The pump found the server idle while this write was under way and left it to us.
     release();
-    if (s_.draining()) co_await s_.end_for_shutdown();
+    co_await end_here_if_draining();
   } else if (!pump_running_) {
     start_pump();
   }
   s_.input_.shrink_if_idle(16384);
   co_return true;
+}
+
+awaitable<void> Relay::end_here_if_draining() {
+  if (!s_.draining()) co_return;
+  client_busy_ = false;
+  co_await s_.end_for_shutdown();
+  client_busy_ = true;
+}
+
+Relay::Handover Relay::handover_readiness() const {
+  if (mode_ == config::PoolMode::kSession || pin_ != PinReason::kNone) return Handover::kNever;
+  if (client_busy_ || server_ || !pending_.empty() || !to_server_.empty() || retrying_ ||
+      skipping_until_sync_ || need_wal_position_) {
+    return Handover::kBusy;
+  }
+  return Handover::kReady;
+}
+
+void Relay::write_handover_state(HandedSession& state) const {
+  state.settings.assign(settings_.begin(), settings_.end());
+  state.role_override = role_override_ ? static_cast<int>(*role_override_) : -1;
+  state.written_lsn = written_lsn_;
+  if (!extended_) return;
+  for (const auto& [name, statement] : extended_->statements) {
+    state.statements.push_back(
+        {name, statement.proxy_name, statement.query, statement.types, statement.settings});
+  }
+}
+
+void Relay::resume(const HandedSession& state) {
+  choose_backend();
+  for (const auto& [name, value] : s_.startup_settings_) {
+    startup_settings_[name] = startup_statement(name, value);
+  }
+  settings_ = {state.settings.begin(), state.settings.end()};
+  if (state.role_override >= 0) role_override_ = static_cast<config::Role>(state.role_override);
+  written_lsn_ = state.written_lsn;
+  for (const auto& statement : state.statements) {
+    extended().statements[statement.name] = {statement.proxy_name, statement.query, statement.types,
+                                             statement.settings, intent_of(statement.query)};
+  }
+  s_.phase_ = Phase::kIdle;
+  if (s_.input_.empty()) {
+    wait_for_client();
+    return;
+  }
+  // What the client sent before the handover is served first.
+  asio::co_spawn(
+      s_.socket_.get_executor(),
+      [session = s_.shared_from_this()]() { return session->relay_->serve_input(true); },
+      log_session_errors(s_.env_.log));
 }
 
 // PAUSE: the transaction this client starts waits until RESUME (or shutdown, or the client
@@ -564,7 +621,8 @@ bool Relay::handle_client_message(const Frame& frame) {
                  it != extended().statements.end()) {
         ensure_prepared(it->second);
         settings = it->second.settings;
-        if (keeps_text()) extended().bound_query = std::make_shared<const std::string>(it->second.query);
+        if (keeps_text())
+          extended().bound_query = std::make_shared<const std::string>(it->second.query);
         encode_bind_renamed(to_server_, bind->portal, it->second.proxy_name, bind->rest);
       } else {
         forward();  // the server answers that the statement does not exist
@@ -946,7 +1004,8 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
     case backend::kCommandComplete:
       if (auto tag = parse_command_complete(frame.body)) {
         if (*tag == "ROLLBACK") saw_rollback_ = true;
-        if (auto rows = rows_in_command_tag(*tag)) head.rows = std::max<std::int64_t>(head.rows, 0) + *rows;
+        if (auto rows = rows_in_command_tag(*tag))
+          head.rows = std::max<std::int64_t>(head.rows, 0) + *rows;
       }
       if (head.kind == Pending::Kind::kExecute) {
         tx_settings_.insert(tx_settings_.end(), head.settings.begin(), head.settings.end());
@@ -1016,8 +1075,8 @@ void Relay::start_statement(Pending& pending, std::string_view sql) const {
 
 void Relay::finish_statement(const Pending& done) {
   if (done.arrived_at == pools::Clock::time_point{}) return;
-  auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(pools::Clock::now() -
-                                                                      done.arrived_at);
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(pools::Clock::now() - done.arrived_at);
   // The role it served as: a write target takes writes as the primary, whatever its
   // configured role; other requests count under the backend's configured role.
   config::Role role = cycle_writes_ ? config::Role::kPrimary : backend_->role;
@@ -1070,9 +1129,9 @@ void Relay::audit(const Pending& done, std::chrono::nanoseconds elapsed, config:
                               bytes[2], bytes[3], peer.port())
                  .size;
   } else {
-    length = fmt::format_to_n(client, sizeof(client), "[{}]:{}", peer.address().to_string(),
-                              peer.port())
-                 .size;
+    length =
+        fmt::format_to_n(client, sizeof(client), "[{}]:{}", peer.address().to_string(), peer.port())
+            .size;
   }
   AuditRecord record;
   record.client = std::string_view(client, std::min(length, sizeof(client)));

@@ -78,12 +78,26 @@ class Relay {
 
   // Logs in on a server; true when the client is now served from readiness callbacks.
   awaitable<bool> start();
+  // Goes on where the process this one took over from left the client (see Session::resume).
+  void resume(const HandedSession& state);
+
+  // Whether the client can be handed to a new process now: kReady between transactions,
+  // kBusy while its requests are being handled, kNever when it holds state no other process
+  // can take over (a pinned or session-pooled server connection).
+  enum class Handover { kReady, kBusy, kNever };
+  Handover handover_readiness() const;
+  void write_handover_state(HandedSession& state) const;
 
  private:
   // An idle client is a pending wait on its socket and nothing else: no coroutine frame,
   // no buffer. Readiness starts a coroutine that forwards what arrived and parks again.
   void wait_for_client();
   awaitable<void> on_client_readable(error_code ec);
+  // Handles what is in the input buffer, then waits for more or ends the session.
+  awaitable<void> serve_input(bool more);
+  // At a point where the client's coroutine has nothing under way: the session ends (or is
+  // handed over) when the process is shutting down.
+  awaitable<void> end_here_if_draining();
   awaitable<bool> log_in();
   // What a statement asks of routing, from its classification, hint and the cluster's
   // rules; kept with named statements, which are classified once, at Parse.
@@ -204,6 +218,9 @@ class Relay {
   bool writing_to_server_ = false;
   bool stopping_ = false;
   bool server_failed_ = false;
+  // The client's coroutine is under way (a read of its bytes may be complete but not yet
+  // seen): the client's socket must not be handed over.
+  bool client_busy_ = false;
   asio::steady_timer* pump_stopped_ = nullptr;  // set while wait_for_pump() waits
 
   // Routing; null for a cluster with one backend, where every request goes to it.
@@ -215,19 +232,19 @@ class Relay {
   bool cycle_writes_ = false;                       // the attached server was chosen for a write
   bool need_wal_position_ = false;  // the write committed; its position is not asked yet
   bool skipping_until_sync_ = false;
-  ByteVector retry_batch_;           // see capture_for_retry()
+  ByteVector retry_batch_;  // see capture_for_retry()
   // Where the batch being forwarded stands for a retry: not a candidate, a request cycle
   // being captured, or one captured whole (anything after it makes the batch ineligible).
   enum class Capture { kOff, kOpen, kCycleEnded };
   Capture capture_ = Capture::kOff;
-  bool retrying_ = false;            // retry_read_elsewhere() is under way
-  bool retry_after_error_ = false;   // the server said it is going away before answering
+  bool retrying_ = false;                // retry_read_elsewhere() is under way
+  bool retry_after_error_ = false;       // the server said it is going away before answering
   std::uint64_t written_lsn_ = 0;        // read-your-writes (lsn): the client's last commit
   pools::Clock::time_point wrote_at_{};  // read-your-writes (window)
 
   PinReason pin_ = PinReason::kNone;
-  ServerPool* pinned_in_ = nullptr;  // the pool whose pinned count this session raised
-  std::map<std::string, std::string> settings_;          // name → SQL that sets it
+  ServerPool* pinned_in_ = nullptr;              // the pool whose pinned count this session raised
+  std::map<std::string, std::string> settings_;  // name → SQL that sets it
   std::map<std::string, std::string> startup_settings_;  // what RESET returns to
   std::vector<SettingChange> tx_settings_;               // applied in the open transaction
   bool cycle_failed_ = false;                            // an error since the last ReadyForQuery

@@ -4,9 +4,11 @@
 #include "protocol/resp/session.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "common/socket_io.h"
 
@@ -108,11 +110,45 @@ void Session::expire_idle(std::chrono::milliseconds timeout) {
 void Session::drain() {
   // A client between requests leaves at once; one with replies due gets them first.
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->replies_.empty() && self->pinned_backend_ < 0) {
-      error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_receive, ignored);
+    if (!self->replies_.empty() || self->pinned_backend_ >= 0) return;
+    error_code ignored;
+    if (self->can_hand_over()) {
+      // The read under way ends; the request loop, seeing why, hands the client over. (The
+      // writer is idle: with no reply due, it has nothing under way on the socket.)
+      if (self->output_.empty()) {
+        self->handing_over_ = true;
+        self->socket_.socket().cancel(ignored);
+      }
+      return;
     }
+    self->socket_.shutdown(tcp::socket::shutdown_receive, ignored);
   });
+}
+
+bool Session::can_hand_over() const {
+  return env_.handover && cluster_ && phase_ != Phase::kStartup && phase_ != Phase::kClosing &&
+         !socket_.is_tls() && pinned_backend_ < 0 && !in_multi_ && !multi_deferred_ && !watching_ &&
+         !subscribed_ && !monitoring_ && !sticky_ && !blocking_link_ && env_.handover->is_open();
+}
+
+bool Session::hand_over() {
+  HandedSession state;
+  state.cluster = cluster_name_;
+  state.user = user_;
+  state.authenticated = authenticated_;
+  state.access_method = access_method_ ? static_cast<int>(*access_method_) : -1;
+  state.protocol = protocol_;
+  state.database = database_;
+  state.client_name = client_name_;
+  state.connected_at_us = to_unix_micros(connected_at_);
+  state.unread = input_.readable_text();
+  error_code ec;
+  int fd = socket_.socket().release(ec);
+  if (ec) return false;
+  input_.consume(input_.size());
+  HandedClient client{"redis", encode_handed_session(state), fd};
+  if (!env_.handover->offer(std::move(client))) ::close(fd);
+  return true;
 }
 
 void Session::reply(std::string bytes) {
@@ -160,7 +196,8 @@ bool Session::admit_connection(std::string& refusal) {
   // client is "default"): it decides now.
   const auto* rule = pg::admit(*config_, request, env_);
   if (!rule) {
-    refusal = "ERR plexiproxy access rules refuse connection for " + config::describe_access(request);
+    refusal =
+        "ERR plexiproxy access rules refuse connection for " + config::describe_access(request);
     return false;
   }
   access_method_ = rule->method;
@@ -257,8 +294,8 @@ bool Session::hello(std::span<const std::string_view> args) {
   bool naming = false;
   for (; i < args.size(); ++i) {
     if (equals_upper(args[i], "AUTH") && i + 2 < args.size()) {
-      auto login = config_->users_configured ? log_in(args[i + 1], args[i + 2])
-                                             : Login::kWrongPassword;
+      auto login =
+          config_->users_configured ? log_in(args[i + 1], args[i + 2]) : Login::kWrongPassword;
       if (login == Login::kRefused) return false;
       if (login == Login::kWrongPassword) {
         if (!config_->users_configured) env_.metrics.error(metrics::Error::kAuthFailed);
@@ -528,19 +565,29 @@ awaitable<void> Session::serve() {
       }
       if (writer_done_) co_return;
     }
+    if (handing_over_) {
+      handing_over_ = false;
+      if (can_hand_over()) {
+        handed_over_ = true;
+        co_return;
+      }
+    }
     input_.shrink_if_idle(kLargestIdleInputBuffer);
     error_code ec;
     std::size_t chunk = input_.empty() ? kIdleInputBuffer : kLargestIdleInputBuffer;
     std::size_t received = co_await read_some(socket_, input_, ec, chunk);
-    if (received == 0) co_return;
+    if (received == 0) {
+      // The drain cancelled the read to hand the client over.
+      handed_over_ = handing_over_ && ec == asio::error::operation_aborted && can_hand_over();
+      co_return;
+    }
     last_request_ = std::chrono::steady_clock::now();
     if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
     phase_ = Phase::kActive;
   }
 }
 
-awaitable<void> Session::run() {
-  auto self = shared_from_this();
+void Session::open() {
   env_.clients.fetch_add(1);
   counted_ = true;
   env_.metrics.client_connected();
@@ -549,6 +596,12 @@ awaitable<void> Session::run() {
   config_generation_ = env_.generation();
   config_ = env_.config();
   registry_key_ = env_.registry.add(weak_from_this());
+}
+
+awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  open();
+  error_code ec;
   bool started = co_await start_tls();
   if (!started) {
     socket_.close(ec);
@@ -601,13 +654,19 @@ awaitable<void> Session::run() {
     co_return;
   }
   authenticated_ = authenticated_ || !config_->users_configured;
-  limits_.max_bulk_bytes = std::min(limits_.max_bulk_bytes, config_->limits.max_message_size);
   for (const auto& backend : cluster_->backends) {
     if (!backend.database.empty()) {
       database_ = static_cast<int>(to_integer(backend.database).value_or(0));
       break;
     }
   }
+  co_await serve_admitted();
+}
+
+awaitable<void> Session::serve_admitted() {
+  auto self = shared_from_this();
+  error_code ec;
+  limits_.max_bulk_bytes = std::min(limits_.max_bulk_bytes, config_->limits.max_message_size);
   commands_ = env_.pools.redis_links().commands(cluster_name_);
   clients_gauge_ = &env_.metrics.clients("redis", cluster_name_);
   clients_gauge_->Increment();
@@ -621,8 +680,68 @@ awaitable<void> Session::run() {
   closing_ = true;
   waker_.wake();
   while (!writer_done_) co_await reader_waker_.wait();
+  // Every reply due has been written: the new process starts from a clean slate.
+  if (handed_over_ && socket_.is_open() && hand_over()) {
+    phase_ = Phase::kClosing;
+    co_return;
+  }
   phase_ = Phase::kClosing;
   socket_.close(ec);
+}
+
+awaitable<void> Session::resume(HandedSession state) {
+  auto self = shared_from_this();
+  open();
+  error_code ec;
+  connected_at_ = from_unix_micros(state.connected_at_us);
+  auto found = config_->clusters.find(cluster_name_);
+  std::string error;
+  if (found != config_->clusters.end() && found->second.protocol == config::Protocol::kRedis) {
+    cluster_ = &found->second;
+    topology_ = routing::RedisTopology::build(*cluster_, error);
+  }
+  if (!topology_) {
+    env_.log->warn(
+        "redis client {}:{} handed over for cluster '{}', which this config does not "
+        "serve: closed",
+        peer_.address().to_string(), peer_.port(), cluster_name_);
+    socket_.close(ec);
+    co_return;
+  }
+  user_ = std::move(state.user);
+  authenticated_ = state.authenticated || !config_->users_configured;
+  if (state.access_method >= 0) {
+    access_method_ = static_cast<config::AccessMethod>(state.access_method);
+  }
+  protocol_ = state.protocol;
+  database_ = state.database;
+  client_name_ = std::move(state.client_name);
+  if (env_.user_connections && (authenticated_ || !config_->users_configured)) {
+    // Counted as at its login; over a lowered limit, it goes on (it was let in).
+    const config::User* user = config_->find_user(user_);
+    user_slot_ = env_.user_connections->take(user_, pg::user_client_limit(*config_, user));
+  }
+  input_.append(state.unread);
+  co_await serve_admitted();
+}
+
+void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state) {
+  auto decoded = decode_handed_session(state);
+  if (!decoded) {
+    environment.log->error(
+        "a redis client handed over in the upgrade came with an unreadable "
+        "state: closed");
+    return;
+  }
+  auto cluster = decoded->cluster;
+  auto session = std::make_shared<Session>(std::move(socket), environment, std::move(cluster));
+  auto executor = session->socket_.get_executor();
+  asio::co_spawn(
+      executor,
+      [session, handed = std::move(*decoded)]() mutable {
+        return session->resume(std::move(handed));
+      },
+      pg::log_session_errors(environment.log));
 }
 
 awaitable<bool> Session::start_tls() {

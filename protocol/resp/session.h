@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "pools/redis/server_link.h"
 #include "protocol/pg/session.h"
+#include "protocol/resp/handover_state.h"
 #include "protocol/resp/resp.h"
 #include "routing/cluster_routing.h"
 #include "routing/redis_commands.h"
@@ -40,6 +41,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   ~Session() override;
 
   awaitable<void> run();
+  // Goes on serving a client handed over by the process this one took over from.
+  awaitable<void> resume(HandedSession state);
   void cancel() override {}  // Redis has no way to stop a running command
   void drain() override;
   ClientInfo describe() const override;
@@ -47,6 +50,7 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void expire_idle(std::chrono::milliseconds timeout) override;
 
  private:
+  friend void resume_client(tcp::socket, SessionEnvironment&, std::string_view);
   // A request split over shards (or sent to all of them), and how their replies combine.
   struct Merge {
     enum class Op { kByPosition, kSum, kAllOk, kConcat, kScan };
@@ -78,8 +82,18 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
     pools::Clock::time_point started{};
   };
 
+  // Counts the client and takes the process's current config: how run() and resume() begin.
+  void open();
   // --- connection, authentication, local commands (session.cc) ---
+  // Once admitted: the reply writer and the request loop, until the client leaves (or is
+  // handed over).
+  awaitable<void> serve_admitted();
   awaitable<void> serve();
+  // Between requests, with no state on a connection of its own: the client can be handed to
+  // the process that takes over in a binary upgrade.
+  bool can_hand_over() const;
+  // Gives the socket and the session's state to the new process; false when it cannot.
+  bool hand_over();
   awaitable<void> write_replies();
   // Handles one request; false when the session must end (QUIT, a fatal error).
   awaitable<bool> handle(const Request& request);
@@ -190,6 +204,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   Waker reader_waker_;  // the reader waits on it for the writer
   bool closing_ = false;
   bool writer_done_ = false;
+  bool handing_over_ = false;  // asked to by the drain: the request loop stops at its next read
+  bool handed_over_ = false;   // the request loop stopped for it
 
   std::atomic<Phase> phase_ = Phase::kStartup;
   bool counted_ = false;
@@ -229,6 +245,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   mutable SpinLock info_lock_;
   std::string shown_backend_;
 };
+
+// Serves a client handed over in a binary upgrade (`state`: its HandedSession, encoded) on
+// the worker `socket` belongs to.
+void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state);
 
 // Accepts on `acceptor` until it is closed, running a Session for each client, all of them
 // served by `cluster`.

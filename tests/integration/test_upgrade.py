@@ -2,9 +2,11 @@
 from the running one (started with --takeover, or by SIGUSR2 to the running one), which
 drains and exits 0.
 - Under load, pgbench (-c 16, transaction pooling) and Redis clients keep running while the
-  binary is replaced twice: no failed transaction, no refused connection, the same ports.
-  Clients reconnect per transaction (pgbench -C): idle clients are not handed over, the old
-  process closes them as a SIGTERM drain does.
+  binary is replaced twice: no failed transaction, no refused connection, the same ports;
+  both with a new connection per transaction (pgbench -C) and with connections kept
+  (pgbench -M prepared, redis-benchmark), whose idle clients the old process hands to the
+  new one with their sessions: settings, named statements, cancel key, Redis database and
+  name.
 - A new process with a broken config, or one that fails after receiving the listeners,
   leaves the old one serving.
 - A client in the middle of a transaction on the old process completes it.
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import redis
 import yaml
+from psycopg import errors as psycopg_errors
 
 from harness.clients import connect, pgbench, pgbench_counts
 from harness.plexiproxy import Plexiproxy, binary, daemon_environment, print_log_if_failed
@@ -115,7 +118,7 @@ class UpgradeTest(unittest.TestCase):
     def config(self) -> dict:
         return {
             "threads": 2,
-            "users": [{"name": USER, "password": PASSWORD}],
+            "users": [{"name": USER, "password": PASSWORD, "admin": True}],
             "limits": {"shutdown_timeout": "20s"},
             "clusters": {
                 DB: {"pool_mode": "transaction", "backends": [backend(self.pg, 8)]},
@@ -148,20 +151,8 @@ class UpgradeTest(unittest.TestCase):
             self.assertIn(line, received[:received.index("took over the listeners from")], line)
         self.proxy.wait_for_log(rf"process {new_pid} took over the listeners: draining")
 
-    def test_the_control_socket_is_private(self):
-        mode = self.proxy.socket_path.stat().st_mode
-        self.assertTrue(stat.S_ISSOCK(mode))
-        self.assertEqual(stat.S_IMODE(mode), 0o600)
-
-    def test_replaced_twice_under_load(self):
-        pgbench(self.proxy.port, USER, DB, PASSWORD, "-i", "-s", "1", "-q")
-        bench = threading.Thread(target=self.run_pgbench, daemon=True)
-        self.bench_output = None
-        redis_load = RedisLoad(self.proxy.redis_port)
-        bench.start()
-        redis_load.start()
-        time.sleep(3)
-
+    def replace_twice(self) -> int:
+        """Replaces the running binary twice, 3 s apart; the pid of the last process."""
         # First: a new process started with --takeover, from the binary installed over the old.
         first = self.proxy.process
         self.proxy.install()
@@ -177,6 +168,27 @@ class UpgradeTest(unittest.TestCase):
         self.proxy.successors.append(third)
         self.assertEqual(second.wait(60), 0, self.proxy.log())
         self.assert_took_over(third, second.pid)
+        return third
+
+    def test_the_control_socket_is_private(self):
+        mode = self.proxy.socket_path.stat().st_mode
+        self.assertTrue(stat.S_ISSOCK(mode))
+        self.assertEqual(stat.S_IMODE(mode), 0o600)
+        # SHOW CONFIG says where it is (relative paths are the data directory's).
+        with connect(self.proxy.port, USER, "plexiproxy", PASSWORD) as admin:
+            shown = dict(admin.execute("SHOW CONFIG").fetchall())["upgrade.socket"]
+        self.assertEqual((self.proxy.dir / shown).resolve(), self.proxy.socket_path.resolve())
+
+    def test_replaced_twice_under_load(self):
+        pgbench(self.proxy.port, USER, DB, PASSWORD, "-i", "-s", "1", "-q")
+        bench = threading.Thread(target=self.run_pgbench, daemon=True)
+        self.bench_output = None
+        redis_load = RedisLoad(self.proxy.redis_port)
+        bench.start()
+        redis_load.start()
+        time.sleep(3)
+
+        third = self.replace_twice()
 
         bench.join(120)
         redis_load.stop()
@@ -204,6 +216,92 @@ class UpgradeTest(unittest.TestCase):
         self.bench_output = result.stdout + result.stderr
         if result.returncode != 0:
             self.bench_output += f"\n(pgbench exited with {result.returncode}: aborted)"
+
+    def test_replaced_twice_under_load_with_connections_kept(self):
+        pgbench(self.proxy.port, USER, DB, PASSWORD, "-i", "-s", "1", "-q")
+        results = {}
+        bench = threading.Thread(target=lambda: results.update(pg=pgbench(
+            self.proxy.port, USER, DB, PASSWORD, "-c", "16", "-j", "2", "-T", "14",
+            "-M", "prepared")), daemon=True)
+        # redis-benchmark ends at the first connection it loses: it must still be running.
+        benchmark = subprocess.Popen(
+            ["redis-benchmark", "-h", "127.0.0.1", "-p", str(self.proxy.redis_port),
+             "--user", USER, "-a", PASSWORD, "-c", "8", "-t", "set,get", "-n", "100000000",
+             "-l", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: benchmark.poll() is None and benchmark.kill())
+        redis_load = RedisLoad(self.proxy.redis_port, keep_connections=True)
+        bench.start()
+        redis_load.start()
+        time.sleep(3)
+
+        self.replace_twice()
+        time.sleep(2)
+
+        still_running = benchmark.poll() is None
+        benchmark.terminate()
+        benchmark_output = benchmark.communicate(timeout=10)[1]
+        self.assertTrue(still_running, benchmark_output[-2000:])
+        self.assertNotIn("Error", benchmark_output)
+        bench.join(120)
+        redis_load.stop()
+        self.assertIn("pg", results, "pgbench did not finish")
+        output = results["pg"].stdout + results["pg"].stderr
+        self.assertEqual(results["pg"].returncode, 0, output)
+        processed, failed = pgbench_counts(output)
+        self.assertGreater(processed, 0, output)
+        self.assertEqual(failed, 0, output)
+        self.assertNotIn("aborted", output)
+        # Each client kept one connection throughout: the proxies handed them on.
+        self.assertRegex(output, r"number of clients: 16\b")
+        self.assertGreater(redis_load.done, 0)
+        self.assertEqual(redis_load.failed + redis_load.refused, 0, redis_load.errors[:5])
+        handed = [int(n) for n in re.findall(r"handed (\d+) idle clients to the new process",
+                                             self.proxy.log())]
+        self.assertEqual(len(handed), 2, self.proxy.log())
+        # 16 pgbench clients, 8 redis-benchmark clients and 4 Python ones each time.
+        self.assertTrue(all(n >= 28 for n in handed), handed)
+
+    def test_an_idle_client_keeps_its_session_across_the_upgrade(self):
+        client = connect(self.proxy.port, USER, DB, PASSWORD, application_name="before")
+        self.addCleanup(client.close)
+        client.execute("SET search_path TO pg_catalog, public")
+        client.execute("SET application_name TO 'kept'")
+        query = "SELECT %s::int * 2"
+        for n in range(6):  # psycopg prepares it by name after a few runs
+            self.assertEqual(client.execute(query, (n,), prepare=True).fetchone()[0], n * 2)
+        server_pids = {client.execute("SELECT pg_backend_pid()").fetchone()[0]}
+        cache = redis.Redis(port=self.proxy.redis_port, username=USER, password=PASSWORD,
+                            socket_timeout=10, single_connection_client=True, db=3)
+        self.addCleanup(cache.close)
+        cache.client_setname("kept-name")
+        cache.set("upgrade:db3", "three")
+
+        first = self.proxy.process
+        first.send_signal(signal.SIGUSR2)
+        second = int(self.proxy.wait_for_log(r"SIGUSR2: started \S+ as process (\d+)").group(1))
+        self.proxy.successors.append(second)
+        self.assertEqual(first.wait(30), 0, self.proxy.log())
+        self.proxy.wait_for_log(rf"process {first.pid} handed over [1-9]\d* idle clients")
+
+        # The same connections, now served by the new process.
+        self.assertEqual(client.execute("SHOW application_name").fetchone()[0], "kept")
+        self.assertEqual(client.execute("SHOW search_path").fetchone()[0], "pg_catalog, public")
+        self.assertEqual(client.execute(query, (21,), prepare=True).fetchone()[0], 42)
+        self.assertEqual(client.execute("SELECT 1").fetchone()[0], 1)
+        # The old process's server connections closed with it: a new one serves the client.
+        self.assertNotIn(client.execute("SELECT pg_backend_pid()").fetchone()[0], server_pids)
+        self.assertEqual(cache.client_getname(), "kept-name")
+        self.assertEqual(cache.get("upgrade:db3"), b"three")
+        # Its cancel key still reaches it.
+        started = time.monotonic()
+        canceller = threading.Timer(0.5, client.cancel)
+        canceller.start()
+        with self.assertRaises(psycopg_errors.QueryCanceled):
+            client.execute("SELECT pg_sleep(20)")
+        canceller.join()
+        self.assertLess(time.monotonic() - started, 10)
+        client.rollback()
+        self.assertEqual(client.execute("SELECT 2").fetchone()[0], 2)
 
     def test_a_broken_config_leaves_the_old_process_serving(self):
         broken = self.proxy.dir / "broken.yaml"
@@ -279,8 +377,10 @@ class RedisLoad:
     """Threads sending SET and GET through the proxy, each command on a new connection (as
     redis-benchmark -k 0), counting connections refused and commands failed."""
 
-    def __init__(self, port: int, threads: int = 4):
+    def __init__(self, port: int, threads: int = 4, keep_connections: bool = False):
         self.port = port
+        self.keep_connections = keep_connections
+        self.clients: dict[int, redis.Redis] = {}
         self.done = self.refused = self.failed = 0
         self.errors: list[str] = []
         self.lock = threading.Lock()
@@ -296,8 +396,17 @@ class RedisLoad:
         self.stopping.set()
         for thread in self.threads:
             thread.join(30)
+        for client in self.clients.values():
+            client.close()
 
-    def command(self, *args):
+    def command(self, index: int, *args):
+        if self.keep_connections:
+            if index not in self.clients:
+                # No retry on a lost connection: a lost one must show as a failure.
+                self.clients[index] = redis.Redis(
+                    port=self.port, username=USER, password=PASSWORD, socket_timeout=10,
+                    single_connection_client=True)
+            return self.clients[index].execute_command(*args)
         client = redis.Redis(port=self.port, username=USER, password=PASSWORD,
                              socket_timeout=10, single_connection_client=True)
         try:
@@ -310,8 +419,8 @@ class RedisLoad:
         while not self.stopping.is_set():
             n += 1
             try:
-                self.command("SET", f"upgrade:{index}", n)
-                value = self.command("GET", f"upgrade:{index}")
+                self.command(index, "SET", f"upgrade:{index}", n)
+                value = self.command(index, "GET", f"upgrade:{index}")
                 if int(value) != n:
                     raise AssertionError(f"read {value!r} back after setting {n}")
                 with self.lock:
