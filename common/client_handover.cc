@@ -64,6 +64,23 @@ StateWriter& StateWriter::text(std::string_view value) {
   return *this;
 }
 
+StateWriter& StateWriter::pairs(const std::vector<std::pair<std::string, std::string>>& items) {
+  u32(static_cast<std::uint32_t>(items.size()));
+  for (const auto& [first, second] : items) text(first).text(second);
+  return *this;
+}
+
+std::vector<std::pair<std::string, std::string>> StateReader::pairs() {
+  std::vector<std::pair<std::string, std::string>> items;
+  std::uint32_t n = count(8);
+  for (std::uint32_t i = 0; i < n && ok_; ++i) {
+    std::string first = text();
+    std::string second = text();
+    items.emplace_back(std::move(first), std::move(second));
+  }
+  return items;
+}
+
 std::uint32_t StateReader::u32() {
   if (in_.size() < 4) return fail(), 0;
   std::uint32_t value = 0;

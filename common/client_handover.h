@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace plexi {
@@ -73,6 +74,7 @@ class StateWriter {
   StateWriter& u64(std::uint64_t value);
   StateWriter& text(std::string_view value);
   StateWriter& flag(bool value) { return u32(value ? 1 : 0); }
+  StateWriter& pairs(const std::vector<std::pair<std::string, std::string>>& items);
   std::string take() { return std::move(out_); }
 
  private:
@@ -88,6 +90,7 @@ class StateReader {
   std::uint64_t u64();
   std::string text();
   bool flag() { return u32() != 0; }
+  std::vector<std::pair<std::string, std::string>> pairs();
   // A count of items each at least `item_bytes` long: zero (and failed) when the rest of
   // the input could not hold that many, so a corrupt count cannot make a reader allocate.
   std::uint32_t count(std::size_t item_bytes);

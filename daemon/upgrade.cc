@@ -11,6 +11,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "protocol/mysql/session.h"
 #include "protocol/resp/session.h"
 
 namespace plexi {
@@ -187,10 +188,12 @@ void Daemon::adopt_client(HandedClient client) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   pg::SessionEnvironment* environment = client.protocol == "postgres" ? &pg_environment_
+                                        : client.protocol == "mysql"  ? &mysql_environment_
                                         : client.protocol == "redis"  ? &redis_environment_
                                                                       : nullptr;
-  if (!environment ||
-      ::getsockname(client.fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  bool tcp_socket = ::getsockname(client.fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+                    (address.ss_family == AF_INET || address.ss_family == AF_INET6);
+  if (!environment || !tcp_socket) {
     log_->error("a client handed over ({}) cannot be served here: closed", client.protocol);
     ::close(client.fd);
     return;
@@ -208,6 +211,8 @@ void Daemon::adopt_client(HandedClient client) {
     }
     if (client.protocol == "postgres") {
       pg::resume_client(std::move(socket), *environment, client.state);
+    } else if (client.protocol == "mysql") {
+      mysql::resume_client(std::move(socket), *environment, client.state);
     } else {
       resp::resume_client(std::move(socket), *environment, client.state);
     }

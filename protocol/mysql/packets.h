@@ -228,9 +228,9 @@ struct HandshakeResponse {
   std::uint32_t max_packet = 0;
   std::uint8_t collation = kCollationUtf8mb4GeneralCi;
   std::string user;
-  std::string auth_response;  // raw bytes
-  std::string database;       // with kConnectWithDb
-  std::string auth_plugin;    // with kPluginAuth
+  std::string auth_response;                                    // raw bytes
+  std::string database;                                         // with kConnectWithDb
+  std::string auth_plugin;                                      // with kPluginAuth
   std::vector<std::pair<std::string, std::string>> attributes;  // with kConnectAttrs
   bool ssl_request = false;
   bool operator==(const HandshakeResponse&) const = default;
@@ -334,7 +334,8 @@ ByteVector encode_column_definition_payload(const ColumnDefinition& column);
 std::optional<ColumnDefinition> decode_column_definition(Bytes payload);
 
 // A text-protocol row: each value a length-encoded string, NULL as 0xfb.
-void append_text_row_payload(ByteVector& out, const std::vector<std::optional<std::string>>& values);
+void append_text_row_payload(ByteVector& out,
+                             const std::vector<std::optional<std::string>>& values);
 
 // COM_STMT_PREPARE's OK: statement id, columns and parameters that follow.
 struct PrepareOk {

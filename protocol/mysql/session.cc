@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
@@ -71,8 +72,9 @@ Session::~Session() {
   if (registry_key_) env_.registry.remove(*registry_key_);
   if (phase_ != Phase::kStartup && env_.log->should_log(spdlog::level::info)) {
     auto seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - connected_at_);
-    env_.log->info("mysql client {}:{} {}@{} disconnected after {:.1f}s",
-                   peer_.address().to_string(), peer_.port(), user_, database_, seconds.count());
+    env_.log->info("mysql client {}:{} {}@{} {} after {:.1f}s", peer_.address().to_string(),
+                   peer_.port(), user_, database_,
+                   handed_over_ ? "handed to the new process" : "disconnected", seconds.count());
   }
   if (counted_) env_.clients.fetch_sub(1);
   if (clients_gauge_) clients_gauge_->Decrement();
@@ -99,7 +101,7 @@ ClientInfo Session::describe() const {
 bool Session::follow_reload() {
   if (!env_.reloaded_since(config_generation_)) return false;
   auto latest = env_.config();
-  auto previous = config_;  // freed (when this was the last user) outside the lock
+  auto previous = config_;             // freed (when this was the last user) outside the lock
   std::lock_guard lock(cancel_lock_);  // describe() reads the cluster from another thread
   return config::adopt(latest, {config_, cluster_, config_user_, user_config_});
 }
@@ -162,6 +164,13 @@ void Session::cancel() {
 
 void Session::drain() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == Phase::kIdle && self->awaiting_command_ && self->can_hand_over()) {
+      // The wait for the next command ends; the relay, seeing why, hands the client over.
+      self->handing_over_ = true;
+      error_code ignored;
+      self->socket_.socket().cancel(ignored);
+      return;
+    }
     if (self->phase_ == Phase::kIdle || self->phase_ == Phase::kStartup ||
         self->phase_ == Phase::kAuthentication) {
       asio::co_spawn(
@@ -273,9 +282,53 @@ awaitable<bool> Session::read_packet(ByteVector& payload, bool* starts_at_zero) 
     error_code ec;
     std::size_t chunk = payload.empty() && input_.empty() ? kIdleInputBuffer : 16384;
     std::size_t received = co_await read_some(socket_, input_, ec, chunk);
+    if (received == 0 && handing_over_ && ec == asio::error::operation_aborted &&
+        !payload.empty()) {
+      // Cancelled for a handover in the middle of a command over 16 MB: it is read whole
+      // and served here.
+      handing_over_ = false;
+      continue;
+    }
     if (received == 0) co_return false;
     if (env_.metrics.enabled()) env_.metrics.bytes(metrics::Direction::kClientIn, received);
   }
+}
+
+bool Session::can_hand_over() const {
+  return env_.handover && handover_source_ && cluster_ && !cluster_->is_sqlite() &&
+         phase_ != Phase::kClosing && !socket_.is_tls() && output_.empty() &&
+         handover_source_->can_hand_over() && env_.handover->is_open();
+}
+
+bool Session::hand_over() {
+  if (!can_hand_over() || !registry_key_) return false;
+  HandedSession state;
+  state.user = user_;
+  state.password = password_;
+  state.password_sha1 = password_sha1_;
+  state.database = database_;
+  state.cluster = cluster_->name;
+  state.schema = schema_;
+  state.program_name = program_name_;
+  state.capabilities = capabilities_;
+  state.collation = collation_;
+  state.status_flags = status_flags_;
+  state.registry_pid = registry_key_->pid;
+  state.registry_secret = registry_key_->secret;
+  state.connected_at_us = to_unix_micros(connected_at_);
+  handover_source_->write_handover_state(state);
+  state.unread = input_.readable_text();
+  error_code ec;
+  int fd = socket_.socket().release(ec);
+  if (ec) return false;
+  input_.consume(input_.size());
+  phase_ = Phase::kClosing;
+  handed_over_ = true;
+  // KILL with its id reaches the new process now.
+  env_.registry.remove(*registry_key_);
+  registry_key_.reset();
+  if (!env_.handover->offer({"mysql", encode_handed_session(state), fd})) ::close(fd);
+  return true;
 }
 
 awaitable<bool> Session::read_command(ByteVector& payload) {
@@ -311,9 +364,7 @@ awaitable<bool> Session::switch_plugin(std::string_view plugin, std::string& res
   co_return true;
 }
 
-bool Session::looks_up() const {
-  return cluster_ && cluster_->auth.enabled() && env_.auth_queries;
-}
+bool Session::looks_up() const { return cluster_ && cluster_->auth.enabled() && env_.auth_queries; }
 
 awaitable<bool> Session::look_up(const std::string& user, std::string& hash) {
   std::string error;
@@ -332,8 +383,8 @@ awaitable<bool> Session::look_up(const std::string& user, std::string& hash) {
     hash = found->secret;
   } else if (found->found) {
     // No password, or another plugin's secret: nothing the proxy can check or log in with.
-    env_.log->warn("auth_query found no mysql_native_password hash for user {} in cluster {}",
-                   user, cluster_->name);
+    env_.log->warn("auth_query found no mysql_native_password hash for user {} in cluster {}", user,
+                   cluster_->name);
   }
   co_return true;
 }
@@ -566,8 +617,8 @@ awaitable<bool> Session::log_in() {
     if (cluster_) schema_ = database_;
   }
   bool logged_in_without_password = false;
-  auto refusal = admit_user(cluster_ ? cluster_->name : database_, user_,
-                            logged_in_without_password);
+  auto refusal =
+      admit_user(cluster_ ? cluster_->name : database_, user_, logged_in_without_password);
   if (refusal) {
     co_await fatal(refusal->code, refusal->sqlstate, refusal->message);
     co_return false;
@@ -706,7 +757,7 @@ bool Session::kill_client(std::uint64_t id, bool query_only, std::uint16_t& code
   return false;
 }
 
-awaitable<void> Session::run() {
+void Session::open() {
   env_.clients.fetch_add(1);
   counted_ = true;
   env_.metrics.client_connected();
@@ -715,6 +766,10 @@ awaitable<void> Session::run() {
   config_generation_ = env_.generation();
   config_ = env_.config();
   tls_ = env_.tls();
+}
+
+awaitable<void> Session::run() {
+  open();
   // The connection id of the greeting is the key KILL finds this client by.
   registry_key_ = env_.registry.add(weak_from_this());
   connection_id_ = static_cast<std::uint32_t>(registry_key_->pid);
@@ -724,22 +779,85 @@ awaitable<void> Session::run() {
       env_.log->info("mysql client {}:{} {}@{} logged in", peer_.address().to_string(),
                      peer_.port(), user_, cluster_->name);
     }
-    clients_gauge_ = &env_.metrics.clients("mysql", cluster_->name);
-    clients_gauge_->Increment();
     send_ok();
     bool sent = co_await flush();
     if (sent) {
-      phase_ = Phase::kIdle;
-      if (cluster_->is_sqlite()) {
-        co_await run_sqlite_front(*this);
-      } else {
-        co_await run_relay(*this);
-      }
+      co_await serve();
+      co_return;
     }
   }
   phase_ = Phase::kClosing;
   error_code ignored;
   socket_.close(ignored);
+}
+
+awaitable<void> Session::serve() {
+  clients_gauge_ = &env_.metrics.clients("mysql", cluster_->name);
+  clients_gauge_->Increment();
+  phase_ = Phase::kIdle;
+  if (cluster_->is_sqlite()) {
+    co_await run_sqlite_front(*this);
+  } else {
+    co_await run_relay(*this);
+  }
+  phase_ = Phase::kClosing;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+awaitable<void> Session::resume(HandedSession state) {
+  open();
+  user_ = std::move(state.user);
+  password_ = std::move(state.password);
+  password_sha1_ = std::move(state.password_sha1);
+  database_ = std::move(state.database);
+  schema_ = std::move(state.schema);
+  program_name_ = std::move(state.program_name);
+  capabilities_ = state.capabilities;
+  collation_ = state.collation;
+  status_flags_ = state.status_flags;
+  connected_at_ = from_unix_micros(state.connected_at_us);
+  registry_key_ = env_.registry.add(weak_from_this(), {state.registry_pid, state.registry_secret});
+  connection_id_ = static_cast<std::uint32_t>(registry_key_->pid);
+  cluster_ = config_->find_cluster(state.cluster);
+  error_code ec;
+  if (!cluster_ || cluster_->protocol != config::Protocol::kMysql || cluster_->is_sqlite()) {
+    env_.log->warn(
+        "mysql client {}:{} handed over for cluster '{}', which this config does not "
+        "relay: closed",
+        peer_.address().to_string(), peer_.port(), state.cluster);
+    co_await end_for_shutdown();
+    co_return;
+  }
+  config_user_ = config_->find_user(user_);
+  if (env_.user_connections) {
+    // Counted as at its login; over a lowered limit, it goes on (it was let in).
+    user_slot_ = env_.user_connections->take(user_, pg::user_client_limit(*config_, config_user_));
+  }
+  input_.append(state.unread);
+  clients_gauge_ = &env_.metrics.clients("mysql", cluster_->name);
+  clients_gauge_->Increment();
+  phase_ = Phase::kIdle;
+  co_await resume_relay(*this, state);
+  phase_ = Phase::kClosing;
+  socket_.close(ec);
+}
+
+void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state) {
+  auto decoded = decode_handed_session(state);
+  if (!decoded) {
+    environment.log->error(
+        "a mysql client handed over in the upgrade came with an unreadable state: closed");
+    return;
+  }
+  auto session = std::make_shared<Session>(std::move(socket), environment);
+  auto executor = session->socket().get_executor();
+  asio::co_spawn(
+      executor,
+      [session, handed = std::move(*decoded)]() mutable {
+        return session->resume(std::move(handed));
+      },
+      pg::log_session_errors(environment.log));
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {

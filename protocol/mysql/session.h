@@ -17,6 +17,7 @@
 #include "common/spin_lock.h"
 #include "config/config.h"
 #include "pools/mysql/server_connection.h"
+#include "protocol/mysql/handover_state.h"
 #include "protocol/mysql/packets.h"
 #include "protocol/pg/session.h"
 
@@ -59,8 +60,19 @@ inline constexpr std::uint16_t kOptionPreventsStatement = 1290;
 inline constexpr std::uint16_t kLockWaitTimeout = 1205;
 inline constexpr std::uint16_t kSecureTransportRequired = 3159;  // ER_SECURE_TRANSPORT_REQUIRED
 inline constexpr std::uint16_t kConnectionLost = 2013;  // client-side number, used for relays
-inline constexpr std::uint16_t kNoBackend = 9001;  // the proxy found no server (ProxySQL's)
+inline constexpr std::uint16_t kNoBackend = 9001;       // the proxy found no server (ProxySQL's)
 }  // namespace error
+
+// What the relay front tells the session about handing its client to a new process in a
+// binary upgrade (the relay's state lives on its coroutine's frame).
+class HandoverSource {
+ public:
+  virtual ~HandoverSource() = default;
+  // Between commands with nothing a new process could not take over: no server connection
+  // held, no transaction, pin, cursor or held-over server.
+  virtual bool can_hand_over() const = 0;
+  virtual void write_handover_state(HandedSession& state) const = 0;
+};
 
 class Session : public Client, public std::enable_shared_from_this<Session> {
  public:
@@ -68,6 +80,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   ~Session() override;
 
   awaitable<void> run();
+  // Goes on serving a client handed over by the process this one took over from.
+  awaitable<void> resume(HandedSession state);
   void cancel() override;
   void drain() override;
   ClientInfo describe() const override;
@@ -100,6 +114,13 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   pg::ClientStream& socket() { return socket_; }
   void set_phase(Phase phase) { phase_ = phase; }
   bool draining() const { return env_.shutting_down.load(); }
+  // The relay while it serves (null otherwise).
+  void set_handover_source(const HandoverSource* source) { handover_source_ = source; }
+  // Gives the client to the new process of a binary upgrade, when one takes clients and the
+  // relay can; true when it is gone (the session must then end without a word).
+  bool hand_over();
+  // The drain cancelled the wait for the next command to hand the client over.
+  bool handing_over() const { return handing_over_; }
 
   // Reads one command from the client: its payload (pieces of a packet over 16 MB joined)
   // in `payload`, command byte first. The client's sequence ids are checked; the replies
@@ -176,12 +197,21 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   // The SSL request: TLS on the client's stream, the bytes behind the request opening it.
   awaitable<bool> start_tls();
 
+  bool can_hand_over() const;
+  // Counts the client and takes the process's current config: how run() and resume() begin.
+  void open();
+  // Logged in (or handed over): the client count, then the front that serves it.
+  awaitable<void> serve();
+
   pg::ClientStream socket_;
   SessionEnvironment& env_;
+  const HandoverSource* handover_source_ = nullptr;
+  bool handing_over_ = false;
+  bool handed_over_ = false;
   std::shared_ptr<asio::ssl::context> tls_;         // null: TLS is off for this client
   std::atomic<const char*> tls_version_ = nullptr;  // as pg::Session's
   std::shared_ptr<const config::Config> config_;
-  std::uint64_t config_generation_ = 0;  // of config_ (see SessionEnvironment)
+  std::uint64_t config_generation_ = 0;                // of config_ (see SessionEnvironment)
   std::shared_ptr<const config::Config> user_config_;  // see config::SessionView
   // What a client waiting for its next command holds: commands are usually this small.
   static constexpr std::size_t kIdleInputBuffer = 1024;
@@ -225,8 +255,14 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
 // Accepts on `acceptor` until it is closed, running a Session for each client.
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment);
 
+// Serves a client handed over in a binary upgrade (`state`: its HandedSession, encoded) on
+// the worker `socket` belongs to.
+void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state);
+
 // The ways a logged-in client is served (each returns when the session is over).
 awaitable<void> run_relay(Session& session);
+// The relay, going on from the state a client was handed over with.
+awaitable<void> resume_relay(Session& session, const HandedSession& state);
 awaitable<void> run_sqlite_front(Session& session);
 
 }  // namespace plexi::mysql

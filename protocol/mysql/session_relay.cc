@@ -5,6 +5,7 @@
 // tracked settings and prepared statements follow the client to whichever server it gets.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <unordered_map>
@@ -64,7 +65,7 @@ std::uint64_t gtid_sequence(std::string_view gtid) {
   return best;
 }
 
-class Relay {
+class Relay : public HandoverSource {
  public:
   explicit Relay(Session& session)
       : s_(session),
@@ -82,6 +83,10 @@ class Relay {
   }
 
   awaitable<void> run();
+  // Takes up the state a client was handed over with (before run()).
+  void restore(const HandedSession& state);
+  bool can_hand_over() const override;
+  void write_handover_state(HandedSession& state) const override;
 
  private:
   struct Intent {
@@ -100,7 +105,7 @@ class Relay {
     // on a server that has not seen them must carry them.
     std::string types;
     std::vector<ByteVector> long_data;  // COM_STMT_SEND_LONG_DATA payloads, for the next run
-    bool shareable = false;  // its executions may run on a shared link
+    bool shareable = false;             // its executions may run on a shared link
   };
 
   // --- commands ---
@@ -155,8 +160,8 @@ class Relay {
   // The session holds nothing a shared connection cannot have (links are kept per
   // settings), and is in no transaction.
   bool session_shareable() const {
-    return !server_ && cluster_->pipeline_reads && mode_ != config::PoolMode::kSession && pin_ == MysqlPin::kNone &&
-           !cursor_open_ && hold_ == 0 &&
+    return !server_ && cluster_->pipeline_reads && mode_ != config::PoolMode::kSession &&
+           pin_ == MysqlPin::kNone && !cursor_open_ && hold_ == 0 &&
            !(s_.status_flags() & status::kInTrans) && (s_.status_flags() & status::kAutocommit);
   }
   // A shared link to the backend chosen for `intent`, or null: the statement takes a
@@ -313,9 +318,9 @@ std::shared_ptr<ServerPool> Relay::pool_for(int index) {
 
 awaitable<bool> Relay::wait_while_paused() {
   if (!s_.env().traffic.paused(cluster_->name)) co_return true;
-  bool resumed = co_await pg::wait_while_paused(
-      s_.socket().get_executor(), s_.env().traffic, cluster_->name,
-      [this] { return s_.draining() || !s_.socket().is_open(); });
+  bool resumed =
+      co_await pg::wait_while_paused(s_.socket().get_executor(), s_.env().traffic, cluster_->name,
+                                     [this] { return s_.draining() || !s_.socket().is_open(); });
   if (resumed) follow_reload();
   co_return resumed;
 }
@@ -327,7 +332,8 @@ void Relay::follow_reload() {
   mode_ = s_.config_user() && s_.config_user()->pool_mode ? *s_.config_user()->pool_mode
                                                           : cluster_->pool_mode;
   routing_.reset();
-  if (cluster_->backends.size() > 1) routing_ = s_.env().routing.cluster(s_.config_snapshot(), *cluster_);
+  if (cluster_->backends.size() > 1)
+    routing_ = s_.env().routing.cluster(s_.config_snapshot(), *cluster_);
   pools_.assign(cluster_->backends.size(), nullptr);
   addresses_.assign(cluster_->backends.size(), nullptr);
   backend_index_ = routing::configured_primary(*cluster_);
@@ -503,9 +509,9 @@ void Relay::set_pin(MysqlPin pin) {
 
 bool Relay::shareable(const routing::MysqlStatement& analysis) {
   return analysis.read && !analysis.multiple &&
-         analysis.transaction == routing::TransactionControl::kNone &&
-         analysis.settings.empty() && !analysis.use_database && analysis.pin == MysqlPin::kNone &&
-         !analysis.kill_id && !analysis.load_data_local && !analysis.implicit_commit;
+         analysis.transaction == routing::TransactionControl::kNone && analysis.settings.empty() &&
+         !analysis.use_database && analysis.pin == MysqlPin::kNone && !analysis.kill_id &&
+         !analysis.load_data_local && !analysis.implicit_commit;
 }
 
 std::shared_ptr<SharedLink> Relay::shared_link(const Intent& intent) {
@@ -1136,16 +1142,63 @@ awaitable<bool> Relay::forward_anywhere(ByteVector& payload, ResponseTracker::Sh
   co_return relayed || !fatal_;
 }
 
+bool Relay::can_hand_over() const {
+  if (server_ || fatal_ || mode_ == config::PoolMode::kSession || pin_ != MysqlPin::kNone ||
+      cursor_open_ || hold_ > 0 || (s_.status_flags() & status::kInTrans)) {
+    return false;
+  }
+  return std::all_of(statements_.begin(), statements_.end(),
+                     [](const auto& entry) { return entry.second.long_data.empty(); });
+}
+
+void Relay::write_handover_state(HandedSession& state) const {
+  state.settings = settings_.items();
+  state.multi_statements = multi_statements_;
+  state.written_gtid = written_gtid_;
+  for (const auto& [id, statement] : statements_) {
+    state.statements.push_back(
+        {id, statement.sql, statement.parameters, statement.columns, statement.types});
+  }
+  state.next_statement_id = next_statement_id_;
+}
+
+void Relay::restore(const HandedSession& state) {
+  for (const auto& [key, sql] : state.settings) settings_.set(key, sql);
+  multi_statements_ = state.multi_statements;
+  written_gtid_ = state.written_gtid;
+  for (const auto& handed : state.statements) {
+    auto analysis = routing::analyze_mysql(handed.sql);
+    ClientStatement statement;
+    statement.sql = handed.sql;
+    statement.intent = intent_of(handed.sql, analysis);
+    statement.parameters = handed.parameters;
+    statement.columns = handed.columns;
+    statement.types = handed.types;
+    statement.shareable = shareable(analysis);
+    statements_.emplace(handed.id, std::move(statement));
+  }
+  next_statement_id_ = state.next_statement_id;
+}
+
 awaitable<void> Relay::run() {
+  s_.set_handover_source(this);
   ByteVector payload;
   while (!fatal_) {
     s_.set_phase(server_ ? Phase::kActive : Phase::kIdle);
     if (!server_ && s_.draining()) {
-      co_await s_.fatal(error::kServerShutdown, "08S01", "Server shutdown in progress");
+      // Between commands: to the new process of an upgrade, or ended as at shutdown.
+      if (!s_.hand_over()) {
+        co_await s_.fatal(error::kServerShutdown, "08S01", "Server shutdown in progress");
+      }
       break;
     }
     bool got = co_await s_.read_command(payload);
-    if (!got) break;
+    if (!got) {
+      if (s_.handing_over() && !s_.hand_over()) {
+        co_await s_.fatal(error::kServerShutdown, "08S01", "Server shutdown in progress");
+      }
+      break;
+    }
     s_.set_phase(Phase::kActive);
     if (!server_) follow_reload();
     auto command = static_cast<Command>(std::to_integer<std::uint8_t>(payload[0]));
@@ -1237,6 +1290,7 @@ awaitable<void> Relay::run() {
     bool flushed = co_await s_.flush();
     if (!flushed || !go_on) break;
   }
+  s_.set_handover_source(nullptr);
   let_go_of_server();
 }
 
@@ -1244,6 +1298,12 @@ awaitable<void> Relay::run() {
 
 awaitable<void> run_relay(Session& session) {
   Relay relay(session);
+  co_await relay.run();
+}
+
+awaitable<void> resume_relay(Session& session, const HandedSession& state) {
+  Relay relay(session);
+  relay.restore(state);
   co_await relay.run();
 }
 

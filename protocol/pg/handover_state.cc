@@ -8,22 +8,6 @@ namespace {
 // Raised when the layout changes: a new process refuses a state it cannot read.
 constexpr std::uint32_t kVersion = 1;
 
-void write_pairs(StateWriter& out, const std::vector<std::pair<std::string, std::string>>& pairs) {
-  out.u32(static_cast<std::uint32_t>(pairs.size()));
-  for (const auto& [name, value] : pairs) out.text(name).text(value);
-}
-
-std::vector<std::pair<std::string, std::string>> read_pairs(StateReader& in) {
-  std::vector<std::pair<std::string, std::string>> pairs;
-  std::uint32_t n = in.count(8);
-  for (std::uint32_t i = 0; i < n && in.ok(); ++i) {
-    std::string name = in.text();
-    std::string value = in.text();
-    pairs.emplace_back(std::move(name), std::move(value));
-  }
-  return pairs;
-}
-
 }  // namespace
 
 std::string encode_handed_session(const HandedSession& session) {
@@ -37,11 +21,11 @@ std::string encode_handed_session(const HandedSession& session) {
     out.text({reinterpret_cast<const char*>(keys.client_key.data()), keys.client_key.size()});
     out.text({reinterpret_cast<const char*>(keys.server_key.data()), keys.server_key.size()});
   }
-  write_pairs(out, session.startup_settings);
+  out.pairs(session.startup_settings);
   out.u32(static_cast<std::uint32_t>(session.cancel_pid));
   out.u32(static_cast<std::uint32_t>(session.cancel_secret));
   out.u64(static_cast<std::uint64_t>(session.connected_at_us));
-  write_pairs(out, session.settings);
+  out.pairs(session.settings);
   out.u32(static_cast<std::uint32_t>(session.role_override + 1));
   out.u64(session.written_lsn);
   out.u32(static_cast<std::uint32_t>(session.statements.size()));
@@ -80,11 +64,11 @@ std::optional<HandedSession> decode_handed_session(std::string_view state) {
     }
     session.scram_keys = keys;
   }
-  session.startup_settings = read_pairs(in);
+  session.startup_settings = in.pairs();
   session.cancel_pid = static_cast<std::int32_t>(in.u32());
   session.cancel_secret = static_cast<std::int32_t>(in.u32());
   session.connected_at_us = static_cast<std::int64_t>(in.u64());
-  session.settings = read_pairs(in);
+  session.settings = in.pairs();
   std::uint32_t role = in.u32();
   if (role > 4) return std::nullopt;  // none, or one of config::Role's four
   session.role_override = static_cast<int>(role) - 1;

@@ -254,9 +254,12 @@ Session::Handover Session::try_hand_over() {
     ::close(fd);
     return Handover::kDone;
   }
-  if (env_.log->should_log(spdlog::level::debug)) {
-    env_.log->debug("client {}:{} {}@{} handed to the new process", peer_.address().to_string(),
-                    peer_.port(), user_, database_);
+  // Cancel requests for its key reach the new process now.
+  env_.registry.remove(*cancel_key_);
+  cancel_key_.reset();
+  if (env_.log->should_log(spdlog::level::info)) {
+    env_.log->info("client {}:{} {}@{} handed to the new process", peer_.address().to_string(),
+                   peer_.port(), user_, database_);
   }
   return Handover::kDone;
 }

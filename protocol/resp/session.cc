@@ -54,9 +54,9 @@ Session::~Session() {
   if (registry_key_) env_.registry.remove(*registry_key_);
   if (phase_ != Phase::kStartup && env_.log->should_log(spdlog::level::info)) {
     auto seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - connected_at_);
-    env_.log->info("redis client {}:{} {}@{} disconnected after {:.1f}s",
-                   peer_.address().to_string(), peer_.port(), user_, cluster_name_,
-                   seconds.count());
+    env_.log->info("redis client {}:{} {}@{} {} after {:.1f}s", peer_.address().to_string(),
+                   peer_.port(), user_, cluster_name_,
+                   handed_over_ ? "handed to the new process" : "disconnected", seconds.count());
   }
   if (counted_) env_.clients.fetch_sub(1);
   if (clients_gauge_) clients_gauge_->Decrement();
@@ -681,7 +681,8 @@ awaitable<void> Session::serve_admitted() {
   waker_.wake();
   while (!writer_done_) co_await reader_waker_.wait();
   // Every reply due has been written: the new process starts from a clean slate.
-  if (handed_over_ && socket_.is_open() && hand_over()) {
+  if (handed_over_) handed_over_ = socket_.is_open() && hand_over();
+  if (handed_over_) {
     phase_ = Phase::kClosing;
     co_return;
   }

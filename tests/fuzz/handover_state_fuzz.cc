@@ -1,5 +1,5 @@
 // libFuzzer target for what a process taking over reads from the old one: the client
-// frames (with descriptors it pretends came along) and the PostgreSQL and Redis session
+// frames (with descriptors it pretends came along) and the PostgreSQL, MySQL and Redis session
 // states. Whatever decodes must encode back to the same bytes; nothing may crash, and no
 // count in the input may make a reader allocate beyond what the input holds.
 #include <cstddef>
@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/client_handover.h"
+#include "protocol/mysql/handover_state.h"
 #include "protocol/pg/handover_state.h"
 #include "protocol/resp/handover_state.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -19,6 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto pg = plexi::pg::decode_handed_session(input)) {
     check(plexi::pg::encode_handed_session(*pg) == input, "pg state re-encodes the same");
+  }
+  if (auto mysql = plexi::mysql::decode_handed_session(input)) {
+    check(plexi::mysql::encode_handed_session(*mysql) == input, "mysql state re-encodes the same");
   }
   if (auto redis = plexi::resp::decode_handed_session(input)) {
     check(plexi::resp::encode_handed_session(*redis) == input, "redis state re-encodes the same");

@@ -4,9 +4,9 @@ drains and exits 0.
 - Under load, pgbench (-c 16, transaction pooling) and Redis clients keep running while the
   binary is replaced twice: no failed transaction, no refused connection, the same ports;
   both with a new connection per transaction (pgbench -C) and with connections kept
-  (pgbench -M prepared, redis-benchmark), whose idle clients the old process hands to the
-  new one with their sessions: settings, named statements, cancel key, Redis database and
-  name.
+  (pgbench -M prepared, redis-benchmark, sysbench with prepared statements), whose idle
+  clients the old process hands to the new one with their sessions: settings, named
+  statements, cancel key, MySQL session variables, Redis database and name.
 - A new process with a broken config, or one that fails after receiving the listeners,
   leaves the old one serving.
 - A client in the middle of a transaction on the old process completes it.
@@ -26,11 +26,13 @@ import time
 import unittest
 from pathlib import Path
 
+import pymysql
 import redis
 import yaml
 from psycopg import errors as psycopg_errors
 
 from harness.clients import connect, pgbench, pgbench_counts
+from harness.mariadb import MariaDBServer
 from harness.plexiproxy import Plexiproxy, binary, daemon_environment, print_log_if_failed
 from harness.procs import is_alive, kill_all
 from harness.redis import RedisServer
@@ -38,6 +40,7 @@ from harness.relay import DB, PASSWORD, USER, app_server, backend
 from harness.watchdog import start_watchdog
 
 TEST_DEADLINE = 180
+MYSQL_DB = "mydb"  # the MySQL cluster: clients name it as their database
 
 
 class UpgradableProxy(Plexiproxy):
@@ -64,10 +67,13 @@ class UpgradableProxy(Plexiproxy):
     def socket_path(self) -> Path:
         return self.dir / "plexiproxy-upgrade.sock"
 
-    def take_over(self, config_path: Path | None = None) -> subprocess.Popen:
+    def take_over(self, config_path: Path | None = None,
+                  socket_path: Path | None = None) -> subprocess.Popen:
         """Starts a new process with --takeover, logging where this one logs."""
         command = [str(self.executable), "--config", str(config_path or self.config_path),
                    "--takeover"]
+        if socket_path:
+            command.append(str(socket_path))
         with open(self.log_path, "ab") as log:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT, cwd=self.dir,
@@ -100,6 +106,11 @@ class UpgradeTest(unittest.TestCase):
         cls.redis = RedisServer()
         cls.addClassCleanup(cls.redis.close)
         cls.redis.start()
+        cls.mariadb = MariaDBServer()
+        cls.addClassCleanup(cls.mariadb.close)
+        cls.mariadb.start()
+        sysbench(cls.mariadb.port, cls.mariadb.app_user, cls.mariadb.app_password,
+                 cls.mariadb.database, "prepare")
 
     def setUp(self):
         # systemd's notification socket: the proxy's READY=1 and its successor's MAINPID=.
@@ -120,8 +131,15 @@ class UpgradeTest(unittest.TestCase):
             "threads": 2,
             "users": [{"name": USER, "password": PASSWORD, "admin": True}],
             "limits": {"shutdown_timeout": "20s"},
+            # A busy machine (three servers and the benchmarks on two cores) can be slow to
+            # answer a health check: a new process must not find its backends down.
+            "health": {"timeout": "3s"},
             "clusters": {
                 DB: {"pool_mode": "transaction", "backends": [backend(self.pg, 8)]},
+                MYSQL_DB: {"protocol": "mysql", "pool_size": 8, "backends": [
+                    {"type": "mysql", "host": self.mariadb.host, "port": self.mariadb.port,
+                     "database": self.mariadb.database, "username": self.mariadb.app_user,
+                     "password": self.mariadb.app_password}]},
                 "cache": {"protocol": "redis", "backends": [
                     {"type": "redis", "host": self.redis.host, "port": self.redis.port}]},
             },
@@ -221,7 +239,7 @@ class UpgradeTest(unittest.TestCase):
         pgbench(self.proxy.port, USER, DB, PASSWORD, "-i", "-s", "1", "-q")
         results = {}
         bench = threading.Thread(target=lambda: results.update(pg=pgbench(
-            self.proxy.port, USER, DB, PASSWORD, "-c", "16", "-j", "2", "-T", "14",
+            self.proxy.port, USER, DB, PASSWORD, "-c", "16", "-j", "2", "-T", "20",
             "-M", "prepared")), daemon=True)
         # redis-benchmark ends at the first connection it loses: it must still be running.
         benchmark = subprocess.Popen(
@@ -303,6 +321,36 @@ class UpgradeTest(unittest.TestCase):
         client.rollback()
         self.assertEqual(client.execute("SELECT 2").fetchone()[0], 2)
 
+    def test_mysql_clients_are_handed_over_with_their_sessions(self):
+        idle = pymysql.connect(host="127.0.0.1", port=self.proxy.mysql_port, user=USER,
+                               password=PASSWORD, database=MYSQL_DB, autocommit=True,
+                               read_timeout=20)
+        self.addCleanup(idle.close)
+        with idle.cursor() as cursor:
+            cursor.execute("SET SESSION sql_mode = 'ANSI_QUOTES'")
+            cursor.execute("SET time_zone = '+03:00'")
+        results = {}
+        # sysbench keeps its connections and runs its statements prepared (COM_STMT_*).
+        bench = threading.Thread(target=lambda: results.update(out=sysbench(
+            self.proxy.mysql_port, USER, PASSWORD, MYSQL_DB, "run", "--threads=8", "--time=20",
+            "--db-ps-mode=auto")), daemon=True)
+        bench.start()
+        time.sleep(3)
+        self.replace_twice()
+        bench.join(120)
+        self.assertIn("out", results, "sysbench did not finish")
+        self.assertRegex(results["out"], r"ignored errors:\s+0\b")
+        self.assertRegex(results["out"], r"reconnects:\s+0\b")
+        transactions = re.search(r"transactions:\s+(\d+)", results["out"])
+        self.assertGreater(int(transactions.group(1)), 0, results["out"])
+        with idle.cursor() as cursor:
+            cursor.execute("SELECT @@session.sql_mode, @@session.time_zone")
+            self.assertEqual(cursor.fetchone(), ("ANSI_QUOTES", "+03:00"))
+        handed = [int(n) for n in re.findall(r"handed (\d+) idle clients to the new process",
+                                             self.proxy.log())]
+        self.assertEqual(len(handed), 2, self.proxy.log())
+        self.assertTrue(all(n >= 9 for n in handed), handed)  # sysbench's 8 and the idle one
+
     def test_a_broken_config_leaves_the_old_process_serving(self):
         broken = self.proxy.dir / "broken.yaml"
         broken.write_text("clusters: [this is not a cluster map\n")
@@ -358,6 +406,71 @@ class UpgradeTest(unittest.TestCase):
             rows = conn.execute("SELECT n FROM upgrade_marks ORDER BY n").fetchall()
         self.assertEqual(rows, [(1,), (2,)])
 
+    def test_a_successor_that_vanishes_while_taking_clients(self):
+        # A stand-in for the new process: it takes the listeners, says SERVING, and exits
+        # without reading the clients the old process sends it.
+        idle = connect(self.proxy.port, USER, DB, PASSWORD)
+        self.addCleanup(idle.close)
+        cache = redis.Redis(port=self.proxy.redis_port, username=USER, password=PASSWORD,
+                            socket_timeout=10, single_connection_client=True)
+        self.addCleanup(cache.close)
+        self.assertTrue(cache.ping())
+        with socket.socket(socket.AF_UNIX) as control:
+            control.connect(str(self.proxy.socket_path))
+            control.sendall(b"TAKEOVER 999999\n")
+            text, fds, _, _ = socket.recv_fds(control, 65536, 16)
+            for fd in fds:
+                os.close(fd)  # the listening sockets: the old process still has them open
+            self.assertTrue(text.startswith(b"LISTENERS "), text)
+            control.sendall(b"SERVING\n")
+        first = self.proxy.process
+        self.assertEqual(first.wait(30), 0, self.proxy.log())
+        self.assertIn("cannot hand clients to the new process any more", self.proxy.log())
+        # The clients it could not hand over were closed, not left hanging.
+        with self.assertRaises(Exception):
+            idle.execute("SELECT 1")
+        with self.assertRaises(redis.ConnectionError):
+            cache.ping()
+
+    def test_a_new_process_refuses_garbage_from_the_old_one(self):
+        # A stand-in for the old process: it hands over its listeners, then a client whose
+        # state is garbage, then a frame that is not one.
+        first = self.proxy.process
+        first.send_signal(signal.SIGTERM)
+        self.assertEqual(first.wait(30), 0, self.proxy.log())
+        path = self.proxy.dir / "fake-upgrade.sock"
+        listener = socket.create_server(("127.0.0.1", self.proxy.port))
+        self.addCleanup(listener.close)
+        # The client: a TCP connection whose server end is handed over.
+        with socket.create_server(("127.0.0.1", 0)) as accepting:
+            client = socket.create_connection(accepting.getsockname())
+            served, _ = accepting.accept()
+        self.addCleanup(client.close)
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(path))
+            server.listen()
+            successor = self.proxy.take_over(self.proxy.config_path, socket_path=path)
+            server.settimeout(10)
+            control, _ = server.accept()
+            with control:
+                control.settimeout(15)
+                self.assertTrue(control.recv(128).startswith(b"TAKEOVER "))
+                socket.send_fds(control, [f"LISTENERS {os.getpid()} 1\npostgres 127.0.0.1 "
+                                          f"{self.proxy.port}\nEND\n".encode()],
+                                [listener.fileno()])
+                self.assertEqual(control.recv(64), b"SERVING\n")
+                socket.send_fds(control, [b"CLIENT postgres 5\nnoise"], [served.fileno()])
+                served.close()
+                control.sendall(b"CLIENT\x00garbage\n")
+        # The client with an unreadable state is closed; the new process serves on.
+        client.settimeout(10)
+        self.assertEqual(client.recv(16), b"")
+        self.proxy.wait_for_log("came with an unreadable state")
+        self.proxy.wait_for_log("clients handed over: unexpected frame")
+        self.assertTrue(is_alive(successor.pid))
+        with connect(self.proxy.port, USER, DB, PASSWORD) as conn:
+            self.assertEqual(conn.execute("SELECT 7").fetchone()[0], 7)
+
     def test_systemd_follows_the_new_process(self):
         first = self.proxy.process
         first.send_signal(signal.SIGUSR2)
@@ -371,6 +484,20 @@ class UpgradeTest(unittest.TestCase):
             received.append(self.notifications.recv(4096).decode())
         # The old process said nothing about stopping: for systemd the service went on.
         self.assertFalse([m for m in received if "STOPPING=1" in m], received)
+
+
+def sysbench(port: int, user: str, password: str, database: str, command: str,
+             *args: str) -> str:
+    """sysbench oltp_point_select (one small table) against `port`; its output."""
+    line = ["sysbench", "oltp_point_select", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+            f"--mysql-port={port}", f"--mysql-user={user}", f"--mysql-password={password}",
+            f"--mysql-db={database}", "--mysql-ssl=off", "--tables=1", "--table-size=1000",
+            command, *args]
+    out = subprocess.run(line, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise AssertionError(f"{' '.join(line)} failed ({out.returncode}):\n{out.stdout}\n"
+                             f"{out.stderr}")
+    return out.stdout
 
 
 class RedisLoad:
