@@ -8,6 +8,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,11 @@ class Client {
   virtual ~Client() = default;
   // Called from any thread.
   virtual ClientInfo describe() const = 0;
+  // The listener's protocol ("postgres", "mysql", "redis"): cheaper than describe(). Called
+  // from any thread.
+  virtual std::string_view protocol() const = 0;
+  // Still in its startup or authentication exchange. Called from any thread.
+  virtual bool logging_in() const = 0;
   // Closes the connection at once, whatever it is doing. Called from any thread.
   virtual void kill() = 0;
   // Stops the query the client is running now. Called from another session's thread.

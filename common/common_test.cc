@@ -47,6 +47,8 @@ struct CountingClient : Client {
     info.user = user;
     return info;
   }
+  std::string_view protocol() const override { return "postgres"; }
+  bool logging_in() const override { return false; }
   void cancel() override { ++cancels; }
   void drain() override { ++drains; }
   void kill() override { ++kills; }

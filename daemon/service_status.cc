@@ -18,7 +18,7 @@ ServiceCounts Daemon::service_counts() const {
   ServiceCounts counts;
   counts.draining = shutting_down_.load();
   for (const auto& [id, client] : client_registry_.clients()) {
-    std::string protocol = client->describe().protocol;
+    std::string_view protocol = client->protocol();
     if (protocol == "postgres") ++counts.postgres_clients;
     if (protocol == "mysql") ++counts.mysql_clients;
     if (protocol == "redis") ++counts.redis_clients;

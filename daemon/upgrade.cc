@@ -138,12 +138,19 @@ awaitable<void> Daemon::let_accepted_clients_start() {
     return timer.async_wait(asio::redirect_error(use_awaitable, ignored));
   };
   // A client is counted when its session starts on its worker, and registered once it has
-  // logged in; draining now would refuse the logins under way.
+  // logged in (a PostgreSQL client) or from its first byte (MySQL and Redis, which show
+  // their phase); draining now would refuse the logins under way.
+  auto logging_in = [this] {
+    if (static_cast<std::size_t>(std::max(0, clients_.load())) > client_registry_.size()) {
+      return true;
+    }
+    for (const auto& [id, client] : client_registry_.clients()) {
+      if (client->logging_in()) return true;
+    }
+    return false;
+  };
   co_await pause(std::chrono::milliseconds(100));
-  while (static_cast<std::size_t>(std::max(0, clients_.load())) > client_registry_.size() &&
-         now() < deadline) {
-    co_await pause(std::chrono::milliseconds(20));
-  }
+  while (logging_in() && now() < deadline) co_await pause(std::chrono::milliseconds(20));
   // From here each session ends after its transaction (or goes to the new process, which
   // then serves its next one).
   client_handover_.open();

@@ -84,13 +84,13 @@ ClientInfo Session::describe() const {
   ClientInfo info;
   info.protocol = "mysql";
   info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
-  info.user = user_;
-  info.database = database_;
-  info.application_name = program_name_;
   info.state = std::string(pg::to_string(phase_.load()));
   info.connected_at = connected_at_;
   if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(cancel_lock_);
+  info.user = user_;
+  info.database = database_;
+  info.application_name = program_name_;
   if (cluster_) info.cluster = cluster_->name;  // a reload may move it to a new snapshot
   if (attached_backend_) info.backend = attached_backend_->name;
   if (server_thread_) info.server_pid = static_cast<std::int32_t>(server_thread_->thread_id);
@@ -574,11 +574,17 @@ awaitable<bool> Session::log_in() {
                    response ? "TLS is not enabled on this listener" : "Bad handshake");
     co_return false;
   }
-  user_ = response->user;
+  {
+    std::lock_guard lock(cancel_lock_);  // describe() reads it from other threads
+    user_ = response->user;
+  }
   capabilities_ = response->capabilities & kOfferedCapabilities;
   collation_ = response->collation;
   for (const auto& [key, value] : response->attributes) {
-    if (key == "program_name") program_name_ = value;
+    if (key == "program_name") {
+      std::lock_guard lock(cancel_lock_);
+      program_name_ = value;
+    }
   }
   if (env_.shutting_down.load()) {
     co_await fatal(error::kServerShutdown, "08S01", "Server shutdown in progress");
@@ -592,7 +598,10 @@ awaitable<bool> Session::log_in() {
 
   // The database names a cluster; any other name is a schema of the only MySQL cluster
   // (or of the fallback cluster, which serves every name).
-  database_ = (capabilities_ & cap::kConnectWithDb) ? response->database : "";
+  {
+    std::lock_guard lock(cancel_lock_);
+    database_ = (capabilities_ & cap::kConnectWithDb) ? response->database : "";
+  }
   auto serves_mysql = [](const config::Cluster& cluster) {
     return cluster.protocol == config::Protocol::kMysql || cluster.is_sqlite();
   };
@@ -724,7 +733,10 @@ awaitable<bool> Session::change_user(Bytes payload) {
       co_return false;
     }
   }
-  user_ = change->user;
+  {
+    std::lock_guard lock(cancel_lock_);
+    user_ = change->user;
+  }
   // As at login, the cluster's own name is no schema: the backend's database is.
   schema_ = change->database == cluster_->name ? "" : change->database;
   if (change->collation != 0) collation_ = static_cast<std::uint8_t>(change->collation);
@@ -807,12 +819,15 @@ awaitable<void> Session::serve() {
 
 awaitable<void> Session::resume(HandedSession state) {
   open();
-  user_ = std::move(state.user);
+  {
+    std::lock_guard lock(cancel_lock_);
+    user_ = std::move(state.user);
+    database_ = std::move(state.database);
+    program_name_ = std::move(state.program_name);
+  }
   password_ = std::move(state.password);
   password_sha1_ = std::move(state.password_sha1);
-  database_ = std::move(state.database);
   schema_ = std::move(state.schema);
-  program_name_ = std::move(state.program_name);
   capabilities_ = state.capabilities;
   collation_ = state.collation;
   status_flags_ = state.status_flags;

@@ -85,6 +85,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void cancel() override;
   void drain() override;
   ClientInfo describe() const override;
+  std::string_view protocol() const override { return "mysql"; }
+  bool logging_in() const override {
+    return phase_ == Phase::kStartup || phase_ == Phase::kAuthentication;
+  }
   void kill() override;
   void expire_idle(std::chrono::milliseconds timeout) override;
 
@@ -245,6 +249,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   std::optional<ClientRegistry::Key> registry_key_;
   std::uint32_t connection_id_ = 0;
 
+  // Guards what cancel() and describe() read from other threads: the server thread, the
+  // cancel action, the backend and pin shown, and user_, database_, program_name_ and cluster_.
   mutable SpinLock cancel_lock_;
   std::optional<ServerThread> server_thread_;
   std::function<void()> cancel_action_;

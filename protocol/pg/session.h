@@ -127,6 +127,10 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void cancel() override;
   void drain() override;
   ClientInfo describe() const override;
+  std::string_view protocol() const override { return "postgres"; }
+  bool logging_in() const override {
+    return phase_ == Phase::kStartup || phase_ == Phase::kAuthentication;
+  }
   void kill() override;
   void expire_idle(std::chrono::milliseconds timeout) override;
 

@@ -66,13 +66,13 @@ ClientInfo Session::describe() const {
   ClientInfo info;
   info.protocol = "redis";
   info.address = peer_.address().to_string() + ":" + std::to_string(peer_.port());
-  info.user = user_;
-  info.database = std::to_string(database_);
   info.cluster = cluster_name_;
   info.state = std::string(pg::to_string(phase_.load()));
   info.connected_at = connected_at_;
   if (const char* version = tls_version_.load()) info.tls = version;
   std::lock_guard lock(info_lock_);
+  info.user = user_;
+  info.database = std::to_string(database_);
   info.application_name = client_name_;
   info.backend = shown_backend_;
   info.pinned = pin_reason_;
@@ -245,6 +245,7 @@ Session::Login Session::log_in(std::string_view user, std::string_view password)
     user_slot_ = std::move(slot);
   }
   authenticated_ = true;
+  std::lock_guard lock(info_lock_);
   user_ = std::string(user);
   return Login::kOk;
 }
@@ -441,7 +442,10 @@ bool Session::answer_locally(std::string_view name, std::span<const std::string_
       reply_error("ERR DB index is out of range");
     } else {
       if (*index != database_) {
-        database_ = static_cast<int>(*index);
+        {
+          std::lock_guard lock(info_lock_);
+          database_ = static_cast<int>(*index);
+        }
         shared_.clear();
         for (auto& link : own_) {
           if (link) link->close("the client selected another database");
@@ -462,19 +466,20 @@ bool Session::answer_locally(std::string_view name, std::span<const std::string_
     }
     own_.clear();
     shared_.clear();
-    database_ = 0;
     protocol_ = 2;
     in_multi_ = multi_deferred_ = multi_failed_ = watching_ = subscribed_ = monitoring_ = false;
     sticky_ = false;
     pinned_backend_ = -1;
+    bool logs_out = config_->users_configured && access_method_ != config::AccessMethod::kTrust;
     {
       std::lock_guard lock(info_lock_);
+      database_ = 0;
       client_name_.clear();
       pin_reason_.clear();
+      if (logs_out) user_ = "default";
     }
-    if (config_->users_configured && access_method_ != config::AccessMethod::kTrust) {
+    if (logs_out) {
       authenticated_ = false;
-      user_ = "default";
       user_slot_ = {};
     }
     reply("+RESET\r\n");
@@ -656,6 +661,7 @@ awaitable<void> Session::run() {
   authenticated_ = authenticated_ || !config_->users_configured;
   for (const auto& backend : cluster_->backends) {
     if (!backend.database.empty()) {
+      std::lock_guard lock(info_lock_);
       database_ = static_cast<int>(to_integer(backend.database).value_or(0));
       break;
     }
@@ -692,9 +698,9 @@ awaitable<void> Session::serve_admitted() {
 
 awaitable<void> Session::resume(HandedSession state) {
   auto self = shared_from_this();
+  connected_at_ = from_unix_micros(state.connected_at_us);  // before open() registers it
   open();
   error_code ec;
-  connected_at_ = from_unix_micros(state.connected_at_us);
   auto found = config_->clusters.find(cluster_name_);
   std::string error;
   if (found != config_->clusters.end() && found->second.protocol == config::Protocol::kRedis) {
@@ -709,14 +715,17 @@ awaitable<void> Session::resume(HandedSession state) {
     socket_.close(ec);
     co_return;
   }
-  user_ = std::move(state.user);
+  {
+    std::lock_guard lock(info_lock_);
+    user_ = std::move(state.user);
+    database_ = state.database;
+    client_name_ = std::move(state.client_name);
+  }
   authenticated_ = state.authenticated || !config_->users_configured;
   if (state.access_method >= 0) {
     access_method_ = static_cast<config::AccessMethod>(state.access_method);
   }
   protocol_ = state.protocol;
-  database_ = state.database;
-  client_name_ = std::move(state.client_name);
   if (env_.user_connections && (authenticated_ || !config_->users_configured)) {
     // Counted as at its login; over a lowered limit, it goes on (it was let in).
     const config::User* user = config_->find_user(user_);

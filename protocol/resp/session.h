@@ -46,6 +46,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void cancel() override {}  // Redis has no way to stop a running command
   void drain() override;
   ClientInfo describe() const override;
+  std::string_view protocol() const override { return "redis"; }
+  bool logging_in() const override { return phase_ == Phase::kStartup; }
   void kill() override;
   void expire_idle(std::chrono::milliseconds timeout) override;
 
@@ -242,6 +244,8 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   bool sticky_ = false;  // state the proxy cannot follow: pinned until the client leaves
   std::string pin_reason_;
 
+  // Guards what describe() reads that the session changes after it is registered: user_,
+  // database_, client_name_, shown_backend_, pin_reason_.
   mutable SpinLock info_lock_;
   std::string shown_backend_;
 };

@@ -1,8 +1,8 @@
 """Binary upgrade without downtime: a new plexiproxy process takes the listening sockets over
 from the running one (started with --takeover, or by SIGUSR2 to the running one), which
 drains and exits 0.
-- Under load, pgbench (-c 16, transaction pooling) and Redis clients keep running while the
-  binary is replaced twice: no failed transaction, no refused connection, the same ports;
+- Under load, pgbench (-c 16, transaction pooling), Redis and MySQL clients keep running
+  while the binary is replaced twice: no failed transaction, no refused connection, the same ports;
   both with a new connection per transaction (pgbench -C) and with connections kept
   (pgbench -M prepared, redis-benchmark, sysbench with prepared statements), whose idle
   clients the old process hands to the new one with their sessions: settings, named
@@ -202,14 +202,17 @@ class UpgradeTest(unittest.TestCase):
         bench = threading.Thread(target=self.run_pgbench, daemon=True)
         self.bench_output = None
         redis_load = RedisLoad(self.proxy.redis_port)
+        mysql_load = MysqlLoad(self.proxy.mysql_port)
         bench.start()
         redis_load.start()
+        mysql_load.start()
         time.sleep(3)
 
         third = self.replace_twice()
 
         bench.join(120)
         redis_load.stop()
+        mysql_load.stop()
         self.assertIsNotNone(self.bench_output, "pgbench did not finish")
         processed, failed = pgbench_counts(self.bench_output)
         self.assertGreater(processed, 0, self.bench_output)
@@ -218,6 +221,8 @@ class UpgradeTest(unittest.TestCase):
         self.assertGreater(redis_load.done, 0)
         self.assertEqual(redis_load.refused, 0, redis_load.errors[:5])
         self.assertEqual(redis_load.failed, 0, redis_load.errors[:5])
+        self.assertGreater(mysql_load.done, 0)
+        self.assertEqual(mysql_load.refused + mysql_load.failed, 0, mysql_load.errors[:5])
 
         self.assertTrue(is_alive(third))
         self.assert_serves()
@@ -500,14 +505,11 @@ def sysbench(port: int, user: str, password: str, database: str, command: str,
     return out.stdout
 
 
-class RedisLoad:
-    """Threads sending SET and GET through the proxy, each command on a new connection (as
-    redis-benchmark -k 0), counting connections refused and commands failed."""
+class Load:
+    """Threads each running rounds of commands through the proxy until stopped, counting
+    connections refused and rounds failed."""
 
-    def __init__(self, port: int, threads: int = 4, keep_connections: bool = False):
-        self.port = port
-        self.keep_connections = keep_connections
-        self.clients: dict[int, redis.Redis] = {}
+    def __init__(self, threads: int = 4):
         self.done = self.refused = self.failed = 0
         self.errors: list[str] = []
         self.lock = threading.Lock()
@@ -523,6 +525,39 @@ class RedisLoad:
         self.stopping.set()
         for thread in self.threads:
             thread.join(30)
+
+    def round(self, index: int, n: int) -> None:
+        raise NotImplementedError
+
+    def run(self, index: int) -> None:
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            try:
+                self.round(index, n)
+                with self.lock:
+                    self.done += 1
+            except Exception as error:  # noqa: BLE001 - every failure counts
+                with self.lock:
+                    if "refused" in str(error):
+                        self.refused += 1
+                    else:
+                        self.failed += 1
+                    self.errors.append(repr(error))
+
+
+class RedisLoad(Load):
+    """SET then GET of a counter, each command on a new connection (as redis-benchmark
+    -k 0), or on one connection per thread kept throughout."""
+
+    def __init__(self, port: int, threads: int = 4, keep_connections: bool = False):
+        super().__init__(threads)
+        self.port = port
+        self.keep_connections = keep_connections
+        self.clients: dict[int, redis.Redis] = {}
+
+    def stop(self) -> None:
+        super().stop()
         for client in self.clients.values():
             client.close()
 
@@ -541,28 +576,27 @@ class RedisLoad:
         finally:
             client.close()
 
-    def run(self, index: int) -> None:
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
-            try:
-                self.command(index, "SET", f"upgrade:{index}", n)
-                value = self.command(index, "GET", f"upgrade:{index}")
-                if int(value) != n:
-                    raise AssertionError(f"read {value!r} back after setting {n}")
-                with self.lock:
-                    self.done += 2
-            except redis.ConnectionError as error:
-                with self.lock:
-                    if "refused" in str(error):
-                        self.refused += 1
-                    else:
-                        self.failed += 1
-                    self.errors.append(repr(error))
-            except Exception as error:  # noqa: BLE001 - every failure counts
-                with self.lock:
-                    self.failed += 1
-                    self.errors.append(repr(error))
+    def round(self, index: int, n: int) -> None:
+        self.command(index, "SET", f"upgrade:{index}", n)
+        value = self.command(index, "GET", f"upgrade:{index}")
+        if int(value) != n:
+            raise AssertionError(f"read {value!r} back after setting {n}")
+
+
+class MysqlLoad(Load):
+    """A MySQL login and one query per round: each login a chance to be refused or cut."""
+
+    def __init__(self, port: int, threads: int = 4):
+        super().__init__(threads)
+        self.port = port
+
+    def round(self, index: int, n: int) -> None:
+        with pymysql.connect(host="127.0.0.1", port=self.port, user=USER, password=PASSWORD,
+                             database=MYSQL_DB, connect_timeout=10, read_timeout=10) as conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT %s", (n,))
+                if cursor.fetchone()[0] != n:
+                    raise AssertionError(f"SELECT {n} answered otherwise")
 
 
 if __name__ == "__main__":
