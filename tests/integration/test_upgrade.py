@@ -189,6 +189,10 @@ class UpgradeTest(unittest.TestCase):
         return third
 
     def test_the_control_socket_is_private(self):
+        # Opened once the listeners are (a sanitizer build can be slow to get there).
+        deadline = time.monotonic() + 10
+        while not self.proxy.socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         mode = self.proxy.socket_path.stat().st_mode
         self.assertTrue(stat.S_ISSOCK(mode))
         self.assertEqual(stat.S_IMODE(mode), 0o600)
