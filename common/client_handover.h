@@ -89,7 +89,12 @@ class StateReader {
   std::uint32_t u32();
   std::uint64_t u64();
   std::string text();
-  bool flag() { return u32() != 0; }
+  // 0 or 1; anything else fails (each state has exactly one encoding).
+  bool flag() {
+    std::uint32_t value = u32();
+    if (value > 1) fail();
+    return value == 1;
+  }
   std::vector<std::pair<std::string, std::string>> pairs();
   // A count of items each at least `item_bytes` long: zero (and failed) when the rest of
   // the input could not hold that many, so a corrupt count cannot make a reader allocate.

@@ -46,6 +46,15 @@ TEST(StateFields, ReadingPastTheEndFailsForGood) {
   EXPECT_FALSE(extra.done());  // a byte left over is not a whole state
 }
 
+TEST(StateFields, AFlagIsZeroOrOne) {
+  StateWriter out;
+  out.u32(2);
+  std::string bytes = out.take();
+  StateReader in(bytes);
+  EXPECT_FALSE(in.flag());
+  EXPECT_FALSE(in.ok());
+}
+
 TEST(StateFields, ACountTheRestCannotHoldIsRefused) {
   StateWriter out;
   out.u32(1000000).text("one item");
