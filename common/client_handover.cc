@@ -32,7 +32,6 @@ bool HandoverQueue::offer(HandedClient&& client) {
   if (!open_) return false;
   queued_.push_back(std::move(client));
   client.fd = -1;
-  ++offered_;
   return true;
 }
 
@@ -41,11 +40,6 @@ std::vector<HandedClient> HandoverQueue::take_all() {
   std::vector<HandedClient> taken;
   taken.swap(queued_);
   return taken;
-}
-
-std::uint64_t HandoverQueue::offered() const {
-  std::lock_guard lock(mutex_);
-  return offered_;
 }
 
 StateWriter& StateWriter::u32(std::uint32_t value) {

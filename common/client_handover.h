@@ -57,13 +57,11 @@ class HandoverQueue {
   bool offer(HandedClient&& client);
   // Everything queued, oldest first.
   std::vector<HandedClient> take_all();
-  std::uint64_t offered() const;
 
  private:
   mutable std::mutex mutex_;
   bool open_ = false;
   std::vector<HandedClient> queued_;
-  std::uint64_t offered_ = 0;
 };
 
 // Length-prefixed fields: what a session's state is written in. Every field is a u32 or u64

@@ -606,14 +606,14 @@ awaitable<void> Daemon::shutdown(Stop why) {
   asio::steady_timer timer(workers_.main());
   // Clients handed over are sent as they come: each waits, unserved, until it is.
   auto round = successor_link_ ? std::chrono::milliseconds(5) : std::chrono::milliseconds(50);
-  int rounds = 0;
+  auto next_drain = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
   while (clients_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(round);
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
     if (successor_link_) co_await send_handed_clients();
-    if (++rounds * round >= std::chrono::milliseconds(50)) {
-      rounds = 0;
+    if (std::chrono::steady_clock::now() >= next_drain) {
+      next_drain += std::chrono::milliseconds(50);
       client_registry_.drain_all();
     }
   }

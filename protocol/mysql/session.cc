@@ -323,11 +323,11 @@ bool Session::hand_over() {
   if (ec) return false;
   input_.consume(input_.size());
   phase_ = Phase::kClosing;
-  handed_over_ = true;
   // KILL with its id reaches the new process now.
   env_.registry.remove(*registry_key_);
   registry_key_.reset();
-  if (!env_.handover->offer({"mysql", encode_handed_session(state), fd})) ::close(fd);
+  handed_over_ = env_.handover->offer({"mysql", encode_handed_session(state), fd});
+  if (!handed_over_) ::close(fd);  // the handover ended a moment ago: closed, as the drain would
   return true;
 }
 
@@ -859,20 +859,10 @@ awaitable<void> Session::resume(HandedSession state) {
 }
 
 void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state) {
-  auto decoded = decode_handed_session(state);
-  if (!decoded) {
-    environment.log->error(
-        "a mysql client handed over in the upgrade came with an unreadable state: closed");
-    return;
-  }
-  auto session = std::make_shared<Session>(std::move(socket), environment);
-  auto executor = session->socket().get_executor();
-  asio::co_spawn(
-      executor,
-      [session, handed = std::move(*decoded)]() mutable {
-        return session->resume(std::move(handed));
-      },
-      pg::log_session_errors(environment.log));
+  pg::resume_session(std::move(socket), environment, decode_handed_session(state),
+                     [&environment](tcp::socket socket, const HandedSession&) {
+                       return std::make_shared<Session>(std::move(socket), environment);
+                     });
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -826,22 +825,17 @@ int user_client_limit(const config::Config& config, const config::User* user) {
   return config.limits.max_user_client_conn;
 }
 
+void log_unreadable_handover(SessionEnvironment& environment) {
+  environment.log->error(
+      "a client handed over in the upgrade came with an unreadable state: "
+      "closed");
+}
+
 void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state) {
-  auto decoded = decode_handed_session(state);
-  if (!decoded) {
-    environment.log->error(
-        "a client handed over in the upgrade came with an unreadable state: "
-        "closed");
-    return;
-  }
-  auto session = std::make_shared<Session>(std::move(socket), environment);
-  auto executor = session->socket_.get_executor();
-  asio::co_spawn(
-      executor,
-      [session, handed = std::move(*decoded)]() mutable {
-        return session->resume(std::move(handed));
-      },
-      log_session_errors(environment.log));
+  resume_session(std::move(socket), environment, decode_handed_session(state),
+                 [&environment](tcp::socket socket, const HandedSession&) {
+                   return std::make_shared<Session>(std::move(socket), environment);
+                 });
 }
 
 awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& environment) {

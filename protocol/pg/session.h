@@ -142,7 +142,6 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   friend awaitable<bool> start_relay(Session&);
   friend awaitable<void> run_sqlite_front(Session&);
   friend awaitable<void> run_admin_console(Session&);
-  friend void resume_client(tcp::socket, SessionEnvironment&, std::string_view);
 
   // Counts the client and takes the process's current config: how run() and resume() begin.
   void open();
@@ -315,5 +314,28 @@ awaitable<void> accept_clients(tcp::acceptor& acceptor, SessionEnvironment& envi
 // Serves a client handed over in a binary upgrade (`state`: its HandedSession, encoded) on
 // the worker `socket` belongs to.
 void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state);
+
+// Logs that a client handed over came with a state that does not decode (it is closed).
+void log_unreadable_handover(SessionEnvironment& environment);
+
+// What every front's resume_client() does with the state it decoded: `make(socket, state)`
+// makes the session, whose resume(state) is spawned on the socket's worker. A state that did
+// not decode is logged and the client closed. Shared by every front.
+template <class HandedState, class MakeSession>
+void resume_session(tcp::socket socket, SessionEnvironment& environment,
+                    std::optional<HandedState> decoded, MakeSession make) {
+  if (!decoded) {
+    log_unreadable_handover(environment);
+    return;
+  }
+  auto executor = socket.get_executor();
+  auto session = make(std::move(socket), *decoded);
+  asio::co_spawn(
+      executor,
+      [session, handed = std::move(*decoded)]() mutable {
+        return session->resume(std::move(handed));
+      },
+      log_session_errors(environment.log));
+}
 
 }  // namespace plexi::pg

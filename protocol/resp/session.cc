@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
 
 #include "common/socket_io.h"
 
@@ -146,9 +145,9 @@ bool Session::hand_over() {
   int fd = socket_.socket().release(ec);
   if (ec) return false;
   input_.consume(input_.size());
-  HandedClient client{"redis", encode_handed_session(state), fd};
-  if (!env_.handover->offer(std::move(client))) ::close(fd);
-  return true;
+  bool offered = env_.handover->offer({"redis", encode_handed_session(state), fd});
+  if (!offered) ::close(fd);  // the handover ended a moment ago: closed, as the drain would
+  return offered;
 }
 
 void Session::reply(std::string bytes) {
@@ -736,22 +735,11 @@ awaitable<void> Session::resume(HandedSession state) {
 }
 
 void resume_client(tcp::socket socket, SessionEnvironment& environment, std::string_view state) {
-  auto decoded = decode_handed_session(state);
-  if (!decoded) {
-    environment.log->error(
-        "a redis client handed over in the upgrade came with an unreadable "
-        "state: closed");
-    return;
-  }
-  auto cluster = decoded->cluster;
-  auto session = std::make_shared<Session>(std::move(socket), environment, std::move(cluster));
-  auto executor = session->socket_.get_executor();
-  asio::co_spawn(
-      executor,
-      [session, handed = std::move(*decoded)]() mutable {
-        return session->resume(std::move(handed));
-      },
-      pg::log_session_errors(environment.log));
+  pg::resume_session(std::move(socket), environment, decode_handed_session(state),
+                     [&environment](tcp::socket socket, const HandedSession& handed) {
+                       return std::make_shared<Session>(std::move(socket), environment,
+                                                        handed.cluster);
+                     });
 }
 
 awaitable<bool> Session::start_tls() {

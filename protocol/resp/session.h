@@ -52,7 +52,6 @@ class Session : public Client, public std::enable_shared_from_this<Session> {
   void expire_idle(std::chrono::milliseconds timeout) override;
 
  private:
-  friend void resume_client(tcp::socket, SessionEnvironment&, std::string_view);
   // A request split over shards (or sent to all of them), and how their replies combine.
   struct Merge {
     enum class Op { kByPosition, kSum, kAllOk, kConcat, kScan };
