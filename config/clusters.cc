@@ -37,8 +37,8 @@ const Choices<ServerTls> kServerTls = {{"disable", ServerTls::kDisable},
 const Choices<Role> kReadFrom = {{"primary", Role::kPrimary}, {"replica", Role::kReplica}};
 // The key hashes of twemproxy that routing::KetamaRing implements.
 const std::vector<std::string_view> kRedisHashes = {
-    "fnv1a_64", "fnv1_64", "fnv1a_32", "fnv1_32", "md5",      "crc16",     "crc32",
-    "crc32a",   "murmur",  "hsieh",    "jenkins", "one_at_a_time"};
+    "fnv1a_64", "fnv1_64", "fnv1a_32", "fnv1_32", "md5",     "crc16",
+    "crc32",    "crc32a",  "murmur",   "hsieh",   "jenkins", "one_at_a_time"};
 const Choices<LoadBalancing> kLoadBalancing = {
     {"round_robin", LoadBalancing::kRoundRobin},
     {"least_outstanding", LoadBalancing::kLeastOutstanding},
@@ -401,10 +401,9 @@ const Fields<ClusterDraft>& cluster_fields() {
       return a;
     }();
     for (auto& key : auth) {
-      f.push_back({key.key, [read = key.read](Reader& r, const YAML::Node& n,
-                                              const std::string& path, ClusterDraft& d) {
-                     read(r, n, path, d.cluster.auth);
-                   }});
+      f.push_back(
+          {key.key, [read = key.read](Reader& r, const YAML::Node& n, const std::string& path,
+                                      ClusterDraft& d) { read(r, n, path, d.cluster.auth); }});
     }
     // Pool knobs come before backends so each backend starts from the cluster's settings.
     for (auto& knob : lift(&ClusterDraft::pool, pool_fields())) f.push_back(std::move(knob));
@@ -488,8 +487,7 @@ void check_sentinels(Reader& r, const std::string& path, const ClusterDraft& d) 
 
 // auth_* keys need auth_user, and only PostgreSQL and MySQL clusters look users up, each with
 // its own default query.
-void check_auth_query(Reader& r, const YAML::Node& node, const std::string& path,
-                      ClusterDraft& d) {
+void check_auth_query(Reader& r, const YAML::Node& node, const std::string& path, ClusterDraft& d) {
   if (!node.IsMap()) return;
   for (const auto& entry : node) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
@@ -539,6 +537,30 @@ void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, C
     }
     if (backend.role == Role::kCache && backend.type != BackendType::kRedis) {
       r.error(at, child_path(d.backend_paths[i], "role"), "the cache role needs a redis backend");
+    }
+    if (backend.role == Role::kCache && cluster.protocol == Protocol::kRedis) {
+      r.error(at, child_path(d.backend_paths[i], "role"),
+              "the cache role is for PostgreSQL and MySQL clusters");
+    }
+    if (backend.role == Role::kCache && backend.tls >= ServerTls::kRequire) {
+      // hiredis 0.14, which the cache is reached with, has no TLS.
+      r.error(at, child_path(d.backend_paths[i], "tls"),
+              "the cache backend is reached without TLS (use a loopback or private address)");
+    }
+  }
+  int caches = 0;
+  for (std::size_t i = 0; i < cluster.backends.size(); ++i) {
+    if (cluster.backends[i].role != Role::kCache || ++caches == 1) continue;
+    r.error(d.backend_nodes[i], child_path(d.backend_paths[i], "role"),
+            "a cluster has at most one backend with role: cache");
+  }
+  if (caches == 0) {
+    for (const auto& rule : cluster.rules) {
+      if (!rule.cache_ttl) continue;
+      r.error(node, child_path(path, "rules"),
+              "rule at line " + std::to_string(rule.line) +
+                  " has cache_ttl: but the cluster has no backend with role: cache");
+      break;
     }
   }
   check_shards(r, node, path, d);

@@ -304,6 +304,18 @@ struct Digest {
   std::size_t max_entries = 5000;  // least recently used shapes are evicted beyond it
 };
 
+// The result cache: statements a rule or hint gives a cache_ttl are answered from the
+// cluster's `role: cache` Redis backend (routing/result_cache.h).
+struct Cache {
+  // Larger results are not stored (they are relayed as usual).
+  std::size_t max_result_bytes = 1024 * 1024;
+  // How long a lookup may wait for Redis before the statement goes to the database.
+  Duration timeout{100};
+  // After Redis failed or timed out, how long statements skip the cache before the proxy
+  // connects to it again.
+  Duration retry_interval{1000};
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<embedded default>"
   Listen listen;
@@ -336,6 +348,7 @@ struct Config {
   Upgrade upgrade;
   Metrics metrics;
   Digest digest;
+  Cache cache;
 
   const User* find_user(std::string_view name) const;
   const Cluster* find_cluster(std::string_view name) const;

@@ -77,9 +77,9 @@ void read_users(Reader& r, const YAML::Node& node, const std::string& path, Draf
     f.push_back(field("admin", &User::admin, as_bool()));
     f.push_back(field("pool_mode", &User::pool_mode, as_choice(kPoolModes)));
     f.push_back(field("max_client_conn", &User::max_client_conn, as_int<int>(0, 1000000)));
-    f.push_back(field(
-        "auth", &User::auth,
-        as_choice(Choices<UserAuth>{{"password", UserAuth::kPassword}, {"cert", UserAuth::kCert}})));
+    f.push_back(field("auth", &User::auth,
+                      as_choice(Choices<UserAuth>{{"password", UserAuth::kPassword},
+                                                  {"cert", UserAuth::kCert}})));
     return f;
   }();
   d.config.users_configured = true;
@@ -170,6 +170,11 @@ const Fields<Draft>& top_fields() {
       field("enabled", &Digest::enabled, as_bool()),
       field("max_entries", &Digest::max_entries, as_int<std::size_t>(1, 10000000)),
   };
+  static const Fields<Cache> cache = {
+      field("max_result_bytes", &Cache::max_result_bytes, as_int<std::size_t>(1, 512LL << 20)),
+      field("timeout", &Cache::timeout, as_duration(true)),
+      field("retry_interval", &Cache::retry_interval, as_duration(true)),
+  };
   static const Fields<Draft> fields = [] {
     Fields<Draft> f = {
         {"listen", read_listen},
@@ -199,6 +204,7 @@ const Fields<Draft>& top_fields() {
     for (auto& s : section("upgrade", &Config::upgrade, upgrade)) f.push_back(std::move(s));
     for (auto& s : section("metrics", &Config::metrics, metrics)) f.push_back(std::move(s));
     for (auto& s : section("digest", &Config::digest, digest)) f.push_back(std::move(s));
+    for (auto& s : section("cache", &Config::cache, cache)) f.push_back(std::move(s));
     f.push_back({"clusters", read_clusters});
     f.push_back({"access", read_access});
     return f;

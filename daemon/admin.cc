@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include "common/socket_io.h"
 #include "common/json_escape.h"
+#include "common/socket_io.h"
 #include "daemon/daemon.h"
 
 namespace plexi {
@@ -17,8 +17,12 @@ namespace {
 
 // What SHOW SERVERS shows as a server connection's process: PostgreSQL's backend pid, MySQL's
 // connection (thread) id.
-std::int64_t server_id_of(const pg::ServerConnection& connection) { return connection.backend_pid(); }
-std::int64_t server_id_of(const mysql::ServerConnection& connection) { return connection.thread_id(); }
+std::int64_t server_id_of(const pg::ServerConnection& connection) {
+  return connection.backend_pid();
+}
+std::int64_t server_id_of(const mysql::ServerConnection& connection) {
+  return connection.thread_id();
+}
 
 using admin::Reply;
 using admin::Table;
@@ -79,9 +83,9 @@ std::string pool_mode_of(const config::Config& config, const pools::PoolKey& key
 
 Table Daemon::pools_table() const {
   Table table;
-  table.columns = {"cluster", "backend",  "user",     "database",   "pool_mode",   "sv_active",
-                   "sv_idle", "sv_pinned", "waiting", "pool_size", "connections_opened",
-                   "wait_timeouts"};
+  table.columns = {
+      "cluster", "backend",   "user",    "database",  "pool_mode",          "sv_active",
+      "sv_idle", "sv_pinned", "waiting", "pool_size", "connections_opened", "wait_timeouts"};
   auto config = this->config();
   pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
     auto stats = pool.stats();
@@ -115,8 +119,8 @@ Table Daemon::clients_table() const {
 
 Table Daemon::servers_table() const {
   Table table;
-  table.columns = {"cluster", "backend", "user", "database", "state", "pid", "client_id",
-                   "age_seconds", "idle_seconds", "tls"};
+  table.columns = {"cluster", "backend",   "user",        "database",     "state",
+                   "pid",     "client_id", "age_seconds", "idle_seconds", "tls"};
   auto now = pools::Clock::now();
   auto age = [&](pools::Clock::time_point since) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - since).count());
@@ -143,8 +147,8 @@ Table Daemon::servers_table() const {
 
 Table Daemon::stats_table() const {
   Table table;
-  table.columns = {"protocol", "cluster", "backend", "role", "statements", "total_seconds",
-                   "avg_ms"};
+  table.columns = {"protocol",   "cluster",       "backend", "role",
+                   "statements", "total_seconds", "avg_ms"};
   auto totals = metrics_.statement_totals();
   std::sort(totals.begin(), totals.end(), [](const auto& a, const auto& b) {
     return std::tie(a.cluster, a.backend, a.role) < std::tie(b.cluster, b.backend, b.role);
@@ -160,9 +164,8 @@ Table Daemon::stats_table() const {
 
 Table Daemon::backends_table() const {
   Table table;
-  table.columns = {"cluster",      "backend", "host",       "port",       "role", "state",
-                   "actual_role",  "writes",  "lag_seconds", "last_check", "last_error",
-                   "disabled"};
+  table.columns = {"cluster",     "backend", "host",        "port",       "role",       "state",
+                   "actual_role", "writes",  "lag_seconds", "last_check", "last_error", "disabled"};
   auto config = this->config();
   for (const auto& [name, cluster] : config->clusters) {
     auto health = health_ ? health_->cluster(name) : nullptr;
@@ -177,9 +180,11 @@ Table Daemon::backends_table() const {
       std::string actual;
       if (seen && seen->up) actual = seen->actual_primary ? "primary" : "replica";
       table.rows.push_back(
-          {name, backend.name, backend.type == config::BackendType::kSqlite ? backend.path : backend.host,
-           backend.type == config::BackendType::kSqlite ? std::nullopt
-                                                         : std::optional(std::to_string(backend.port)),
+          {name, backend.name,
+           backend.type == config::BackendType::kSqlite ? backend.path : backend.host,
+           backend.type == config::BackendType::kSqlite
+               ? std::nullopt
+               : std::optional(std::to_string(backend.port)),
            std::string(config::to_string(backend.role)),
            seen ? std::string(routing::to_string(seen->state)) : "unchecked",
            actual.empty() ? std::nullopt : std::optional(actual),
@@ -242,6 +247,9 @@ Table Daemon::config_table() const {
   add("metrics.enabled", config->metrics.enabled ? "true" : "false");
   add("digest.enabled", config->digest.enabled ? "true" : "false");
   add("digest.max_entries", std::to_string(config->digest.max_entries));
+  add("cache.max_result_bytes", std::to_string(config->cache.max_result_bytes));
+  add("cache.timeout_ms", std::to_string(config->cache.timeout.count()));
+  add("cache.retry_interval_ms", std::to_string(config->cache.retry_interval.count()));
   add("admin.token", config->admin.token.empty() ? "none" : "set");
   add("upgrade.socket", upgrade_socket_path());
   for (const auto& [name, cluster] : config->clusters) {
@@ -267,13 +275,21 @@ Table Daemon::config_table() const {
 
 Table Daemon::queries_table() const {
   Table table;
-  table.columns = {"cluster", "user",    "digest", "query", "calls",        "errors",
-                   "total_seconds", "mean_ms", "max_ms", "rows", "last_backend"};
+  table.columns = {"cluster",    "user",          "digest",          "query",       "calls",
+                   "errors",     "total_seconds", "mean_ms",         "max_ms",      "rows",
+                   "cache_hits", "cache_misses",  "cache_hit_ratio", "last_backend"};
   for (const auto& row : digests_.snapshot()) {
+    // Of the calls looked up in the result cache; empty for a statement never looked up.
+    std::string hit_ratio;
+    if (std::uint64_t looked_up = row.cache_hits + row.cache_misses; looked_up > 0) {
+      hit_ratio = fmt::format("{:.3f}",
+                              static_cast<double>(row.cache_hits) / static_cast<double>(looked_up));
+    }
     table.rows.push_back({row.cluster, row.user, row.digest, row.text, std::to_string(row.calls),
                           std::to_string(row.errors), seconds_text(row.total_seconds),
                           milliseconds_text(row.mean_seconds), milliseconds_text(row.max_seconds),
-                          std::to_string(row.rows), row.last_backend});
+                          std::to_string(row.rows), std::to_string(row.cache_hits),
+                          std::to_string(row.cache_misses), hit_ratio, row.last_backend});
   }
   return table;
 }
@@ -319,9 +335,9 @@ void append_table_json(std::string& out, const Table& table) {
 
 std::string Daemon::status_json(bool queries) const {
   std::string out = "{\"version\":\"" PLEXI_VERSION "\",\"uptime_seconds\":";
-  out += std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_)
-          .count());
+  out += std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now() - started_at_)
+                            .count());
   out += ",\"ready\":";
   std::string why = unready_reason();
   out += why.empty() ? "true" : "false";
@@ -399,10 +415,11 @@ awaitable<Reply> Daemon::execute(const admin::Command& command) {
       if (what == "CONFIG") co_return rows(config_table());
       if (what == "VERSION") co_return rows(Table{{"version"}, {{"plexiproxy " PLEXI_VERSION}}});
       Table help{{"command"}, {}};
-      for (auto subject : admin::show_subjects()) help.rows.push_back({"SHOW " + std::string(subject)});
-      for (const char* other : {"RELOAD", "PAUSE [cluster]", "RESUME [cluster]",
-                                "DISABLE BACKEND [cluster.]backend",
-                                "ENABLE BACKEND [cluster.]backend", "KILL client_id", "SHUTDOWN"}) {
+      for (auto subject : admin::show_subjects())
+        help.rows.push_back({"SHOW " + std::string(subject)});
+      for (const char* other :
+           {"RELOAD", "PAUSE [cluster]", "RESUME [cluster]", "DISABLE BACKEND [cluster.]backend",
+            "ENABLE BACKEND [cluster.]backend", "KILL client_id", "SHUTDOWN"}) {
         help.rows.push_back({other});
       }
       co_return rows(std::move(help));
@@ -466,8 +483,10 @@ awaitable<Reply> Daemon::execute(const admin::Command& command) {
     }
     case Kind::kKill: {
       std::int32_t id = 0;
-      std::from_chars(command.argument.data(), command.argument.data() + command.argument.size(), id);
-      if (!client_registry_.kill(id)) co_return error("42704", "no client with id " + command.argument);
+      std::from_chars(command.argument.data(), command.argument.data() + command.argument.size(),
+                      id);
+      if (!client_registry_.kill(id))
+        co_return error("42704", "no client with id " + command.argument);
       co_return done("KILL");
     }
     case Kind::kShutdown:

@@ -32,6 +32,11 @@ constexpr Declared kPinned{"plexiproxy_pinned_sessions_total",
                            "Sessions pinned to one server connection, by reason."};
 constexpr Declared kBytes{"plexiproxy_bytes_total",
                           "Bytes received from and sent to clients of the relay."};
+constexpr Declared kCacheRequests{
+    "plexiproxy_cache_requests_total",
+    "Statements the result cache was asked for, by result (hit, miss, bypass, error)."};
+constexpr Declared kCacheBytes{"plexiproxy_cache_bytes_total",
+                               "Bytes of answers served from the result cache and stored in it."};
 constexpr Declared kReloads{"plexiproxy_config_reloads_total", "Config reloads, by result."};
 constexpr Declared kTlsHandshakes{"plexiproxy_client_tls_handshakes_total",
                                   "TLS handshakes with clients, by protocol and result (ok, "
@@ -129,7 +134,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   clients_family_ = &build<prometheus::Gauge>(registry, kClientConnections);
   pinned_family_ = &build<prometheus::Counter>(registry, kPinned);
   failovers_family_ = &build<prometheus::Counter>(registry, kFailovers);
-  client_connections_total_ = &build<prometheus::Counter>(registry, kClientConnectionsTotal).Add({});
+  client_connections_total_ =
+      &build<prometheus::Counter>(registry, kClientConnectionsTotal).Add({});
   auto& errors = build<prometheus::Counter>(registry, kErrors);
   for (std::size_t i = 0; i < errors_.size(); ++i) {
     errors_[i] = &errors.Add({{"kind", std::string(to_string(static_cast<Error>(i)))}});
@@ -138,6 +144,16 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   bytes_[static_cast<std::size_t>(Direction::kClientIn)] = &bytes.Add({{"direction", "client_in"}});
   bytes_[static_cast<std::size_t>(Direction::kClientOut)] =
       &bytes.Add({{"direction", "client_out"}});
+  auto& cache_requests = build<prometheus::Counter>(registry, kCacheRequests);
+  constexpr std::array<std::string_view, 4> kCacheResults = {"hit", "miss", "bypass", "error"};
+  for (std::size_t i = 0; i < cache_requests_.size(); ++i) {
+    cache_requests_[i] = &cache_requests.Add({{"result", std::string(kCacheResults[i])}});
+  }
+  auto& cache_bytes = build<prometheus::Counter>(registry, kCacheBytes);
+  cache_bytes_[static_cast<std::size_t>(CacheBytes::kServed)] =
+      &cache_bytes.Add({{"operation", "served"}});
+  cache_bytes_[static_cast<std::size_t>(CacheBytes::kStored)] =
+      &cache_bytes.Add({{"operation", "stored"}});
   auto& reloads = build<prometheus::Counter>(registry, kReloads);
   reloads_ok_ = &reloads.Add({{"result", "success"}});
   reloads_failed_ = &reloads.Add({{"result", "failure"}});
@@ -168,9 +184,9 @@ const StatementSeries& Metrics::statements(std::string_view protocol, std::strin
   if (it != series_.end()) return it->second;
   auto& series = series_.try_emplace(std::move(key)).first->second;
   series.statements = &statements_family_->Add({{"protocol", std::string(protocol)},
-                                                 {"cluster", std::string(cluster)},
-                                                 {"backend", std::string(backend)},
-                                                 {"role", std::string(role)}});
+                                                {"cluster", std::string(cluster)},
+                                                {"backend", std::string(backend)},
+                                                {"role", std::string(role)}});
   // Family::Add gives back the existing series for labels it has.
   series.duration = &duration_family_->Add({{"protocol", std::string(protocol)},
                                             {"cluster", std::string(cluster)},
@@ -202,7 +218,8 @@ prometheus::Histogram& Metrics::pool_wait(std::string_view cluster) {
 }
 
 prometheus::Gauge& Metrics::clients(std::string_view protocol, std::string_view cluster) {
-  return clients_family_->Add({{"protocol", std::string(protocol)}, {"cluster", std::string(cluster)}});
+  return clients_family_->Add(
+      {{"protocol", std::string(protocol)}, {"cluster", std::string(cluster)}});
 }
 
 void Metrics::pinned(std::string_view reason) {

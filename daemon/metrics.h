@@ -35,13 +35,13 @@ enum class Error : std::uint8_t {
   kAuthFailed,
   kStartupTimeout,
   kMaxClientConn,
-  kBackendConnect,  // no server connection could be opened
-  kBackendLost,     // a server connection failed mid-request
-  kPoolTimeout,     // query_wait_timeout
-  kNoWriteTarget,   // a write with no primary to take it
-  kRefusedByRule,   // a rule with block: true
-  kTlsRequired,     // a plain client where tls.client is require
-  kAccessRule,      // refused by the access rules (a reject rule, or no rule matched)
+  kBackendConnect,     // no server connection could be opened
+  kBackendLost,        // a server connection failed mid-request
+  kPoolTimeout,        // query_wait_timeout
+  kNoWriteTarget,      // a write with no primary to take it
+  kRefusedByRule,      // a rule with block: true
+  kTlsRequired,        // a plain client where tls.client is require
+  kAccessRule,         // refused by the access rules (a reject rule, or no rule matched)
   kMaxUserClientConn,  // the user has max_client_conn clients already
   kClientIdleTimeout,  // closed after limits.client_idle_timeout without a request
   kCount,
@@ -49,6 +49,19 @@ enum class Error : std::uint8_t {
 std::string_view to_string(Error kind);
 
 enum class Direction : std::uint8_t { kClientIn, kClientOut };
+
+// What became of a statement the result cache was asked for (a rule or hint gave it a
+// cache_ttl); the `result` label of cache_requests_total.
+enum class CacheResult : std::uint8_t {
+  kHit,     // answered from Redis
+  kMiss,    // not there: sent to the database (and its answer stored)
+  kBypass,  // not looked up: in a transaction, volatile, a write, or Redis known to be down
+  kError,   // Redis failed or timed out: sent to the database
+  kCount,
+};
+// Bytes served from the cache and bytes stored in it; the `operation` label of
+// cache_bytes_total.
+enum class CacheBytes : std::uint8_t { kServed, kStored, kCount };
 
 // Where one kind of statement is counted: (protocol, cluster, backend, role it was sent as).
 struct StatementSeries {
@@ -96,6 +109,12 @@ class Metrics {
   void bytes(Direction direction, std::size_t n) {
     bytes_[static_cast<std::size_t>(direction)]->Increment(static_cast<double>(n));
   }
+  void cache_request(CacheResult result) {
+    cache_requests_[static_cast<std::size_t>(result)]->Increment();
+  }
+  void cache_bytes(CacheBytes operation, std::size_t n) {
+    cache_bytes_[static_cast<std::size_t>(operation)]->Increment(static_cast<double>(n));
+  }
   void config_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->Increment(); }
   // A TLS handshake with a client of `protocol` (postgres, mysql or redis), and its outcome.
   void tls_handshake(std::string_view protocol, bool ok);
@@ -124,6 +143,8 @@ class Metrics {
   prometheus::Counter* client_connections_total_ = nullptr;
   std::array<prometheus::Counter*, static_cast<std::size_t>(Error::kCount)> errors_{};
   std::array<prometheus::Counter*, 2> bytes_{};
+  std::array<prometheus::Counter*, static_cast<std::size_t>(CacheResult::kCount)> cache_requests_{};
+  std::array<prometheus::Counter*, static_cast<std::size_t>(CacheBytes::kCount)> cache_bytes_{};
   prometheus::Counter* reloads_ok_ = nullptr;
   prometheus::Counter* reloads_failed_ = nullptr;
   // By protocol (postgres, mysql, redis), then failed and ok.

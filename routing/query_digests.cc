@@ -102,6 +102,8 @@ void QueryDigests::record(const DigestSample& sample) {
   entry->min_ns = std::min(entry->min_ns, elapsed);
   entry->max_ns = std::max(entry->max_ns, elapsed);
   if (sample.rows >= 0) entry->rows += sample.rows;
+  if (sample.cache_hit) ++entry->cache_hits;
+  if (sample.cache_miss) ++entry->cache_misses;
   // assign() reuses the string's capacity: it allocates only for a longer name than before.
   if (entry->last_backend != sample.backend) entry->last_backend.assign(sample.backend);
   entry->last_seen = now;
@@ -177,6 +179,8 @@ std::vector<DigestRow> QueryDigests::snapshot(std::size_t limit) const {
       row.min_seconds = seconds(entry.min_ns);
       row.max_seconds = seconds(entry.max_ns);
       row.rows = entry.rows;
+      row.cache_hits = entry.cache_hits;
+      row.cache_misses = entry.cache_misses;
       row.last_backend = entry.last_backend;
       row.first_seen = entry.first_seen;
       row.last_seen = entry.last_seen;

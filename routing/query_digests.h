@@ -28,6 +28,9 @@ struct DigestSample {
   std::int64_t rows = -1;  // -1: unknown (not added to the row count)
   std::string_view backend;
   bool error = false;
+  // Answered from the result cache (hit), or looked up there and not found (miss).
+  bool cache_hit = false;
+  bool cache_miss = false;
 };
 
 // A copy of one entry, for display.
@@ -45,6 +48,8 @@ struct DigestRow {
   double min_seconds = 0;
   double max_seconds = 0;
   std::int64_t rows = 0;  // sum over the calls whose row count was known
+  std::uint64_t cache_hits = 0;
+  std::uint64_t cache_misses = 0;
   std::string last_backend;
   std::chrono::system_clock::time_point first_seen;
   std::chrono::system_clock::time_point last_seen;
@@ -116,6 +121,8 @@ class QueryDigests {
     std::int64_t min_ns = 0;
     std::int64_t max_ns = 0;
     std::int64_t rows = 0;
+    std::uint64_t cache_hits = 0;
+    std::uint64_t cache_misses = 0;
     std::string last_backend;
     std::chrono::system_clock::time_point first_seen;
     std::chrono::system_clock::time_point last_seen;

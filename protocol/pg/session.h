@@ -40,6 +40,7 @@ class logger;
 }
 namespace plexi::routing {
 class AuthQueries;
+class ResultCache;
 }
 
 namespace plexi::pg {
@@ -63,6 +64,8 @@ struct SessionEnvironment {
   // The audit log, when log.audit.file is set (null otherwise, or after a reload removed it).
   std::function<std::shared_ptr<AuditLog>()> audit;
   routing::QueryDigests* digests = nullptr;
+  // The result cache's connections (null: statements are never cached).
+  routing::ResultCache* cache = nullptr;
   // auth_query lookups of users the config does not list (null: none are looked up).
   routing::AuthQueries* auth_queries = nullptr;
   // The TLS context of clients' handshakes; null when tls.client is disable. A session keeps

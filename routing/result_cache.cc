@@ -1,0 +1,512 @@
+// The result cache's keys and entries, and its Redis connection: hiredis's async API driven
+// by Asio waits on hiredis's own socket, with each command's reply delivered to the
+// coroutine that sent it.
+#include "routing/result_cache.h"
+
+#include "common/socket_io.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+namespace plexi::routing {
+namespace {
+
+constexpr std::string_view kEntryMagic = "PXC1";
+constexpr std::size_t kMaxUnsentInvalidations = 10000;
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+void append_field(std::string& out, std::string_view field) {
+  const auto size = static_cast<std::uint64_t>(field.size());
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(size >> shift));
+  out.append(field);
+}
+
+std::optional<std::int64_t> parse_integer(const char* text, std::size_t length) {
+  std::int64_t value = 0;
+  auto [end, error] = std::from_chars(text, text + length, value);
+  if (error != std::errc() || end != text + length) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<config::Duration> hinted_cache_ttl(const Hint& hint) {
+  auto value = hint.value("cache_ttl");
+  if (!value) return std::nullopt;
+  if (starts_with_ci(*value, "off") && value->size() == 3) return config::Duration{0};
+  return config::parse_duration(*value);
+}
+
+bool cacheable(const Analysis& analysis) {
+  return analysis.parsed && analysis.read && analysis.transaction == TransactionControl::kNone &&
+         !analysis.set_role && !analysis.reset_role && analysis.tables->written.empty();
+}
+
+std::string_view cache_text(std::string_view sql) {
+  // Leading space and comments: the hint lives there.
+  while (true) {
+    std::size_t start = sql.find_first_not_of(" \t\r\n\f\v");
+    if (start == std::string_view::npos) return {};
+    sql.remove_prefix(start);
+    if (sql.starts_with("/*")) {
+      std::size_t end = sql.find("*/", 2);
+      if (end == std::string_view::npos) break;  // unterminated: the text is what it is
+      sql.remove_prefix(end + 2);
+    } else if (sql.starts_with("--")) {
+      std::size_t end = sql.find('\n');
+      if (end == std::string_view::npos) return {};
+      sql.remove_prefix(end + 1);
+    } else {
+      break;
+    }
+  }
+  std::size_t end = sql.find_last_not_of(" \t\r\n\f\v;");
+  return end == std::string_view::npos ? std::string_view{} : sql.substr(0, end + 1);
+}
+
+bool setting_changes_results(std::string_view name) {
+  static constexpr std::string_view kInert[] = {
+      "application_name",     "statement_timeout",
+      "lock_timeout",         "idle_in_transaction_session_timeout",
+      "idle_session_timeout", "transaction_timeout",
+      "client_min_messages",  "log_min_duration_statement",
+      "log_statement",        "log_min_messages",
+      "tcp_keepalives_idle",  "tcp_keepalives_interval",
+      "tcp_keepalives_count", "tcp_user_timeout",
+      "wait_timeout",         "net_read_timeout",
+      "net_write_timeout",    "interactive_timeout",
+  };
+  for (std::string_view inert : kInert) {
+    if (name.size() == inert.size() && starts_with_ci(name, inert)) return false;
+  }
+  return !starts_with_ci(name, "plexiproxy.");
+}
+
+CacheKey::CacheKey(std::string_view cluster, std::string_view user, std::string_view database) {
+  add(cluster).add(user).add(database);
+}
+
+CacheKey& CacheKey::add(std::string_view field) {
+  append_field(fields_, field);
+  return *this;
+}
+
+CacheKey& CacheKey::add(Bytes field) {
+  return add(std::string_view(reinterpret_cast<const char*>(field.data()), field.size()));
+}
+
+std::string CacheKey::finish() const {
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(fields_.data()), fields_.size(), digest.data());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "plexiproxy:result:";
+  for (std::size_t i = 0; i < 16; ++i) {
+    key.push_back(kHex[digest[i] >> 4]);
+    key.push_back(kHex[digest[i] & 15]);
+  }
+  return key;
+}
+
+std::string generation_key(std::string_view cluster, std::string_view table) {
+  if (auto dot = table.rfind('.'); dot != std::string_view::npos) table.remove_prefix(dot + 1);
+  std::string key = "plexiproxy:gen:";
+  key.append(cluster).push_back(':');
+  for (char c : table) {
+    if (c == '"' || c == '`') continue;
+    key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return key;
+}
+
+std::vector<std::string> generation_keys(std::string_view cluster,
+                                         const std::vector<std::string>& tables) {
+  std::vector<std::string> keys;
+  keys.reserve(tables.size());
+  for (const auto& table : tables) keys.push_back(generation_key(cluster, table));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+std::string encode_entry(std::span<const std::int64_t> generations, Bytes answer) {
+  std::string entry(kEntryMagic);
+  const auto count = static_cast<std::uint16_t>(generations.size());
+  entry.push_back(static_cast<char>(count >> 8));
+  entry.push_back(static_cast<char>(count & 0xff));
+  for (std::int64_t generation : generations) {
+    const auto value = static_cast<std::uint64_t>(generation);
+    for (int shift = 56; shift >= 0; shift -= 8) entry.push_back(static_cast<char>(value >> shift));
+  }
+  entry.append(reinterpret_cast<const char*>(answer.data()), answer.size());
+  return entry;
+}
+
+std::optional<Bytes> entry_answer(std::string_view entry, std::span<const std::int64_t> current) {
+  if (!entry.starts_with(kEntryMagic) || entry.size() < kEntryMagic.size() + 2) return std::nullopt;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(entry.data());
+  std::size_t at = kEntryMagic.size();
+  const std::size_t count = static_cast<std::size_t>(bytes[at] << 8 | bytes[at + 1]);
+  at += 2;
+  if (count != current.size() || entry.size() - at < count * 8) return std::nullopt;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint64_t value = 0;
+    for (int b = 0; b < 8; ++b) value = value << 8 | bytes[at + b];
+    at += 8;
+    if (static_cast<std::int64_t>(value) != current[i]) return std::nullopt;
+  }
+  return Bytes(reinterpret_cast<const std::byte*>(entry.data() + at), entry.size() - at);
+}
+
+// ---- the connection ----
+
+struct CacheConnection::Request {
+  explicit Request(const asio::any_io_executor& executor)
+      : timer(executor, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer timer;
+  bool done = false;
+  bool ok = false;
+  std::optional<std::string> entry;
+  std::vector<std::int64_t> generations;
+};
+
+namespace {
+
+CacheConnection& owner(void* self) { return *static_cast<CacheConnection*>(self); }
+
+}  // namespace
+
+CacheConnection::CacheConnection(asio::any_io_executor worker, CacheTarget target,
+                                 std::shared_ptr<spdlog::logger> log)
+    : worker_(std::move(worker)),
+      target_(std::move(target)),
+      log_(std::move(log)),
+      connect_timer_(worker_) {}
+
+CacheConnection::~CacheConnection() { close(); }
+
+void CacheConnection::close() {
+  connect_timer_.cancel();
+  // hiredis answers every command still waiting with a null reply, then calls cleanup().
+  if (auto* context = std::exchange(context_, nullptr)) redisAsyncFree(context);
+  established_ = false;
+}
+
+void CacheConnection::cleanup(void* self) {
+  auto& connection = owner(self);
+  if (connection.socket_) {
+    // Before hiredis closes the descriptor: Asio must stop watching it first.
+    connection.socket_->release();
+    connection.socket_.reset();
+  }
+  ++connection.epoch_;
+  connection.want_read_ = connection.want_write_ = false;
+  connection.reading_ = connection.writing_ = false;
+  connection.established_ = false;
+  if (connection.context_) {
+    // hiredis frees the context itself: the connection failed or the server closed it.
+    const redisContext& c = connection.context_->c;
+    std::string why = c.err != 0 && c.errstr[0] != '\0' ? c.errstr : "connection closed";
+    connection.context_ = nullptr;
+    connection.fail(why);
+  }
+}
+
+void CacheConnection::add_read(void* self) {
+  owner(self).want_read_ = true;
+  owner(self).arm_read();
+}
+void CacheConnection::del_read(void* self) { owner(self).want_read_ = false; }
+void CacheConnection::add_write(void* self) {
+  owner(self).want_write_ = true;
+  owner(self).arm_write();
+}
+void CacheConnection::del_write(void* self) { owner(self).want_write_ = false; }
+
+void CacheConnection::arm_read() {
+  if (reading_ || !want_read_ || !socket_) return;
+  reading_ = true;
+  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [self = shared_from_this(), epoch = epoch_](error_code ec) {
+                        if (epoch != self->epoch_) return;  // of a connection since closed
+                        self->reading_ = false;
+                        if (ec || !self->context_) return;
+                        // May run reply callbacks, and free the context (cleanup).
+                        redisAsyncHandleRead(self->context_);
+                        if (epoch == self->epoch_) self->arm_read();
+                      });
+}
+
+void CacheConnection::arm_write() {
+  if (writing_ || !want_write_ || !socket_) return;
+  writing_ = true;
+  socket_->async_wait(asio::posix::stream_descriptor::wait_write,
+                      [self = shared_from_this(), epoch = epoch_](error_code ec) {
+                        if (epoch != self->epoch_) return;
+                        self->writing_ = false;
+                        if (ec || !self->context_) return;
+                        redisAsyncHandleWrite(self->context_);
+                        if (epoch == self->epoch_) self->arm_write();
+                      });
+}
+
+void CacheConnection::on_connect(const redisAsyncContext* context, int status) {
+  if (context->data == nullptr || status != REDIS_OK) return;  // a failure reaches cleanup()
+  auto& connection = owner(context->data);
+  connection.established_ = true;
+  connection.connect_timer_.cancel();
+  if (connection.log_) {
+    connection.log_->info("result cache: connected to {}:{}", connection.target_.host,
+                          connection.target_.port);
+  }
+  connection.flush_pending_invalidations();
+}
+
+void CacheConnection::on_disconnect(const redisAsyncContext*, int) {}
+
+void CacheConnection::fail(const std::string& why) {
+  connect_timer_.cancel();
+  if (log_ && !failing_) {
+    log_->warn("result cache: {}:{}: {}; statements skip the cache for now", target_.host,
+               target_.port, why);
+  }
+  failing_ = true;
+  retry_at_ = std::chrono::steady_clock::now() + retry_interval_;
+  // Deferred by hiredis when called from one of its callbacks.
+  if (auto* context = std::exchange(context_, nullptr)) redisAsyncFree(context);
+  established_ = false;
+}
+
+bool CacheConnection::ensure_connected(config::Duration retry_interval) {
+  retry_interval_ = retry_interval;
+  if (context_) return true;
+  if (std::chrono::steady_clock::now() < retry_at_) return false;
+  redisAsyncContext* context = target_.host.starts_with('/')
+                                   ? redisAsyncConnectUnix(target_.host.c_str())
+                                   : redisAsyncConnect(target_.host.c_str(), target_.port);
+  if (context == nullptr) {
+    fail("hiredis could not allocate a connection");
+    return false;
+  }
+  if (context->err != 0) {  // refused at once, or a bad address
+    std::string why = context->errstr;
+    redisAsyncFree(context);
+    fail(why);
+    return false;
+  }
+  context_ = context;
+  ++epoch_;
+  context->data = this;
+  context->ev.data = this;
+  context->ev.addRead = &CacheConnection::add_read;
+  context->ev.delRead = &CacheConnection::del_read;
+  context->ev.addWrite = &CacheConnection::add_write;
+  context->ev.delWrite = &CacheConnection::del_write;
+  context->ev.cleanup = &CacheConnection::cleanup;
+  socket_ = std::make_unique<asio::posix::stream_descriptor>(worker_, context->c.fd);
+  redisAsyncSetDisconnectCallback(context, &CacheConnection::on_disconnect);
+  // Asks for the write wait that tells a non-blocking connect has completed.
+  redisAsyncSetConnectCallback(context, &CacheConnection::on_connect);
+  connect_timer_.expires_after(target_.connect_timeout);
+  connect_timer_.async_wait([self = shared_from_this(), epoch = epoch_](error_code ec) {
+    if (ec || epoch != self->epoch_ || self->established_ || !self->context_) return;
+    self->fail("no connection within " + std::to_string(self->target_.connect_timeout.count()) +
+               " ms");
+  });
+  if (!target_.password.empty()) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!target_.username.empty()) auth.push_back(target_.username);
+    auth.push_back(target_.password);
+    send(auth, &CacheConnection::on_auth, nullptr);
+  }
+  return context_ != nullptr;
+}
+
+void CacheConnection::on_auth(redisAsyncContext* context, void* reply, void*) {
+  if (reply == nullptr || context->data == nullptr) return;
+  const auto& r = *static_cast<redisReply*>(reply);
+  if (r.type == REDIS_REPLY_ERROR) {
+    owner(context->data).fail("AUTH refused: " + std::string(r.str, r.len));
+  }
+}
+
+void CacheConnection::send(const std::vector<std::string>& args, redisCallbackFn* callback,
+                           void* privdata) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (const auto& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  // hiredis copies the arguments into its output buffer; the callback runs exactly once
+  // (with a null reply when the connection goes first), unless this refuses the command.
+  if (redisAsyncCommandArgv(context_, callback, privdata, static_cast<int>(argv.size()),
+                            argv.data(), lengths.data()) != REDIS_OK &&
+      callback != nullptr) {
+    callback(context_, nullptr, privdata);
+  }
+}
+
+void CacheConnection::on_lookup_reply(redisAsyncContext*, void* reply, void* privdata) {
+  std::unique_ptr<std::shared_ptr<Request>> holder(
+      static_cast<std::shared_ptr<Request>*>(privdata));
+  Request& request = **holder;
+  request.done = true;
+  request.timer.cancel();
+  if (reply == nullptr) return;
+  const auto& r = *static_cast<redisReply*>(reply);
+  if (r.type != REDIS_REPLY_ARRAY || r.elements < 1) return;
+  const redisReply& entry = *r.element[0];
+  if (entry.type == REDIS_REPLY_STRING) {
+    request.entry.emplace(entry.str, entry.len);
+  } else if (entry.type != REDIS_REPLY_NIL) {
+    return;
+  }
+  for (std::size_t i = 1; i < r.elements; ++i) {
+    const redisReply& generation = *r.element[i];
+    if (generation.type == REDIS_REPLY_NIL) {
+      request.generations.push_back(0);
+    } else if (generation.type == REDIS_REPLY_STRING) {
+      auto value = parse_integer(generation.str, generation.len);
+      if (!value) return;  // someone else's value under our key
+      request.generations.push_back(*value);
+    } else {
+      return;
+    }
+  }
+  request.ok = true;
+}
+
+awaitable<CacheLookup> CacheConnection::lookup(const std::string& key,
+                                               const std::vector<std::string>& generation_keys,
+                                               config::Duration timeout,
+                                               config::Duration retry_interval) {
+  CacheLookup result;
+  if (!ensure_connected(retry_interval)) {
+    result.status = CacheLookup::Status::kUnavailable;
+    co_return result;
+  }
+  auto self = shared_from_this();  // kept while the coroutine waits
+  auto request = std::make_shared<Request>(worker_);
+  request->timer.expires_after(timeout);
+  std::vector<std::string> args;
+  args.reserve(generation_keys.size() + 2);
+  args.push_back("MGET");
+  args.push_back(key);
+  args.insert(args.end(), generation_keys.begin(), generation_keys.end());
+  send(args, &CacheConnection::on_lookup_reply, new std::shared_ptr<Request>(request));
+  if (!request->done) {
+    error_code ignored;
+    co_await request->timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
+  if (!request->done) {
+    fail("no answer within " + std::to_string(timeout.count()) + " ms");
+    result.status = CacheLookup::Status::kFailed;
+    co_return result;
+  }
+  if (!request->ok) {
+    // The connection went (fail() has logged why), or the reply was not MGET's.
+    result.status = CacheLookup::Status::kFailed;
+    co_return result;
+  }
+  failing_ = false;
+  result.generations = std::move(request->generations);
+  if (request->entry) {
+    result.status = CacheLookup::Status::kHit;
+    result.entry = std::move(*request->entry);
+  } else {
+    result.status = CacheLookup::Status::kMiss;
+  }
+  co_return result;
+}
+
+void CacheConnection::store(const std::string& key, const std::string& entry,
+                            config::Duration ttl) {
+  if (!connected()) return;
+  send({"SET", key, entry, "PX", std::to_string(std::max<std::int64_t>(1, ttl.count()))}, nullptr,
+       nullptr);
+}
+
+void CacheConnection::on_invalidate_reply(redisAsyncContext* context, void* reply, void* privdata) {
+  std::unique_ptr<std::string> key(static_cast<std::string*>(privdata));
+  if (reply != nullptr && static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) return;
+  // Unknown whether it was applied: raised again once Redis is back.
+  if (context->data != nullptr) owner(context->data).remember_invalidation(std::move(*key));
+}
+
+void CacheConnection::remember_invalidation(std::string key) {
+  if (unsent_invalidations_.size() >= kMaxUnsentInvalidations) return;
+  unsent_invalidations_.insert(std::move(key));
+}
+
+void CacheConnection::invalidate(const std::vector<std::string>& generation_keys) {
+  if (generation_keys.empty()) return;
+  if (!connected()) {
+    for (const auto& key : generation_keys) remember_invalidation(key);
+    // Not waiting for the next lookup to try: these must reach Redis as soon as it can.
+    ensure_connected(retry_interval_);
+    return;
+  }
+  for (const auto& key : generation_keys) {
+    send({"INCR", key}, &CacheConnection::on_invalidate_reply, new std::string(key));
+  }
+}
+
+void CacheConnection::flush_pending_invalidations() {
+  if (unsent_invalidations_.empty()) return;
+  std::vector<std::string> keys(unsent_invalidations_.begin(), unsent_invalidations_.end());
+  unsent_invalidations_.clear();
+  invalidate(keys);
+}
+
+// ---- the process's connections ----
+
+ResultCache::ResultCache(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+
+std::shared_ptr<CacheConnection> ResultCache::connection(const asio::any_io_executor& worker,
+                                                         const config::Backend& backend) {
+  CacheTarget target;
+  target.host = backend.host;
+  target.port = backend.port;
+  target.username = backend.username;
+  target.password = backend.password;
+  target.connect_timeout = backend.pool.connect_timeout;
+  std::pair<const void*, CacheTarget> key{&asio::query(worker, asio::execution::context), target};
+  std::lock_guard lock(mutex_);
+  auto& connection = connections_[key];
+  if (!connection) connection = std::make_shared<CacheConnection>(worker, target, log_);
+  return connection;
+}
+
+void ResultCache::close_all() {
+  decltype(connections_) connections;
+  {
+    std::lock_guard lock(mutex_);
+    connections.swap(connections_);
+  }
+  for (auto& [key, connection] : connections) {
+    asio::post(connection->executor(), [connection] { connection->close(); });
+  }
+}
+
+const config::Backend* cache_backend(const config::Cluster& cluster) {
+  for (const auto& backend : cluster.backends) {
+    if (backend.role == config::Role::kCache) return &backend;
+  }
+  return nullptr;
+}
+
+}  // namespace plexi::routing

@@ -1,0 +1,204 @@
+// The result cache: answers of read statements kept in a cluster's `role: cache` Redis
+// backend, shared by every plexiproxy that uses that Redis, and invalidated when a write
+// through any of them reaches a table the answer read.
+//
+// An entry is one Redis string under a key hashed from what decides the answer (cluster,
+// user, database, statement text, parameters, the session settings that change results).
+// Its value is the answer exactly as the client received it, after the generations of the
+// tables the statement reads: one counter per (cluster, table) in Redis, raised by every
+// write to the table. A lookup reads the entry and the current generations in one MGET; an
+// entry stored under older generations is a miss. So a write invalidates every entry of
+// its tables with one INCR each, and the TTL bounds what the proxy cannot see (writes made
+// without it, tables written by functions).
+//
+// Redis is never a point of failure: a lookup that fails or takes longer than
+// cache.timeout sends the statement to the database, and the proxy then leaves Redis
+// alone for cache.retry_interval.
+#pragma once
+
+#include <hiredis/async.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/bytes.h"
+#include "config/config.h"
+#include "routing/hint.h"
+#include "routing/statement_rules.h"
+
+namespace plexi::routing {
+
+// ---- what is cached, and under which key ----
+
+// The cache_ttl a statement's hint asks for: nullopt without one; zero for cache_ttl=0 or
+// cache_ttl=off, which keeps the statement out of the cache whatever the rules say. A value
+// that is not a duration counts as absent.
+std::optional<config::Duration> hinted_cache_ttl(const Hint& hint);
+
+// A statement whose answer may be cached: every statement of it a read (no locking clause,
+// no volatile function, no SELECT INTO), no transaction control, no proxy setting.
+bool cacheable(const Analysis& analysis);
+
+// The part of a statement's text that keys its entry: without the leading comments (the
+// hint, so that two TTLs share an entry), surrounding space and trailing semicolons.
+std::string_view cache_text(std::string_view sql);
+
+// Session settings that cannot change what a read returns (application_name, timeouts,
+// logging), left out of the key so that they do not split entries.
+bool setting_changes_results(std::string_view name);
+
+// Builds an entry's key from its fields, each length-prefixed so that no two field lists
+// give the same bytes: "plexiproxy:result:" and 32 hexadecimal digits (SHA-256, cut).
+class CacheKey {
+ public:
+  CacheKey(std::string_view cluster, std::string_view user, std::string_view database);
+  CacheKey& add(std::string_view field);
+  CacheKey& add(Bytes field);
+  std::string finish() const;
+
+ private:
+  std::string fields_;
+};
+
+// The generation counter of a table: "plexiproxy:gen:<cluster>:<table>", the table's name
+// without its schema (so "public.t" and "t" are one table; a same-named table in another
+// schema is invalidated with it, which costs hits, never correctness) and in lower case.
+std::string generation_key(std::string_view cluster, std::string_view table);
+// The generation keys of `tables` (sorted, without repeats).
+std::vector<std::string> generation_keys(std::string_view cluster,
+                                         const std::vector<std::string>& tables);
+
+// An entry's value: "PXC1", a 16-bit count of generations, each as a signed 64-bit number
+// (big endian), then the answer's bytes.
+std::string encode_entry(std::span<const std::int64_t> generations, Bytes answer);
+// The answer of `entry` when it was stored under `current` generations; nullopt when it
+// was not, or `entry` is not an entry.
+std::optional<Bytes> entry_answer(std::string_view entry, std::span<const std::int64_t> current);
+
+// ---- the connection to the cache backend ----
+
+struct CacheTarget {
+  std::string host;  // an IP address or a Unix socket path
+  std::uint16_t port = 6379;
+  std::string username;  // empty: AUTH with the password alone (when there is one)
+  std::string password;
+  config::Duration connect_timeout{1000};
+  auto operator<=>(const CacheTarget&) const = default;
+};
+
+struct CacheLookup {
+  enum class Status {
+    kHit,          // `answer` holds the cached answer
+    kMiss,         // store the answer under `generations`
+    kUnavailable,  // Redis is known to be down: nothing was asked
+    kFailed,       // Redis failed or did not answer in time
+  };
+  Status status = Status::kUnavailable;
+  std::string entry;  // kHit: the entry, whose answer entry_answer() gives
+  std::vector<std::int64_t> generations;
+};
+
+// One hiredis async connection to the cache backend, used by the sessions of one worker:
+// commands are pipelined (each awaits its own reply), so clients never queue behind one
+// another's lookups. Every call must be made on the worker's thread.
+class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
+ public:
+  // `log`: where losing and regaining Redis is said (may be null).
+  CacheConnection(asio::any_io_executor worker, CacheTarget target,
+                  std::shared_ptr<spdlog::logger> log);
+  ~CacheConnection();
+  CacheConnection(const CacheConnection&) = delete;
+  CacheConnection& operator=(const CacheConnection&) = delete;
+
+  // The entry under `key` and the current generations of `generation_keys`, waiting at most
+  // `timeout`. After a failure or a timeout the connection is closed and lookups answer
+  // kUnavailable for `retry_interval`; the first lookup after it connects again.
+  awaitable<CacheLookup> lookup(const std::string& key,
+                                const std::vector<std::string>& generation_keys,
+                                config::Duration timeout, config::Duration retry_interval);
+  // SET key entry PX ttl; not waited for.
+  void store(const std::string& key, const std::string& entry, config::Duration ttl);
+  // INCR of each generation key; not waited for. While Redis cannot be reached the keys are
+  // remembered (up to a bound) and raised once it can, so entries this proxy saw written are
+  // not served again when Redis comes back.
+  void invalidate(const std::vector<std::string>& generation_keys);
+
+  // Closes the connection (shutdown); later calls reconnect.
+  void close();
+
+  bool connected() const { return context_ != nullptr && established_; }
+  const asio::any_io_executor& executor() const { return worker_; }
+
+ private:
+  struct Request;
+  static void on_connect(const redisAsyncContext* context, int status);
+  static void on_disconnect(const redisAsyncContext* context, int status);
+  static void on_auth(redisAsyncContext* context, void* reply, void* privdata);
+  static void on_lookup_reply(redisAsyncContext* context, void* reply, void* privdata);
+  static void on_invalidate_reply(redisAsyncContext* context, void* reply, void* privdata);
+  static void add_read(void* self);
+  static void del_read(void* self);
+  static void add_write(void* self);
+  static void del_write(void* self);
+  static void cleanup(void* self);
+
+  // Connects when there is no connection and the retry interval is over; false when
+  // commands cannot be sent now.
+  bool ensure_connected(config::Duration retry_interval);
+  void fail(const std::string& why);
+  void arm_read();
+  void arm_write();
+  void send(const std::vector<std::string>& args, redisCallbackFn* callback, void* privdata);
+  void flush_pending_invalidations();
+  void remember_invalidation(std::string key);
+
+  asio::any_io_executor worker_;
+  CacheTarget target_;
+  std::shared_ptr<spdlog::logger> log_;
+  redisAsyncContext* context_ = nullptr;
+  std::unique_ptr<asio::posix::stream_descriptor> socket_;  // does not own the descriptor
+  asio::steady_timer connect_timer_;
+  bool established_ = false;
+  bool want_read_ = false, want_write_ = false;
+  bool reading_ = false, writing_ = false;
+  std::chrono::steady_clock::time_point retry_at_{};
+  config::Duration retry_interval_{1000};
+  bool failing_ = false;  // said so in the log; said again only after a lookup succeeded
+  std::set<std::string> unsent_invalidations_;
+  // Raised at every new connection, so handlers of an older one do nothing.
+  std::uint64_t epoch_ = 0;
+};
+
+// The cache connections of the process: one per (worker, cache backend), made on first use.
+class ResultCache {
+ public:
+  explicit ResultCache(std::shared_ptr<spdlog::logger> log = nullptr);
+
+  // The connection of `worker` (the calling session's executor) to `backend`. Called on
+  // that worker.
+  std::shared_ptr<CacheConnection> connection(const asio::any_io_executor& worker,
+                                              const config::Backend& backend);
+  // Closes every connection, each on its own worker (shutdown).
+  void close_all();
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mutex_;
+  std::map<std::pair<const void*, CacheTarget>, std::shared_ptr<CacheConnection>> connections_;
+};
+
+// The cache backend of a cluster (its backend with role: cache), or null.
+const config::Backend* cache_backend(const config::Cluster& cluster);
+
+}  // namespace plexi::routing
