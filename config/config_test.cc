@@ -54,6 +54,10 @@ clusters:
         port: 5432
         weight: 2
         zone: eu-1b
+      - name: result-cache
+        type: redis
+        role: cache
+        host: 10.0.0.9
     rules:
       - match: '^SELECT .* FROM report_'
         role: analytics
@@ -91,9 +95,10 @@ digest:
 zone: eu-1b
 )";
 
-const std::map<std::string, std::string> kPasswords = {
-    {"APP_PASSWORD", "app-secret"}, {"OPS_PASSWORD", "ops-secret"}, {"PG_PASSWORD", "pg-secret"},
-    {"ADMIN_TOKEN", "admin-token"}};
+const std::map<std::string, std::string> kPasswords = {{"APP_PASSWORD", "app-secret"},
+                                                       {"OPS_PASSWORD", "ops-secret"},
+                                                       {"PG_PASSWORD", "pg-secret"},
+                                                       {"ADMIN_TOKEN", "admin-token"}};
 
 TEST(ConfigLoad, FullExampleHasTheRightValues) {
   const auto result = load(kFull, kPasswords);
@@ -130,7 +135,9 @@ TEST(ConfigLoad, FullExampleHasTheRightValues) {
   EXPECT_EQ(appdb->read_your_writes, ReadYourWrites::kLsn);
   EXPECT_FALSE(appdb->listen);
   EXPECT_FALSE(appdb->is_sqlite());
-  ASSERT_EQ(appdb->backends.size(), 2u);
+  ASSERT_EQ(appdb->backends.size(), 3u);
+  EXPECT_EQ(appdb->backends[2].role, Role::kCache);
+  EXPECT_EQ(appdb->backends[2].type, BackendType::kRedis);
   const Backend& primary = appdb->backends[0];
   EXPECT_EQ(primary.name, "pg-primary");
   EXPECT_EQ(primary.type, BackendType::kPostgres);
@@ -474,15 +481,17 @@ clusters:
 }
 
 TEST(ConfigLoad, UpgradeSocket) {
-  const auto given = load("upgrade:\n  socket: /run/plexiproxy/upgrade.sock\n"
-                          "clusters:\n  appdb:\n    backends:\n      - host: h\n");
+  const auto given = load(
+      "upgrade:\n  socket: /run/plexiproxy/upgrade.sock\n"
+      "clusters:\n  appdb:\n    backends:\n      - host: h\n");
   ASSERT_NE(given.config, nullptr) << describe(given);
   EXPECT_EQ(given.config->upgrade.socket, "/run/plexiproxy/upgrade.sock");
   const auto defaults = load("clusters:\n  appdb:\n    backends:\n      - host: h\n");
   ASSERT_NE(defaults.config, nullptr) << describe(defaults);
   EXPECT_TRUE(defaults.config->upgrade.socket.empty());  // the daemon's default path
-  const auto misspelt = load("upgrade:\n  sock: /tmp/x\n"
-                             "clusters:\n  appdb:\n    backends:\n      - host: h\n");
+  const auto misspelt = load(
+      "upgrade:\n  sock: /tmp/x\n"
+      "clusters:\n  appdb:\n    backends:\n      - host: h\n");
   EXPECT_EQ(misspelt.config, nullptr);
 }
 

@@ -193,6 +193,39 @@ clusters:
         type: mysql
 )",
      5, "clusters.appdb.backends[1].type", "a postgres cluster cannot use a mysql backend"},
+    {"two cache backends", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+      - {host: r1, type: redis, role: cache}
+      - {host: r2, type: redis, role: cache}
+)",
+     6, "clusters.appdb.backends[2].role", "at most one backend with role: cache"},
+    {"cache role in a redis cluster", R"(clusters:
+  sessions:
+    backends:
+      - {host: r1, type: redis}
+      - {host: r2, type: redis, role: cache}
+)",
+     5, "clusters.sessions.backends[1].role", "the cache role is for PostgreSQL and MySQL"},
+    {"cache backend with tls", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+      - {host: r1, type: redis, role: cache, tls: require}
+)",
+     5, "clusters.appdb.backends[1].tls", "reached without TLS"},
+    {"cache_ttl without a cache backend", R"(clusters:
+  appdb:
+    backends:
+      - host: db
+    rules:
+      - match: ^SELECT
+        cache_ttl: 30s
+)",
+     2, "clusters.appdb.rules", "has cache_ttl: but the cluster has no backend with role: cache"},
+    {"cache section", VALID_CLUSTER "cache:\n  max_result_bytes: 0\n", 6, "cache.max_result_bytes",
+     "0 is out of range (1 to"},
     {"cache role on postgres",
      "clusters:\n  appdb:\n    backends:\n      - {host: db, role: cache}\n", 4,
      "clusters.appdb.backends[0].role", "the cache role needs a redis backend"},

@@ -89,6 +89,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
       log_(component_logger("daemon")),
       pools_(std::max<std::size_t>(4, worker_threads(*config_) * 2)),
       digests_(config_->digest.max_entries),
+      result_cache_(component_logger("cache")),
       auth_queries_(std::make_unique<routing::AuthQueries>(workers_.main().get_executor())),
       pg_environment_{[this] { return this->config(); },
                       pools_,
@@ -104,6 +105,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
                       traffic_,
                       [this] { return audit_log(); },
                       &digests_,
+                      &result_cache_,
                       auth_queries_.get()},
       mysql_environment_(with_logger(pg_environment_, component_logger("mysql"))),
       redis_environment_(with_logger(pg_environment_, component_logger("redis"))),
@@ -128,6 +130,7 @@ Daemon::~Daemon() {
   signals_.reset();
   acceptors_.clear();
   pools_.close_all();
+  result_cache_.close_all();
   health_.reset();
   auth_queries_.reset();
   // Sessions cut off at the shutdown deadline are still suspended in the workers; they are

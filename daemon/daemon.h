@@ -27,6 +27,7 @@
 #include "routing/cluster_routing.h"
 #include "routing/health_monitor.h"
 #include "routing/query_digests.h"
+#include "routing/result_cache.h"
 #include "routing/traffic_control.h"
 
 namespace plexi {
@@ -131,6 +132,7 @@ class Daemon : public admin::Console {
   mutable ClientRegistry client_registry_;
   routing::TrafficControl traffic_;
   routing::QueryDigests digests_;
+  routing::ResultCache result_cache_;
   // Reset in ~Daemon before the workers: its connections live on the main worker's strands.
   std::unique_ptr<routing::AuthQueries> auth_queries_;
   std::mutex reload_mutex_;  // one reload at a time (SIGHUP and RELOAD)

@@ -1,37 +1,16 @@
-// The result cache's keys and entries, and its Redis connection: hiredis's async API driven
-// by Asio waits on hiredis's own socket, with each command's reply delivered to the
-// coroutine that sent it.
+// The result cache's Redis connection: hiredis's async API driven by Asio waits on hiredis's
+// own socket, with each command's reply delivered to the coroutine that sent it.
 #include "routing/result_cache.h"
 
-#include "common/socket_io.h"
-
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <array>
-#include <cctype>
 #include <charconv>
-#include <cstring>
+
+#include "common/socket_io.h"
 
 namespace plexi::routing {
 namespace {
 
-constexpr std::string_view kEntryMagic = "PXC1";
 constexpr std::size_t kMaxUnsentInvalidations = 10000;
-
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
-void append_field(std::string& out, std::string_view field) {
-  const auto size = static_cast<std::uint64_t>(field.size());
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(size >> shift));
-  out.append(field);
-}
 
 std::optional<std::int64_t> parse_integer(const char* text, std::size_t length) {
   std::int64_t value = 0;
@@ -40,136 +19,9 @@ std::optional<std::int64_t> parse_integer(const char* text, std::size_t length) 
   return value;
 }
 
+CacheConnection& owner(void* self) { return *static_cast<CacheConnection*>(self); }
+
 }  // namespace
-
-std::optional<config::Duration> hinted_cache_ttl(const Hint& hint) {
-  auto value = hint.value("cache_ttl");
-  if (!value) return std::nullopt;
-  if (starts_with_ci(*value, "off") && value->size() == 3) return config::Duration{0};
-  return config::parse_duration(*value);
-}
-
-bool cacheable(const Analysis& analysis) {
-  return analysis.parsed && analysis.read && analysis.transaction == TransactionControl::kNone &&
-         !analysis.set_role && !analysis.reset_role && analysis.tables->written.empty();
-}
-
-std::string_view cache_text(std::string_view sql) {
-  // Leading space and comments: the hint lives there.
-  while (true) {
-    std::size_t start = sql.find_first_not_of(" \t\r\n\f\v");
-    if (start == std::string_view::npos) return {};
-    sql.remove_prefix(start);
-    if (sql.starts_with("/*")) {
-      std::size_t end = sql.find("*/", 2);
-      if (end == std::string_view::npos) break;  // unterminated: the text is what it is
-      sql.remove_prefix(end + 2);
-    } else if (sql.starts_with("--")) {
-      std::size_t end = sql.find('\n');
-      if (end == std::string_view::npos) return {};
-      sql.remove_prefix(end + 1);
-    } else {
-      break;
-    }
-  }
-  std::size_t end = sql.find_last_not_of(" \t\r\n\f\v;");
-  return end == std::string_view::npos ? std::string_view{} : sql.substr(0, end + 1);
-}
-
-bool setting_changes_results(std::string_view name) {
-  static constexpr std::string_view kInert[] = {
-      "application_name",     "statement_timeout",
-      "lock_timeout",         "idle_in_transaction_session_timeout",
-      "idle_session_timeout", "transaction_timeout",
-      "client_min_messages",  "log_min_duration_statement",
-      "log_statement",        "log_min_messages",
-      "tcp_keepalives_idle",  "tcp_keepalives_interval",
-      "tcp_keepalives_count", "tcp_user_timeout",
-      "wait_timeout",         "net_read_timeout",
-      "net_write_timeout",    "interactive_timeout",
-  };
-  for (std::string_view inert : kInert) {
-    if (name.size() == inert.size() && starts_with_ci(name, inert)) return false;
-  }
-  return !starts_with_ci(name, "plexiproxy.");
-}
-
-CacheKey::CacheKey(std::string_view cluster, std::string_view user, std::string_view database) {
-  add(cluster).add(user).add(database);
-}
-
-CacheKey& CacheKey::add(std::string_view field) {
-  append_field(fields_, field);
-  return *this;
-}
-
-CacheKey& CacheKey::add(Bytes field) {
-  return add(std::string_view(reinterpret_cast<const char*>(field.data()), field.size()));
-}
-
-std::string CacheKey::finish() const {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-  SHA256(reinterpret_cast<const unsigned char*>(fields_.data()), fields_.size(), digest.data());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key = "plexiproxy:result:";
-  for (std::size_t i = 0; i < 16; ++i) {
-    key.push_back(kHex[digest[i] >> 4]);
-    key.push_back(kHex[digest[i] & 15]);
-  }
-  return key;
-}
-
-std::string generation_key(std::string_view cluster, std::string_view table) {
-  if (auto dot = table.rfind('.'); dot != std::string_view::npos) table.remove_prefix(dot + 1);
-  std::string key = "plexiproxy:gen:";
-  key.append(cluster).push_back(':');
-  for (char c : table) {
-    if (c == '"' || c == '`') continue;
-    key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return key;
-}
-
-std::vector<std::string> generation_keys(std::string_view cluster,
-                                         const std::vector<std::string>& tables) {
-  std::vector<std::string> keys;
-  keys.reserve(tables.size());
-  for (const auto& table : tables) keys.push_back(generation_key(cluster, table));
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  return keys;
-}
-
-std::string encode_entry(std::span<const std::int64_t> generations, Bytes answer) {
-  std::string entry(kEntryMagic);
-  const auto count = static_cast<std::uint16_t>(generations.size());
-  entry.push_back(static_cast<char>(count >> 8));
-  entry.push_back(static_cast<char>(count & 0xff));
-  for (std::int64_t generation : generations) {
-    const auto value = static_cast<std::uint64_t>(generation);
-    for (int shift = 56; shift >= 0; shift -= 8) entry.push_back(static_cast<char>(value >> shift));
-  }
-  entry.append(reinterpret_cast<const char*>(answer.data()), answer.size());
-  return entry;
-}
-
-std::optional<Bytes> entry_answer(std::string_view entry, std::span<const std::int64_t> current) {
-  if (!entry.starts_with(kEntryMagic) || entry.size() < kEntryMagic.size() + 2) return std::nullopt;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(entry.data());
-  std::size_t at = kEntryMagic.size();
-  const std::size_t count = static_cast<std::size_t>(bytes[at] << 8 | bytes[at + 1]);
-  at += 2;
-  if (count != current.size() || entry.size() - at < count * 8) return std::nullopt;
-  for (std::size_t i = 0; i < count; ++i) {
-    std::uint64_t value = 0;
-    for (int b = 0; b < 8; ++b) value = value << 8 | bytes[at + b];
-    at += 8;
-    if (static_cast<std::int64_t>(value) != current[i]) return std::nullopt;
-  }
-  return Bytes(reinterpret_cast<const std::byte*>(entry.data() + at), entry.size() - at);
-}
-
-// ---- the connection ----
 
 struct CacheConnection::Request {
   explicit Request(const asio::any_io_executor& executor)
@@ -181,18 +33,13 @@ struct CacheConnection::Request {
   std::vector<std::int64_t> generations;
 };
 
-namespace {
-
-CacheConnection& owner(void* self) { return *static_cast<CacheConnection*>(self); }
-
-}  // namespace
-
 CacheConnection::CacheConnection(asio::any_io_executor worker, CacheTarget target,
                                  std::shared_ptr<spdlog::logger> log)
     : worker_(std::move(worker)),
       target_(std::move(target)),
       log_(std::move(log)),
-      connect_timer_(worker_) {}
+      connect_timer_(worker_),
+      resolver_(worker_) {}
 
 CacheConnection::~CacheConnection() { close(); }
 
@@ -283,27 +130,39 @@ void CacheConnection::fail(const std::string& why) {
   }
   failing_ = true;
   retry_at_ = std::chrono::steady_clock::now() + retry_interval_;
+  address_.clear();  // looked up again: the name may point elsewhere by then
   // Deferred by hiredis when called from one of its callbacks.
   if (auto* context = std::exchange(context_, nullptr)) redisAsyncFree(context);
   established_ = false;
 }
 
-bool CacheConnection::ensure_connected(config::Duration retry_interval) {
+CacheConnection::Connecting CacheConnection::ensure_connected(config::Duration retry_interval) {
   retry_interval_ = retry_interval;
-  if (context_) return true;
-  if (std::chrono::steady_clock::now() < retry_at_) return false;
-  redisAsyncContext* context = target_.host.starts_with('/')
-                                   ? redisAsyncConnectUnix(target_.host.c_str())
-                                   : redisAsyncConnect(target_.host.c_str(), target_.port);
+  if (context_) return Connecting::kUp;
+  if (std::chrono::steady_clock::now() < retry_at_) return Connecting::kLater;
+  const bool unix_socket = target_.host.starts_with('/');
+  std::string address = target_.host;
+  error_code not_an_address;
+  asio::ip::make_address(address, not_an_address);
+  if (!unix_socket && not_an_address) {
+    // hiredis would resolve the name itself, blocking the worker.
+    if (address_.empty()) {
+      resolve();
+      return Connecting::kLater;
+    }
+    address = address_;
+  }
+  redisAsyncContext* context = unix_socket ? redisAsyncConnectUnix(address.c_str())
+                                           : redisAsyncConnect(address.c_str(), target_.port);
   if (context == nullptr) {
     fail("hiredis could not allocate a connection");
-    return false;
+    return Connecting::kFailed;
   }
   if (context->err != 0) {  // refused at once, or a bad address
     std::string why = context->errstr;
     redisAsyncFree(context);
     fail(why);
-    return false;
+    return Connecting::kFailed;
   }
   context_ = context;
   ++epoch_;
@@ -330,14 +189,36 @@ bool CacheConnection::ensure_connected(config::Duration retry_interval) {
     auth.push_back(target_.password);
     send(auth, &CacheConnection::on_auth, nullptr);
   }
-  return context_ != nullptr;
+  if (!target_.database.empty() && context_) {
+    send({"SELECT", target_.database}, &CacheConnection::on_auth, nullptr);
+  }
+  return context_ ? Connecting::kUp : Connecting::kFailed;
 }
 
+void CacheConnection::resolve() {
+  if (resolving_) return;
+  resolving_ = true;
+  resolver_.async_resolve(
+      target_.host, std::to_string(target_.port),
+      [self = shared_from_this()](error_code ec, const tcp::resolver::results_type& results) {
+        self->resolving_ = false;
+        if (ec || results.empty()) {
+          self->fail("cannot resolve " + self->target_.host + ": " +
+                     (ec ? ec.message() : std::string("no address")));
+          return;
+        }
+        self->address_ = results.begin()->endpoint().address().to_string();
+        // Invalidations waiting for the connection should not wait for a lookup to open it.
+        if (!self->unsent_invalidations_.empty()) self->ensure_connected(self->retry_interval_);
+      });
+}
+
+// AUTH and SELECT: a refusal means no command of this connection would do what it should.
 void CacheConnection::on_auth(redisAsyncContext* context, void* reply, void*) {
   if (reply == nullptr || context->data == nullptr) return;
   const auto& r = *static_cast<redisReply*>(reply);
   if (r.type == REDIS_REPLY_ERROR) {
-    owner(context->data).fail("AUTH refused: " + std::string(r.str, r.len));
+    owner(context->data).fail("refused: " + std::string(r.str, r.len));
   }
 }
 
@@ -395,9 +276,15 @@ awaitable<CacheLookup> CacheConnection::lookup(const std::string& key,
                                                config::Duration timeout,
                                                config::Duration retry_interval) {
   CacheLookup result;
-  if (!ensure_connected(retry_interval)) {
-    result.status = CacheLookup::Status::kUnavailable;
-    co_return result;
+  switch (ensure_connected(retry_interval)) {
+    case Connecting::kUp:
+      break;
+    case Connecting::kLater:
+      result.status = CacheLookup::Status::kUnavailable;
+      co_return result;
+    case Connecting::kFailed:
+      result.status = CacheLookup::Status::kFailed;
+      co_return result;
   }
   auto self = shared_from_this();  // kept while the coroutine waits
   auto request = std::make_shared<Request>(worker_);
@@ -444,7 +331,9 @@ void CacheConnection::on_invalidate_reply(redisAsyncContext* context, void* repl
   std::unique_ptr<std::string> key(static_cast<std::string*>(privdata));
   if (reply != nullptr && static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) return;
   // Unknown whether it was applied: raised again once Redis is back.
-  if (context->data != nullptr) owner(context->data).remember_invalidation(std::move(*key));
+  if (context != nullptr && context->data != nullptr) {
+    owner(context->data).remember_invalidation(std::move(*key));
+  }
 }
 
 void CacheConnection::remember_invalidation(std::string key) {
@@ -465,6 +354,51 @@ void CacheConnection::invalidate(const std::vector<std::string>& generation_keys
   }
 }
 
+void CacheConnection::on_last_invalidate_reply(redisAsyncContext* context, void* reply,
+                                               void* privdata) {
+  std::unique_ptr<std::shared_ptr<Request>> holder(
+      static_cast<std::shared_ptr<Request>*>(privdata));
+  Request& request = **holder;
+  request.done = true;
+  request.timer.cancel();
+  if (reply != nullptr && static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) {
+    request.ok = true;
+  } else if (context != nullptr && context->data != nullptr && request.entry) {
+    owner(context->data).remember_invalidation(std::move(*request.entry));
+  }
+}
+
+awaitable<bool> CacheConnection::invalidate_now(const std::vector<std::string>& generation_keys,
+                                                config::Duration timeout,
+                                                config::Duration retry_interval) {
+  if (generation_keys.empty()) co_return true;
+  if (ensure_connected(retry_interval) != Connecting::kUp) {
+    for (const auto& key : generation_keys) remember_invalidation(key);
+    co_return false;
+  }
+  auto self = shared_from_this();
+  auto request = std::make_shared<Request>(worker_);
+  request->timer.expires_after(timeout);
+  // Redis answers in order: when the last INCR is answered, the others have been.
+  for (std::size_t i = 0; i + 1 < generation_keys.size(); ++i) {
+    send({"INCR", generation_keys[i]}, &CacheConnection::on_invalidate_reply,
+         new std::string(generation_keys[i]));
+  }
+  request->entry = generation_keys.back();
+  send({"INCR", generation_keys.back()}, &CacheConnection::on_last_invalidate_reply,
+       new std::shared_ptr<Request>(request));
+  if (!request->done) {
+    error_code ignored;
+    co_await request->timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
+  if (!request->done) {
+    // Closing the connection answers the INCRs with nothing, which keeps their keys.
+    fail("no answer within " + std::to_string(timeout.count()) + " ms");
+    co_return false;
+  }
+  co_return request->ok;
+}
+
 void CacheConnection::flush_pending_invalidations() {
   if (unsent_invalidations_.empty()) return;
   std::vector<std::string> keys(unsent_invalidations_.begin(), unsent_invalidations_.end());
@@ -483,6 +417,7 @@ std::shared_ptr<CacheConnection> ResultCache::connection(const asio::any_io_exec
   target.port = backend.port;
   target.username = backend.username;
   target.password = backend.password;
+  target.database = backend.database;
   target.connect_timeout = backend.pool.connect_timeout;
   std::pair<const void*, CacheTarget> key{&asio::query(worker, asio::execution::context), target};
   std::lock_guard lock(mutex_);
@@ -497,9 +432,7 @@ void ResultCache::close_all() {
     std::lock_guard lock(mutex_);
     connections.swap(connections_);
   }
-  for (auto& [key, connection] : connections) {
-    asio::post(connection->executor(), [connection] { connection->close(); });
-  }
+  for (auto& [key, connection] : connections) connection->close();
 }
 
 const config::Backend* cache_backend(const config::Cluster& cluster) {

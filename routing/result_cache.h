@@ -26,73 +26,24 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/asio.h"
-#include "common/bytes.h"
 #include "config/config.h"
-#include "routing/hint.h"
-#include "routing/statement_rules.h"
+#include "routing/cache_entry.h"
 
 namespace plexi::routing {
-
-// ---- what is cached, and under which key ----
-
-// The cache_ttl a statement's hint asks for: nullopt without one; zero for cache_ttl=0 or
-// cache_ttl=off, which keeps the statement out of the cache whatever the rules say. A value
-// that is not a duration counts as absent.
-std::optional<config::Duration> hinted_cache_ttl(const Hint& hint);
-
-// A statement whose answer may be cached: every statement of it a read (no locking clause,
-// no volatile function, no SELECT INTO), no transaction control, no proxy setting.
-bool cacheable(const Analysis& analysis);
-
-// The part of a statement's text that keys its entry: without the leading comments (the
-// hint, so that two TTLs share an entry), surrounding space and trailing semicolons.
-std::string_view cache_text(std::string_view sql);
-
-// Session settings that cannot change what a read returns (application_name, timeouts,
-// logging), left out of the key so that they do not split entries.
-bool setting_changes_results(std::string_view name);
-
-// Builds an entry's key from its fields, each length-prefixed so that no two field lists
-// give the same bytes: "plexiproxy:result:" and 32 hexadecimal digits (SHA-256, cut).
-class CacheKey {
- public:
-  CacheKey(std::string_view cluster, std::string_view user, std::string_view database);
-  CacheKey& add(std::string_view field);
-  CacheKey& add(Bytes field);
-  std::string finish() const;
-
- private:
-  std::string fields_;
-};
-
-// The generation counter of a table: "plexiproxy:gen:<cluster>:<table>", the table's name
-// without its schema (so "public.t" and "t" are one table; a same-named table in another
-// schema is invalidated with it, which costs hits, never correctness) and in lower case.
-std::string generation_key(std::string_view cluster, std::string_view table);
-// The generation keys of `tables` (sorted, without repeats).
-std::vector<std::string> generation_keys(std::string_view cluster,
-                                         const std::vector<std::string>& tables);
-
-// An entry's value: "PXC1", a 16-bit count of generations, each as a signed 64-bit number
-// (big endian), then the answer's bytes.
-std::string encode_entry(std::span<const std::int64_t> generations, Bytes answer);
-// The answer of `entry` when it was stored under `current` generations; nullopt when it
-// was not, or `entry` is not an entry.
-std::optional<Bytes> entry_answer(std::string_view entry, std::span<const std::int64_t> current);
 
 // ---- the connection to the cache backend ----
 
 struct CacheTarget {
-  std::string host;  // an IP address or a Unix socket path
+  std::string host;  // an IP address, a name (resolved without blocking) or a Unix socket path
   std::uint16_t port = 6379;
   std::string username;  // empty: AUTH with the password alone (when there is one)
   std::string password;
+  std::string database;  // a Redis database number; empty: no SELECT
   config::Duration connect_timeout{1000};
   auto operator<=>(const CacheTarget&) const = default;
 };
@@ -134,6 +85,12 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
   // not served again when Redis comes back.
   void invalidate(const std::vector<std::string>& generation_keys);
 
+  // The same, waiting (at most `timeout`) until Redis has raised them: a client is told its
+  // write committed only once no plexiproxy serves what it changed. False when Redis could
+  // not be reached or did not answer in time (the keys are then kept, as above).
+  awaitable<bool> invalidate_now(const std::vector<std::string>& generation_keys,
+                                 config::Duration timeout, config::Duration retry_interval);
+
   // Closes the connection (shutdown); later calls reconnect.
   void close();
 
@@ -147,21 +104,26 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
   static void on_auth(redisAsyncContext* context, void* reply, void* privdata);
   static void on_lookup_reply(redisAsyncContext* context, void* reply, void* privdata);
   static void on_invalidate_reply(redisAsyncContext* context, void* reply, void* privdata);
+  static void on_last_invalidate_reply(redisAsyncContext* context, void* reply, void* privdata);
   static void add_read(void* self);
   static void del_read(void* self);
   static void add_write(void* self);
   static void del_write(void* self);
   static void cleanup(void* self);
 
-  // Connects when there is no connection and the retry interval is over; false when
-  // commands cannot be sent now.
-  bool ensure_connected(config::Duration retry_interval);
+  // Connects when there is no connection and the retry interval is over. kUp: commands
+  // can be sent (hiredis holds them until the connection is made); kLater: not now (the
+  // retry interval, or the host's name being looked up); kFailed: the attempt just failed.
+  enum class Connecting { kUp, kLater, kFailed };
+  Connecting ensure_connected(config::Duration retry_interval);
   void fail(const std::string& why);
   void arm_read();
   void arm_write();
   void send(const std::vector<std::string>& args, redisCallbackFn* callback, void* privdata);
   void flush_pending_invalidations();
   void remember_invalidation(std::string key);
+  // Looks the host's name up; the next call of ensure_connected() connects to what it found.
+  void resolve();
 
   asio::any_io_executor worker_;
   CacheTarget target_;
@@ -169,6 +131,9 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
   redisAsyncContext* context_ = nullptr;
   std::unique_ptr<asio::posix::stream_descriptor> socket_;  // does not own the descriptor
   asio::steady_timer connect_timer_;
+  tcp::resolver resolver_;
+  std::string address_;  // what the host name resolved to; empty: not looked up yet
+  bool resolving_ = false;
   bool established_ = false;
   bool want_read_ = false, want_write_ = false;
   bool reading_ = false, writing_ = false;
@@ -189,7 +154,8 @@ class ResultCache {
   // that worker.
   std::shared_ptr<CacheConnection> connection(const asio::any_io_executor& worker,
                                               const config::Backend& backend);
-  // Closes every connection, each on its own worker (shutdown).
+  // Closes every connection. Only once the workers have stopped (shutdown): a connection is
+  // otherwise touched on its worker's thread alone.
   void close_all();
 
  private:

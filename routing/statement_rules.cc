@@ -33,6 +33,7 @@ struct Facts {
   bool role_setting = false;      // SET/RESET plexiproxy.role
   bool reset_role = false;        // ... or RESET ALL, DISCARD ALL
   bool sets_transaction = false;  // SET TRANSACTION (may undo READ ONLY)
+  bool varies = false;            // a read whose answer changes between calls
   std::optional<config::Role> role;
   std::string error;
 };
@@ -49,6 +50,7 @@ class StatementReader {
     if (type == "SelectStmt") {
       const bool effects = has_side_effects(node);
       facts.read = !effects;
+      facts.varies = varies(node);
       collect_tables(node, effects);
     } else if (type == "VariableShowStmt") {
       facts.read = true;
@@ -102,7 +104,50 @@ class StatementReader {
     return false;
   }
 
-  bool volatile_call(std::size_t call) const {
+  // Calls of the clock, of random numbers, of what names this connection or the server's
+  // statistics, and CURRENT_DATE/TIME/TIMESTAMP, LOCALTIME/LOCALTIMESTAMP: a read making them
+  // answers differently each time with nothing written, so its answer is never cached.
+  bool varies(std::size_t node) const {
+    static const VolatileFunctions varying({"now",
+                                            "clock_timestamp",
+                                            "statement_timestamp",
+                                            "transaction_timestamp",
+                                            "timeofday",
+                                            "random",
+                                            "random_normal",
+                                            "setseed",
+                                            "gen_random_uuid",
+                                            "uuid_generate_*",
+                                            "age",
+                                            "pg_backend_pid",
+                                            "inet_client_addr",
+                                            "inet_client_port",
+                                            "inet_server_addr",
+                                            "inet_server_port",
+                                            "pg_postmaster_start_time",
+                                            "pg_conf_load_time",
+                                            "txid_current*",
+                                            "pg_current_xact_id*",
+                                            "pg_stat_*",
+                                            "pg_last_*",
+                                            "pg_is_in_recovery"});
+    for (std::size_t i = node; i < tree_[node].end; ++i) {
+      const std::string_view key = tree_[i].key;
+      if (key == "FuncCall" && called(i, varying)) return true;
+      if (key == "SQLValueFunction") {
+        const std::string_view op = text(tree_.member(i, "op"));
+        if (op.starts_with("SVFOP_CURRENT_DATE") || op.starts_with("SVFOP_CURRENT_TIME") ||
+            op.starts_with("SVFOP_LOCALTIME")) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  bool volatile_call(std::size_t call) const { return called(call, functions_); }
+
+  bool called(std::size_t call, const VolatileFunctions& functions) const {
     const std::size_t names = tree_.member(call, "funcname");
     if (names == JsonTree::npos) return false;
     std::string_view schema, name;
@@ -113,9 +158,9 @@ class StatementReader {
       }
     }
     if (name.find('\\') != std::string_view::npos || schema.find('\\') != std::string_view::npos) {
-      return functions_.matches(decoded(schema), decoded(name));
+      return functions.matches(decoded(schema), decoded(name));
     }
-    return functions_.matches(schema, name);
+    return functions.matches(schema, name);
   }
 
   bool explain_analyzes(std::size_t node) const {
@@ -310,6 +355,7 @@ Analysis analyze_parse_tree(const JsonTree& tree, const VolatileFunctions& funct
       if (facts.transaction != TransactionControl::kNone) read_only_transaction = false;
     }
     analysis.read = analysis.read && read;
+    analysis.varies = analysis.varies || facts.varies;
     if (facts.transaction != TransactionControl::kNone) {
       analysis.transaction = facts.transaction;
       analysis.read_only = facts.read_only;

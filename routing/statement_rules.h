@@ -45,6 +45,11 @@ struct Analysis {
   // TRANSACTION that is READ ONLY and what follows it in the same string up to its end;
   // SET/RESET plexiproxy.role. True for an empty string.
   bool read = false;
+  // A read whose answer changes between calls with nothing written: it calls the clock
+  // (now(), CURRENT_TIMESTAMP, ...), random(), gen_random_uuid(), or reads what names the
+  // connection or the server's statistics. Such reads may go to replicas but are never
+  // answered from the result cache.
+  bool varies = false;
   // The last transaction control statement of the string.
   TransactionControl transaction = TransactionControl::kNone;
   bool read_only = false;  // kBegin: READ ONLY was asked for

@@ -93,6 +93,7 @@ void Relay::choose_backend() {
   }
   backend_ = &cluster.backends[static_cast<std::size_t>(backend_index_)];
   pool_ = pool_for(backend_index_);
+  find_cache();
 }
 
 std::shared_ptr<ServerPool> Relay::pool_for(int index) {
@@ -354,6 +355,10 @@ awaitable<bool> Relay::log_in() {
 
 // Forwards every complete message the client sent in one write and makes sure the pump is
 // reading the answers.
+// GCC 12 at -O2 reports Asio's coroutine frame deallocation in this function as mismatched
+// with its allocation (a false positive, as in ServerConnection::log_in).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 awaitable<bool> Relay::forward_client_messages() {
   // While a read is being moved to another backend, what the client sends meanwhile waits
   // in the input buffer (the retry gives up if there is any: it cannot be ordered safely).
@@ -405,6 +410,12 @@ awaitable<bool> Relay::forward_client_messages() {
     if (!server_) {
       // After the pause: PAUSE, RELOAD, RESUME moves paused clients to the new backends.
       follow_reload();
+      cache_fill_.reset();  // of a request refused before it reached a server
+      if (has_cache() && routing_) {
+        bool answered = co_await answer_from_cache(frame);
+        if (stopping_ || !s_.socket_.is_open()) co_return false;  // killed meanwhile
+        if (answered) continue;
+      }
       auto backend = route(frame);
       if (!backend) {
         s_.input_.consume(decoded.consumed);
@@ -484,6 +495,7 @@ awaitable<bool> Relay::forward_client_messages() {
   s_.input_.shrink_if_idle(16384);
   co_return true;
 }
+#pragma GCC diagnostic pop
 
 awaitable<void> Relay::end_here_if_draining() {
   if (!s_.draining()) co_return;
@@ -569,6 +581,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       }
       auto effects = analyze_statements(*sql);
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
+      if (has_cache()) note_writes(*sql);
       Pending query{
           Pending::Kind::kQuery, {}, {}, std::move(effects.settings), effects.discards_prepared};
       start_statement(query, *sql);
@@ -589,6 +602,7 @@ bool Relay::handle_client_message(const Frame& frame) {
       auto effects = analyze_statements(parse->query);
       if (effects.pin != PinReason::kNone) set_pin(effects.pin);
       if (parse->statement.empty()) {
+        if (has_cache()) note_writes(parse->query);
         extended().unnamed_statement_settings = std::move(effects.settings);
         if (keeps_text()) {
           extended().unnamed_query = std::make_shared<const std::string>(parse->query);
@@ -621,6 +635,7 @@ bool Relay::handle_client_message(const Frame& frame) {
                  it != extended().statements.end()) {
         ensure_prepared(it->second);
         settings = it->second.settings;
+        if (has_cache()) note_writes(it->second.query);
         if (keeps_text())
           extended().bound_query = std::make_shared<const std::string>(it->second.query);
         encode_bind_renamed(to_server_, bind->portal, it->second.proxy_name, bind->rest);
@@ -773,6 +788,8 @@ awaitable<void> Relay::run_pump() {
 awaitable<void> Relay::pump() {
   ByteVector out;
   while (server_ && !stopping_) {
+    // A write transaction's end reaches the client once its tables' entries are invalid.
+    if (!invalidations_due_.empty()) co_await invalidate_due();
     // What the last round decoded, and answers the proxy gave itself, go out first.
     emit_synthetic(out);
     if (!out.empty()) {
@@ -834,6 +851,7 @@ awaitable<void> Relay::pump() {
       if (!retry_batch_.empty() && !writing_to_server_) retry = co_await retry_read_elsewhere();
       if (retry == Retry::kRetried) {
         out.clear();  // the start of the lost server's answer (RowDescription): never sent
+        if (cache_fill_) cache_fill_->answer.clear();
         continue;
       }
       if (retry == Retry::kSessionOver) break;
@@ -870,6 +888,7 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
     out.push_back(std::byte(frame.type));
     append_u32be(out, static_cast<std::uint32_t>(frame.body.size() + 4));
     append_bytes(out, frame.body);
+    if (cache_fill_) capture_for_cache(frame);
   };
   if (!pending_.empty() && pending_.front().kind == Pending::Kind::kWalPosition) {
     return handle_wal_position_message(frame);
@@ -939,6 +958,8 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         return false;
       }
       if (done.kind == Pending::Kind::kQuery) finish_statement(done);
+      if (cache_fill_) finish_cache_fill(status);
+      if (status == TxStatus::kIdle && !written_tables_.empty()) invalidate_written();
       if (done.kind == Pending::Kind::kQuery && !cycle_failed_) {
         tx_settings_.insert(tx_settings_.end(), done.settings.begin(), done.settings.end());
         if (done.discards_prepared) {
@@ -961,6 +982,8 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
         log_.warn("backend {}: replaying settings failed: {}", backend_->name,
                   fields ? fields->message : "?");
         cycle_failed_ = true;
+        // The server's settings are not the client's: its answer is not theirs to share.
+        if (cache_fill_) cache_fill_->spoiled = true;
         return true;
       }
       cycle_failed_ = true;
@@ -1067,6 +1090,10 @@ void Relay::apply(const std::vector<SettingChange>& changes,
 void Relay::start_statement(Pending& pending, std::shared_ptr<const std::string> sql) const {
   if (s_.env_.metrics.enabled() || keeps_text()) pending.arrived_at = pools::Clock::now();
   pending.statement = std::move(sql);
+  if (cache_fill_ && !cache_fill_->counted) {
+    pending.cache_miss = true;
+    cache_fill_->counted = true;
+  }
 }
 
 void Relay::start_statement(Pending& pending, std::string_view sql) const {
@@ -1101,6 +1128,7 @@ void Relay::finish_statement(const Pending& done) {
       sample.rows = done.rows;
       sample.backend = backend_->name;
       sample.error = done.failed;
+      sample.cache_miss = done.cache_miss;
       s_.env_.digests->record(sample);
     }
     if (auditing()) audit(done, elapsed, role, shape.text);

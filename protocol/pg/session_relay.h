@@ -18,6 +18,7 @@
 #include "protocol/pg/session.h"
 #include "protocol/pg/statement.h"
 #include "routing/cluster_routing.h"
+#include "routing/result_cache.h"
 
 namespace plexi::pg {
 
@@ -50,6 +51,7 @@ struct Pending {
   std::shared_ptr<const std::string> statement{};  // shared with the Bind it came from
   std::string error_code{};
   std::string error_message{};
+  bool cache_miss = false;  // looked up in the result cache and not found there
 };
 
 // The answers a server owes, oldest first: a vector read from `head_`, so an idle session
@@ -172,6 +174,49 @@ class Relay {
   void record_wal_position(const Frame& data_row);
   void note_cycle_end(TxStatus status);
 
+  // --- the result cache (session_relay_cache.cc) ---
+  // A request the cache may answer: a Query, or an extended-protocol cycle of the shape
+  // libpq and most drivers send (Parse? Bind Describe? Execute Sync), read ahead whole
+  // from the input buffer.
+  struct CacheRequest {
+    std::optional<config::Duration> ttl;  // what a rule or hint asks; nullopt: nothing
+    bool cacheable = false;               // a read that may be cached now
+    std::string key;
+    std::vector<std::string> generation_keys;  // of the tables it reads
+    std::size_t length = 0;                    // of its messages in the input buffer
+    bool extended = false;
+    bool parse = false;  // extended: it opens with a Parse (of the unnamed statement)
+    std::string_view sql;
+  };
+  // The answer of a request that missed, captured as the client receives it.
+  struct CacheFill {
+    std::string key;
+    std::vector<std::int64_t> generations;
+    config::Duration ttl{0};
+    ByteVector answer;
+    bool spoiled = false;  // too large, failed, or it changed the session: not stored
+    bool counted = false;  // its statement is marked as a miss for the digests
+  };
+  // True when the request at the head of the input was answered from the cache (and
+  // consumed); otherwise it goes on to a server, captured for the cache on a miss.
+  awaitable<bool> answer_from_cache(const Frame& frame);
+  std::optional<CacheRequest> cache_request(const Frame& frame);
+  std::optional<config::Duration> cache_ttl_of(std::string_view sql,
+                                               const routing::Verdict& verdict) const;
+  void add_cache_key_settings(routing::CacheKey& key) const;
+  routing::CacheConnection* cache_connection();
+  void capture_for_cache(const Frame& frame);
+  void finish_cache_fill(TxStatus status);
+  // Tables a statement writes, invalidated once its transaction is over.
+  void note_writes(std::string_view sql);
+  void find_cache();
+  // Moves the tables written by the transaction just over to invalidations_due_, which the
+  // pump raises in Redis before the client hears that the transaction is over.
+  void invalidate_written();
+  awaitable<void> invalidate_due();
+  void count_cache_hit(const CacheRequest& request, Bytes answer, pools::Clock::time_point started);
+  bool has_cache() const { return cache_backend_ != nullptr; }
+
   // --- server → client ---
   // The answers are read by a second coroutine on the session's worker, so the client can
   // go on sending (COPY data, pipelined requests) and an idle pinned server can deliver
@@ -273,6 +318,17 @@ class Relay {
   const config::Backend* series_backend_ = nullptr;
   config::Role series_role_ = config::Role::kPrimary;
   prometheus::Histogram* pool_wait_ = nullptr;
+
+  // The result cache: the cluster's cache backend (null: none, or no cache in this
+  // process), the classifier that finds the tables statements read and write (routing_'s;
+  // also in session mode, whose writes invalidate too), this worker's connection to the
+  // cache, the answer being captured, and the tables written in the open transaction.
+  const config::Backend* cache_backend_ = nullptr;
+  std::shared_ptr<routing::ClusterRouting> cache_routing_;
+  std::shared_ptr<routing::CacheConnection> cache_;
+  std::unique_ptr<CacheFill> cache_fill_;
+  std::vector<std::string> written_tables_;
+  std::vector<std::string> invalidations_due_;
 };
 
 }  // namespace plexi::pg

@@ -66,11 +66,13 @@ void Relay::follow_reload() {
   if (cluster->backends.size() > 1 && mode_ != config::PoolMode::kSession) {
     routing_ = s_.env_.routing.cluster(s_.config_, *cluster);
   }
+  find_cache();
   series_ = nullptr;
   series_backend_ = nullptr;
   // Named statements were classified under the old rules.
   if (extended_) {
-    for (auto& [name, statement] : extended_->statements) statement.intent = intent_of(statement.query);
+    for (auto& [name, statement] : extended_->statements)
+      statement.intent = intent_of(statement.query);
   }
 }
 
@@ -144,6 +146,19 @@ std::optional<int> Relay::route(const Frame& frame) {
     }
     default:
       break;
+  }
+  if (cache_fill_ && !intent.role && intent.blocked_by < 0) {
+    // A read the cache missed is answered where writes go: a replica may not have replayed
+    // a write whose invalidation is already done, and its answer would be stored as
+    // current. With no write target it goes to a replica as usual, and is not stored.
+    Intent where_writes_go = intent;
+    where_writes_go.role = config::Role::kPrimary;
+    std::string error;
+    if (choose(where_writes_go, error) >= 0) {
+      intent = where_writes_go;
+    } else {
+      cache_fill_.reset();
+    }
   }
   return choose_or_refuse(intent, simple);
 }
