@@ -37,6 +37,14 @@ std::optional<CheckedAnswer> check_answer(Bytes answer, std::uint32_t capabiliti
   return CheckedAnswer{tracker.rows(), sequence};
 }
 
+// Until the daemon hands every front its cache (SessionEnvironment::cache), the MySQL front
+// keeps one of its own. Never destroyed: its connections live on the workers, which end
+// before static objects do.
+routing::ResultCache* front_cache(const std::shared_ptr<spdlog::logger>& log) {
+  static auto* const cache = new routing::ResultCache(log);
+  return cache;
+}
+
 }  // namespace
 
 std::string cluster_generation_key(std::string_view cluster) {
@@ -82,7 +90,7 @@ std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql) {
 }
 
 void RelayCache::set_cluster(const config::Cluster& cluster) {
-  cache_ = s_.env().cache;
+  cache_ = s_.env().cache ? s_.env().cache : front_cache(s_.env().log);
   const config::Backend* backend = routing::cache_backend(cluster);
   if (!backend_ || !backend || backend_->host != backend->host || backend_->port != backend->port) {
     connection_.reset();
