@@ -91,12 +91,10 @@ std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql) {
 
 void RelayCache::set_cluster(const config::Cluster& cluster) {
   cache_ = s_.env().cache ? s_.env().cache : front_cache(s_.env().log);
-  const config::Backend* backend = routing::cache_backend(cluster);
-  if (!backend_ || !backend || backend_->host != backend->host || backend_->port != backend->port) {
-    connection_.reset();
-  }
-  backend_ = backend;
+  backend_ = routing::cache_backend(cluster);
   cluster_ = cluster.name;
+  // Asked for again on first use: the same one when the backend did not change.
+  connection_.reset();
 }
 
 routing::CacheConnection& RelayCache::connection() {
