@@ -45,6 +45,14 @@ routing::ResultCache* front_cache(const std::shared_ptr<spdlog::logger>& log) {
   return cache;
 }
 
+// This worker's cache connections that hold invalidations made while Redis was away. Until
+// such a connection is up again, a lookup's MGET is sent before those INCRs (they go once it
+// is connected), so a hit it finds may be one of the entries they invalidate.
+std::set<const routing::CacheConnection*>& owing_invalidations() {
+  thread_local std::set<const routing::CacheConnection*> connections;
+  return connections;
+}
+
 }  // namespace
 
 std::string cluster_generation_key(std::string_view cluster) {
@@ -63,7 +71,8 @@ bool cacheable_query(const routing::MysqlStatement& analysis, const routing::Mys
          !routing::mysql_system_schema(schema);
 }
 
-std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql) {
+std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql,
+                            const std::string* execution) {
   std::string_view text = routing::cache_text(sql);
   // MySQL runs what executable comments hold (/*! ... */, /*M! ... */): those before the
   // statement are part of it, and the text stays whole.
@@ -73,7 +82,9 @@ std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql) {
     text = sql;
   }
   routing::CacheKey key(parts.cluster, parts.user, parts.schema);
-  key.add("mysql:query").add(text);
+  // The text protocol's answer and the binary one differ: each kind has its own entries.
+  key.add(execution ? "mysql:execute" : "mysql:query").add(text);
+  if (execution) key.add(*execution);
   std::string shape;
   for (int shift = 0; shift < 32; shift += 8) {
     shape.push_back(static_cast<char>(parts.capabilities >> shift));
@@ -87,6 +98,36 @@ std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql) {
     }
   }
   return key.finish();
+}
+
+bool execution_parameters(Bytes payload, std::uint16_t parameters, std::string_view known_types,
+                          std::string& out) {
+  // command, statement id (4), flags, iteration count (4); then, with parameters, the NULL
+  // bitmap, the new-types flag, the types when it is set, and the values.
+  constexpr std::size_t kFixed = 10;
+  out.clear();
+  if (payload.size() < kFixed) return false;
+  if (parameters == 0) return payload.size() == kFixed;
+  const std::size_t bitmap = (parameters + 7u) / 8u;
+  const std::size_t flag_at = kFixed + bitmap;
+  const std::size_t types_size = 2u * parameters;
+  if (payload.size() <= flag_at) return false;
+  auto chars = [&](std::size_t at, std::size_t n) {
+    return std::string_view(reinterpret_cast<const char*>(payload.data()) + at, n);
+  };
+  out.append(chars(kFixed, bitmap));
+  std::size_t values_at = flag_at + 1;
+  if (payload[flag_at] != std::byte{0}) {
+    if (payload.size() < values_at + types_size) return false;
+    out.append(chars(values_at, types_size));
+    values_at += types_size;
+  } else if (known_types.size() == types_size) {
+    out.append(known_types);
+  } else {
+    return false;
+  }
+  out.append(chars(values_at, payload.size() - values_at));
+  return true;
 }
 
 void RelayCache::set_cluster(const config::Cluster& cluster) {
@@ -104,7 +145,7 @@ routing::CacheConnection& RelayCache::connection() {
 
 awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStatement& analysis,
                                   config::Duration ttl, bool session_allows,
-                                  const CacheKeyParts& parts) {
+                                  const CacheKeyParts& parts, const std::string* execution) {
   drop_capture();
   if (!enabled()) co_return false;
   started_ = std::chrono::steady_clock::now();
@@ -115,7 +156,7 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     metrics.cache_request(Result::kBypass);
     co_return false;
   }
-  std::string key = query_cache_key(parts, sql);
+  std::string key = query_cache_key(parts, sql, execution);
   std::vector<std::string> generation_keys = routing::generation_keys(cluster_, tables.read);
   generation_keys.push_back(cluster_generation_key(cluster_));
   // Kept while this waits, whatever a reload does to connection_.
@@ -125,9 +166,12 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     keep = connection_;
   }
   const config::Cache& settings = s_.config().cache;
-  // A lookup that opens the connection is sent before the invalidations the connection kept
-  // while Redis was away (they go once it is up): its entry may be one of theirs.
-  const bool trust_hit = keep->connected();
+  bool trust_hit = true;
+  if (keep->connected()) {
+    owing_invalidations().erase(keep.get());
+  } else {
+    trust_hit = !owing_invalidations().contains(keep.get());
+  }
   routing::CacheLookup found =
       co_await keep->lookup(key, generation_keys, settings.timeout, settings.retry_interval);
   using Status = routing::CacheLookup::Status;
@@ -216,7 +260,9 @@ void RelayCache::wrote(std::string_view sql) {
 
 void RelayCache::transaction_ended() {
   if (written_.empty() || !enabled()) return;
-  connection().invalidate(std::vector<std::string>(written_.begin(), written_.end()));
+  routing::CacheConnection& to = connection();
+  if (!to.connected()) owing_invalidations().insert(&to);
+  to.invalidate(std::vector<std::string>(written_.begin(), written_.end()));
   written_.clear();
 }
 

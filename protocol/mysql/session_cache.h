@@ -47,7 +47,16 @@ struct CacheKeyParts {
   std::uint8_t collation = 0;                 // the connection's character set
   bool multi_statements = true;
 };
-std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql);
+// `execution`: for a COM_STMT_EXECUTE of `sql`, its parameters (execution_parameters()).
+std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql,
+                            const std::string* execution = nullptr);
+
+// What decides the answer to a COM_STMT_EXECUTE of a statement with `parameters`
+// parameters, besides its text: the NULL bitmap, the parameter types (sent with it, or
+// `known_types` from an earlier execution) and the values, in one string. False when the
+// payload does not hold them.
+bool execution_parameters(Bytes payload, std::uint16_t parameters, std::string_view known_types,
+                          std::string& out);
 
 class RelayCache {
  public:
@@ -60,12 +69,14 @@ class RelayCache {
   bool enabled() const { return cache_ != nullptr && backend_ != nullptr; }
   const config::Backend* backend() const { return backend_; }
 
-  // A COM_QUERY a rule or hint gives `ttl` (> 0). `session_allows`: the client holds no
-  // server, transaction, pin or cursor. True when the answer, from the cache, is queued to
-  // the client; otherwise the statement goes to a server, and on a miss capture() and
-  // finish() store its answer.
+  // A COM_QUERY, or with `execution` a COM_STMT_EXECUTE of `sql` with those parameters,
+  // that a rule or hint gives `ttl` (> 0). `session_allows`: the client holds no server,
+  // transaction, pin or cursor. True when the answer, from the cache, is queued to the
+  // client; otherwise the statement goes to a server, and on a miss capture() and finish()
+  // store its answer.
   awaitable<bool> serve(std::string_view sql, const routing::MysqlStatement& analysis,
-                        config::Duration ttl, bool session_allows, const CacheKeyParts& key);
+                        config::Duration ttl, bool session_allows, const CacheKeyParts& key,
+                        const std::string* execution = nullptr);
   // What became of the last statement serve() saw (kNone after finish()).
   Outcome outcome() const { return outcome_; }
   // Rows of the answer served by the last hit, and when serve() was called.

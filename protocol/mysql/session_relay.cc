@@ -217,6 +217,8 @@ class Relay : public HandoverSource {
   }
   // A statement answered from the cache, in the digests and statement counts.
   void count_cache_hit(std::string_view sql);
+  // Where a statement the cache missed goes: where writes go, unless a rule or hint says.
+  Intent where_misses_go(Intent intent);
   bool digesting() const { return s_.env().digests && s_.config().digest.enabled; }
 
   Session& s_;
@@ -669,6 +671,7 @@ awaitable<Relay::Shared> Relay::execute_shared(SharedLink& link, ClientStatement
       co_await relay_shared(link, shared_command_, ResponseTracker::Shape::kResultSets, exchange);
   if (!relayed) co_return Shared::kFailed;
   finish_statement(statement.sql, exchange.tracker);
+  cache_.finish(exchange.tracker);
   co_return Shared::kDone;
 }
 
@@ -914,6 +917,21 @@ void Relay::count_cache_hit(std::string_view sql) {
   }
 }
 
+Relay::Intent Relay::where_misses_go(Intent intent) {
+  if (!cache_.capturing() || intent.role || !routing_) return intent;
+  // A read the cache missed is answered where writes go: a replica may not have replayed a
+  // write whose invalidation is already done, and its answer would be stored as current.
+  // With no write target it goes to a replica as usual, and is not stored.
+  Intent where_writes_go = intent;
+  where_writes_go.role = config::Role::kPrimary;
+  std::string error;
+  if (choose(where_writes_go, error) < 0) {
+    cache_.drop_capture();
+    return intent;
+  }
+  return where_writes_go;
+}
+
 // ---------------------------------------------------------------- commands
 
 awaitable<bool> Relay::query(ByteVector& payload) {
@@ -948,19 +966,7 @@ awaitable<bool> Relay::query(ByteVector& payload) {
       count_cache_hit(sql);
       co_return true;
     }
-    if (cache_.capturing() && !intent.role && routing_) {
-      // A read the cache missed is answered where writes go: a replica may not have replayed
-      // a write whose invalidation is already done, and its answer would be stored as
-      // current. With no write target it goes to a replica as usual, and is not stored.
-      Intent where_writes_go = intent;
-      where_writes_go.role = config::Role::kPrimary;
-      std::string error;
-      if (choose(where_writes_go, error) >= 0) {
-        intent = where_writes_go;
-      } else {
-        cache_.drop_capture();
-      }
-    }
+    intent = where_misses_go(intent);
   }
   // Its tables are invalidated when its transaction ends, even if the server goes away
   // before it answers: the write may have been done.
@@ -1058,20 +1064,36 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
     co_return true;
   }
   ClientStatement& statement = it->second;
-  if (statement.shareable && statement.intent.blocked_by < 0 && payload[5] == std::byte{0} &&
+  Intent intent = statement.intent;
+  if (intent.cache_ttl && intent.cache_ttl->count() > 0 && intent.blocked_by < 0 &&
+      cache_.enabled()) {
+    // Without a cursor or long data, the parameters are all in the payload.
+    std::string parameters;
+    bool whole = payload[5] == std::byte{0} && statement.long_data.empty() &&
+                 execution_parameters(payload, statement.parameters, statement.types, parameters);
+    auto analysis = routing::analyze_mysql(statement.sql);
+    bool answered = co_await cache_.serve(statement.sql, analysis, *intent.cache_ttl,
+                                          whole && cache_allows(), cache_key_parts(), &parameters);
+    if (answered) {
+      count_cache_hit(statement.sql);
+      co_return true;
+    }
+    intent = where_misses_go(intent);
+  }
+  if (statement.shareable && intent.blocked_by < 0 && payload[5] == std::byte{0} &&
       statement.long_data.empty() && session_shareable()) {
     bool go_on = co_await wait_while_paused();
     if (!go_on) {
       fatal_ = true;
       co_return false;
     }
-    if (auto link = shared_link(statement.intent)) {
+    if (auto link = shared_link(intent)) {
       Shared outcome = co_await execute_shared(*link, statement, payload);
       if (outcome == Shared::kDone) co_return true;
       if (outcome == Shared::kFailed) co_return !fatal_;
     }
   }
-  bool attached = co_await ensure_server(statement.intent);
+  bool attached = co_await ensure_server(intent);
   if (!attached) co_return !fatal_;
   ServerStatement* prepared = co_await prepared_on_server(statement);
   if (!prepared) co_return !fatal_;
@@ -1124,6 +1146,7 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
   bool relayed = co_await relay(command, ResponseTracker::Shape::kResultSets, tracker);
   if (!relayed) co_return !fatal_;
   finish_statement(statement.sql, tracker);
+  cache_.finish(tracker);
   if (cursor_flags != 0 && (tracker.status() & status::kCursorExists)) cursor_open_ = true;
   if (!statement.intent.read) wrote_in_cycle_ = true;
   if (tracker.last_insert_id() != 0) hold_ = kAutoIncrementHold + 1;
