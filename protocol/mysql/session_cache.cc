@@ -76,10 +76,14 @@ std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql,
   std::string_view text = routing::cache_text(sql);
   // MySQL runs what executable comments hold (/*! ... */, /*M! ... */): those before the
   // statement are part of it, and the text stays whole.
-  std::string_view before(sql.data(), static_cast<std::size_t>(text.data() - sql.data()));
-  if (text.empty() || before.find("/*!") != std::string_view::npos ||
-      before.find("/*M!") != std::string_view::npos) {
+  if (text.empty()) {
     text = sql;
+  } else {
+    std::string_view before = sql.substr(0, static_cast<std::size_t>(text.data() - sql.data()));
+    if (before.find("/*!") != std::string_view::npos ||
+        before.find("/*M!") != std::string_view::npos) {
+      text = sql;
+    }
   }
   routing::CacheKey key(parts.cluster, parts.user, parts.schema);
   // The text protocol's answer and the binary one differ: each kind has its own entries.
