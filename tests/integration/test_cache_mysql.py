@@ -326,6 +326,16 @@ class MysqlResultCacheTest(unittest.TestCase):
             self.assertEqual(self.status("Com_stmt_execute") - before, 3)
             self.assertIn(b"pen2", b"".join(fifth))
 
+    def test_an_answer_over_max_result_bytes_is_not_stored(self):
+        stored = metric(self.proxy, 'plexiproxy_cache_bytes_total{operation="stored"}')
+        (first, second), ran = self.executions(
+            "SELECT id, REPEAT('x', 600000) FROM products WHERE id <= 2 ORDER BY id")
+        self.assertEqual(ran, 2)
+        self.assertEqual(second, first)
+        self.assertEqual(len(first[0][1][1]), 600000)
+        self.assertEqual(metric(self.proxy, 'plexiproxy_cache_bytes_total{operation="stored"}'),
+                         stored)
+
     def test_a_leading_executable_comment_is_part_of_the_statement(self):
         for _ in range(2):
             self.assertEqual(self.query("/*!50000 SELECT name */ FROM products WHERE id = 1")[0],
