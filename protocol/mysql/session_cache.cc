@@ -5,6 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "protocol/mysql/packets.h"
@@ -45,12 +48,44 @@ routing::ResultCache* front_cache(const std::shared_ptr<spdlog::logger>& log) {
   return cache;
 }
 
-// This worker's cache connections that hold invalidations made while Redis was away. Until
-// such a connection is up again, a lookup's MGET is sent before those INCRs (they go once it
-// is connected), so a hit it finds may be one of the entries they invalidate.
-std::set<const routing::CacheConnection*>& owing_invalidations() {
-  thread_local std::set<const routing::CacheConnection*> connections;
-  return connections;
+// Generation keys raised while their Redis was away, per Redis. The worker connection that
+// could not send them sends them once it is connected again, but a lookup on any worker may
+// reach Redis before that: until they are known done, a lookup sends them again on its own
+// connection, ahead of its MGET (a second INCR costs a miss, nothing more), or does not trust
+// a hit when that connection is not up. They are forgotten once a lookup behind them has
+// been answered.
+class OwedInvalidations {
+ public:
+  void add(const std::string& redis, const std::set<std::string>& keys) {
+    std::lock_guard lock(mutex_);
+    owed_[redis].insert(keys.begin(), keys.end());
+    any_.store(true, std::memory_order_release);
+  }
+  std::vector<std::string> keys(const std::string& redis) const {
+    if (!any_.load(std::memory_order_acquire)) return {};
+    std::lock_guard lock(mutex_);
+    auto it = owed_.find(redis);
+    if (it == owed_.end()) return {};
+    return {it->second.begin(), it->second.end()};
+  }
+  void done(const std::string& redis, const std::vector<std::string>& keys) {
+    std::lock_guard lock(mutex_);
+    auto it = owed_.find(redis);
+    if (it == owed_.end()) return;
+    for (const auto& key : keys) it->second.erase(key);
+    if (it->second.empty()) owed_.erase(it);
+    any_.store(!owed_.empty(), std::memory_order_release);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::set<std::string>> owed_;
+  std::atomic<bool> any_{false};
+};
+
+OwedInvalidations& owed_invalidations() {
+  static OwedInvalidations owed;
+  return owed;
 }
 
 }  // namespace
@@ -138,6 +173,7 @@ void RelayCache::set_cluster(const config::Cluster& cluster) {
   cache_ = s_.env().cache ? s_.env().cache : front_cache(s_.env().log);
   backend_ = routing::cache_backend(cluster);
   cluster_ = cluster.name;
+  redis_ = backend_ ? backend_->host + ":" + std::to_string(backend_->port) : std::string();
   // Asked for again on first use: the same one when the backend did not change.
   connection_.reset();
 }
@@ -170,14 +206,22 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     keep = connection_;
   }
   const config::Cache& settings = s_.config().cache;
+  const std::vector<std::string> owed = owed_invalidations().keys(redis_);
   bool trust_hit = true;
-  if (keep->connected()) {
-    owing_invalidations().erase(keep.get());
-  } else {
-    trust_hit = !owing_invalidations().contains(keep.get());
+  if (!owed.empty()) {
+    if (keep->connected()) {
+      keep->invalidate(owed);
+    } else {
+      trust_hit = false;
+    }
   }
   routing::CacheLookup found =
       co_await keep->lookup(key, generation_keys, settings.timeout, settings.retry_interval);
+  if (!owed.empty() && trust_hit &&
+      (found.status == routing::CacheLookup::Status::kHit ||
+       found.status == routing::CacheLookup::Status::kMiss)) {
+    owed_invalidations().done(redis_, owed);
+  }
   using Status = routing::CacheLookup::Status;
   switch (found.status) {
     case Status::kUnavailable:
@@ -265,7 +309,7 @@ void RelayCache::wrote(std::string_view sql) {
 void RelayCache::transaction_ended() {
   if (written_.empty() || !enabled()) return;
   routing::CacheConnection& to = connection();
-  if (!to.connected()) owing_invalidations().insert(&to);
+  if (!to.connected()) owed_invalidations().add(redis_, written_);
   to.invalidate(std::vector<std::string>(written_.begin(), written_.end()));
   written_.clear();
 }

@@ -269,6 +269,11 @@ class MysqlResultCacheTest(unittest.TestCase):
         self.addCleanup(self.reconnect_every_worker, sql)
         with self.cache.client() as redis_client:
             self.assertTrue(redis_client.keys("plexiproxy:result:*"))
+        # Clients on each worker, not only on the one whose connection kept the write's
+        # invalidation, see it at once.
+        for _ in range(2):
+            with self.connect() as conn:
+                self.assertEqual(self.query(sql, conn)[0], [(3, "pad2")])
         hits = self.cache_requests("hit")
         deadline = time.monotonic() + 10
         while self.cache_requests("hit") == hits and time.monotonic() < deadline:
