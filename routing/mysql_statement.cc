@@ -3,6 +3,7 @@
 // what pins a client or keeps a SELECT off the replicas.
 #include "routing/mysql_statement.h"
 
+#include <algorithm>
 #include <array>
 
 #include "routing/mysql_lexer.h"
@@ -745,6 +746,419 @@ class Analyzer {
   bool lock_tables_ = false;     // LOCK TABLES earlier in this string
 };
 
+// ---------------------------------------------------------------- tables, for the cache
+
+// Calls whose answer differs between two runs on unchanged tables, or depends on the
+// connection or the server rather than on the data: their statements are never cached.
+constexpr std::string_view kVolatileFunctions[] = {
+    "BENCHMARK",
+    "BINLOG_GTID_POS",
+    "CONNECTION_ID",
+    "CURDATE",
+    "CURRENT_DATE",
+    "CURRENT_ROLE",
+    "CURRENT_TIME",
+    "CURRENT_TIMESTAMP",
+    "CURRENT_USER",
+    "CURTIME",
+    "DATABASE",
+    "ENCRYPT",
+    "FOUND_ROWS",
+    "GET_LOCK",
+    "IS_FREE_LOCK",
+    "IS_USED_LOCK",
+    "LASTVAL",
+    "LAST_INSERT_ID",
+    "LOAD_FILE",
+    "LOCALTIME",
+    "LOCALTIMESTAMP",
+    "MASTER_GTID_WAIT",
+    "MASTER_POS_WAIT",
+    "NEXTVAL",
+    "NOW",
+    "PS_CURRENT_THREAD_ID",
+    "PS_THREAD_ID",
+    "RAND",
+    "RANDOM_BYTES",
+    "RELEASE_ALL_LOCKS",
+    "RELEASE_LOCK",
+    "ROW_COUNT",
+    "SCHEMA",
+    "SESSION_USER",
+    "SETVAL",
+    "SLEEP",
+    "SOURCE_POS_WAIT",
+    "SYSDATE",
+    "SYSTEM_USER",
+    "SYS_GUID",
+    "UNIX_TIMESTAMP",
+    "USER",
+    "UTC_DATE",
+    "UTC_TIME",
+    "UTC_TIMESTAMP",
+    "UUID",
+    "UUID_SHORT",
+    "UUID_V4",
+    "UUID_V7",
+    "WAIT_FOR_EXECUTED_GTID_SET",
+    "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS",
+};
+// Those of them also written without parentheses.
+constexpr std::string_view kVolatileWords[] = {
+    "CURRENT_DATE", "CURRENT_ROLE",   "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER",
+    "LOCALTIME",    "LOCALTIMESTAMP", "UTC_DATE",     "UTC_TIME",          "UTC_TIMESTAMP",
+};
+
+template <std::size_t N>
+bool among(const Upper& word, const std::string_view (&names)[N]) {
+  for (std::string_view name : names) {
+    if (word == name) return true;
+  }
+  return false;
+}
+
+// One pass over the tokens, statement by statement. Every FROM, JOIN, INTO, TABLE, USING, ...
+// opens a list of table references at the current parenthesis depth: its names are taken
+// until something other than a name, ',' or JOIN follows. Names in a list the statement
+// writes (its targets) are written, others read.
+class TableScanner {
+ public:
+  TableScanner(std::string_view sql, MysqlTables& out) : lexer_(sql), out_(out) {}
+
+  void run() {
+    while (!stopped_) {
+      const MysqlToken token = lexer_.next();
+      if (token.kind == Kind::kEnd) break;
+      feed(token);
+      before_last_ = last_;
+      last_ = token;
+    }
+    end_statement();
+    out_.only_queries = statements_ > 0 && only_queries_;
+    for (auto* names : {&out_.read, &out_.written}) {
+      std::sort(names->begin(), names->end());
+      names->erase(std::unique(names->begin(), names->end()), names->end());
+    }
+  }
+
+ private:
+  enum class Slot : std::uint8_t { kNone, kExpect, kAfter };
+  enum class Statement : std::uint8_t { kNone, kQuery, kWith, kChange, kDdl, kOther };
+  static constexpr int kMaxDepth = 32;
+
+  void feed(const MysqlToken& token) {
+    if (is_symbol(token, ";")) return end_statement();
+    if (format_skip_ > 0) {  // EXPLAIN FORMAT = JSON ...
+      if (!is_symbol(token, "=")) --format_skip_;
+      if (format_skip_ == 0) start_ = true;
+      return;
+    }
+    watch_volatile(token);
+    if (naming_ && name_part(token)) return;
+    if (start_) {
+      start_ = false;
+      if (start_statement(token)) return;
+    }
+    if (is_symbol(token, "(")) return open();
+    if (is_symbol(token, ")")) return close();
+    Slot& slot = slots_[depth_];
+    if (is_symbol(token, ",")) {
+      if (slot == Slot::kAfter) slot = Slot::kExpect;
+      return;
+    }
+    if (slot == Slot::kExpect) {
+      if (token.kind == Kind::kQuoted) return begin_name(token);
+      if (token.kind != Kind::kWord) {
+        slot = Slot::kAfter;
+        return;
+      }
+      const Upper word(token);
+      if (word == "SELECT" || word == "WITH" || word == "VALUES") {
+        slot = Slot::kNone;  // (SELECT ...): a subquery, whose own FROM follows
+      } else if (word == "TABLE" || word == "LATERAL" ||
+                 (writes_[depth_] && skipped_before_target(word))) {
+        return;
+      } else if (word == "DUAL") {
+        slot = Slot::kAfter;
+        return;
+      } else {
+        return begin_name(token);
+      }
+    }
+    if (token.kind == Kind::kWord) key_word(Upper(token));
+  }
+
+  // Words between a write's key word and its table: INSERT LOW_PRIORITY IGNORE INTO t,
+  // DELETE QUICK FROM t, DROP TABLE IF EXISTS t, ALTER TABLE t RENAME TO u, ...
+  static bool skipped_before_target(const Upper& word) {
+    return word == "LOW_PRIORITY" || word == "DELAYED" || word == "HIGH_PRIORITY" ||
+           word == "IGNORE" || word == "QUICK" || word == "INTO" || word == "FROM" ||
+           word == "IF" || word == "NOT" || word == "EXISTS" || word == "TEMPORARY" ||
+           word == "AS" || word == "TO" || word == "OUTFILE" || word == "DUMPFILE" ||
+           word == "TABLES" || word == "ONLINE";
+  }
+
+  // The first token of a statement; true when it was taken whole.
+  bool start_statement(const MysqlToken& token) {
+    ++statements_;
+    if (is_symbol(token, "(")) {
+      statement_ = Statement::kQuery;
+      return false;
+    }
+    const Upper word(token);
+    if (word == "SELECT" || word == "VALUES") {
+      statement_ = Statement::kQuery;
+    } else if (word == "TABLE") {
+      statement_ = Statement::kQuery;
+      expect(false);
+    } else if (word == "WITH") {
+      statement_ = Statement::kWith;
+    } else if (word == "EXPLAIN" || word == "DESCRIBE" || word == "DESC" || word == "ANALYZE") {
+      // What follows is explained (its writes count, which costs hits only) or run.
+      explained_ = true;
+      start_ = true;
+      --statements_;
+    } else if (word == "FORMAT") {
+      format_skip_ = 1;
+      --statements_;
+    } else if (word == "INSERT" || word == "REPLACE" || word == "UPDATE" || word == "DELETE" ||
+               word == "TRUNCATE") {
+      change(word == "DELETE");
+    } else if (word == "LOAD") {
+      statement_ = Statement::kChange;  // its INTO names the table
+    } else if (word == "ALTER" || word == "CREATE" || word == "DROP") {
+      statement_ = Statement::kDdl;
+      ddl_object_pending_ = true;
+    } else if (word == "RENAME" || word == "LOCK") {
+      statement_ = Statement::kDdl;
+    } else if (word == "CALL" || word == "EXECUTE") {
+      statement_ = Statement::kOther;
+      out_.writes_unknown = true;  // a procedure's or prepared statement's tables are unknown
+    } else if (word == "SET") {
+      statement_ = Statement::kOther;
+      set_ = true;  // SET STATEMENT ... FOR <statement>, or a SET
+    } else {
+      statement_ = Statement::kOther;
+    }
+    return true;
+  }
+
+  void change(bool deletes) {
+    statement_ = Statement::kChange;
+    deletes_ = deletes;
+    expect(true);
+  }
+
+  void key_word(const Upper& word) {
+    Slot& slot = slots_[depth_];
+    if (set_) {
+      set_ = false;
+      set_statement_ = word == "STATEMENT";
+      return;
+    }
+    if (set_statement_) {
+      if (word == "FOR" && depth_ == 0) {
+        start_ = true;  // SET STATEMENT x = 1 FOR <the statement that runs>
+        set_statement_ = false;
+        --statements_;
+      }
+      return;
+    }
+    if (ddl_object_pending_) return ddl_object(word);
+    if (statement_ == Statement::kWith && depth_ == 0) {
+      if (word == "SELECT" || word == "VALUES" || word == "TABLE") {
+        statement_ = Statement::kQuery;
+        if (word == "TABLE") expect(false);
+        return;
+      }
+      if (word == "INSERT" || word == "REPLACE" || word == "UPDATE" || word == "DELETE") {
+        return change(word == "DELETE");
+      }
+    }
+    const bool listing = slot != Slot::kNone;
+    if (word == "FROM") {
+      expect(deletes_);
+    } else if (word == "JOIN" || word == "STRAIGHT_JOIN") {
+      expect(listing ? writes_[depth_] : deletes_);
+    } else if (word == "INTO") {
+      expect(true);
+    } else if (word == "TABLE") {
+      expect(statement_ == Statement::kDdl);
+    } else if (word == "USING" && listing) {
+      expect(writes_[depth_]);
+    } else if (statement_ == Statement::kDdl &&
+               (word == "TABLES" || word == "TO" || word == "RENAME" || word == "LIKE" ||
+                (word == "ON" && index_))) {
+      expect(true);
+    } else if (statement_ == Statement::kDdl && (word == "INDEX" || word == "KEY")) {
+      index_ = true;
+    } else if (listing &&
+               (word == "WHERE" || word == "GROUP" || word == "HAVING" || word == "ORDER" ||
+                word == "LIMIT" || word == "WINDOW" || word == "UNION" || word == "EXCEPT" ||
+                word == "INTERSECT" || word == "SET" || word == "VALUES" || word == "VALUE" ||
+                word == "SELECT" || word == "RETURNING" || word == "DUPLICATE")) {
+      slot = Slot::kNone;
+    }
+  }
+
+  // After ALTER, CREATE or DROP: the kind of object, past OR REPLACE, DEFINER = ..., ...
+  void ddl_object(const Upper& word) {
+    if (word == "TABLE" || word == "TABLES" || word == "VIEW" || word == "SEQUENCE") {
+      ddl_object_pending_ = false;
+      expect(true);
+    } else if (word == "INDEX" || word == "KEY") {
+      ddl_object_pending_ = false;
+      index_ = true;
+    } else if (word == "USER" || word == "ROLE" || word == "SERVER" || word == "TABLESPACE" ||
+               word == "LOGFILE" || word == "RESOURCE" || word == "INSTANCE" || word == "PREPARE") {
+      ddl_object_pending_ = false;  // no data a statement reads
+    } else if (word == "DATABASE" || word == "SCHEMA" || word == "FUNCTION" ||
+               word == "PROCEDURE" || word == "TRIGGER" || word == "EVENT" || word == "PACKAGE") {
+      // A schema's tables, or code that statements run: what changes is not named here. A
+      // program's body holds ';' of its own: nothing after it is read.
+      ddl_object_pending_ = false;
+      out_.writes_unknown = true;
+      if (word != "DATABASE" && word != "SCHEMA") stopped_ = true;
+    }
+  }
+
+  void expect(bool writes) {
+    slots_[depth_] = Slot::kExpect;
+    writes_[depth_] = writes;
+  }
+
+  void open() {
+    if (depth_ + 1 >= kMaxDepth) {
+      // Deeper than followed: what it reads or writes may be missed.
+      out_.incomplete = true;
+      out_.writes_unknown = true;
+      stopped_ = true;
+      return;
+    }
+    const bool nested_list = slots_[depth_] == Slot::kExpect;  // FROM (t1 JOIN t2), FROM (SELECT
+    const bool writes = writes_[depth_];
+    if (nested_list) slots_[depth_] = Slot::kAfter;
+    ++depth_;
+    slots_[depth_] = nested_list ? Slot::kExpect : Slot::kNone;
+    writes_[depth_] = writes;
+  }
+
+  void close() {
+    if (depth_ == 0) return;
+    slots_[depth_] = Slot::kNone;
+    --depth_;
+  }
+
+  void begin_name(const MysqlToken& token) {
+    slots_[depth_] = Slot::kAfter;
+    naming_ = true;
+    qualified_ = false;
+    after_dot_ = false;
+    name_writes_ = writes_[depth_];
+    name_ = part_of(token);
+  }
+
+  // The token after a name's part: true when it continues the name (db . t).
+  bool name_part(const MysqlToken& token) {
+    if (after_dot_) {
+      after_dot_ = false;
+      if (token.kind == Kind::kWord || token.kind == Kind::kQuoted) {
+        name_ += '.';
+        name_ += part_of(token);
+        return true;
+      }
+    } else if (is_symbol(token, ".") && !qualified_) {
+      qualified_ = after_dot_ = true;
+      schema_ = name_;
+      return true;
+    } else if (is_symbol(token, "(") && !name_writes_) {
+      naming_ = false;  // FROM JSON_TABLE(...): a function, not a table
+      return false;
+    }
+    naming_ = false;
+    if (qualified_ && mysql_system_schema(schema_)) out_.volatile_answer = true;
+    (name_writes_ ? out_.written : out_.read).push_back(std::move(name_));
+    if (name_writes_) ++written_here_;
+    return false;
+  }
+
+  static std::string part_of(const MysqlToken& token) {
+    if (token.kind == Kind::kQuoted) return name_of(token);
+    std::string part(token.text);
+    for (char& c : part) c = lower(c);
+    return part;
+  }
+
+  void watch_volatile(const MysqlToken& token) {
+    if (token.kind == Kind::kSystemVariable || token.kind == Kind::kUserVariable) {
+      out_.volatile_answer = true;
+      return;
+    }
+    if (token.kind == Kind::kWord) {
+      const Upper word(token);
+      if (!is_symbol(last_, ".") && among(word, kVolatileWords)) out_.volatile_answer = true;
+      // NEXT VALUE FOR s moves the sequence; PREVIOUS VALUE FOR s is the session's LASTVAL.
+      if (word == "FOR" && is_word(last_, "VALUE") &&
+          (is_word(before_last_, "NEXT") || is_word(before_last_, "PREVIOUS"))) {
+        out_.volatile_answer = true;
+      }
+      return;
+    }
+    if (!is_symbol(token, "(")) return;
+    if (is_symbol(before_last_, ".") &&
+        (last_.kind == Kind::kWord || last_.kind == Kind::kQuoted)) {
+      out_.volatile_answer = true;  // schema.f(): a stored function, which may do anything
+    } else if (last_.kind == Kind::kWord && among(Upper(last_), kVolatileFunctions)) {
+      out_.volatile_answer = true;
+    }
+  }
+
+  void end_statement() {
+    if (naming_) name_part(MysqlToken{});
+    if (statement_ == Statement::kChange && written_here_ == 0) out_.writes_unknown = true;
+    if (ddl_object_pending_) out_.writes_unknown = true;
+    if (statement_ != Statement::kNone &&
+        (explained_ || (statement_ != Statement::kQuery && statement_ != Statement::kWith))) {
+      only_queries_ = false;
+    }
+    statement_ = Statement::kNone;
+    start_ = true;
+    explained_ = deletes_ = index_ = ddl_object_pending_ = set_ = set_statement_ = false;
+    format_skip_ = 0;
+    written_here_ = 0;
+    depth_ = 0;
+    slots_.fill(Slot::kNone);
+    last_ = before_last_ = MysqlToken{};
+  }
+
+  MysqlLexer lexer_;
+  MysqlTables& out_;
+  MysqlToken last_, before_last_;
+  bool stopped_ = false;
+  int statements_ = 0;
+  bool only_queries_ = true;
+  // The statement being read.
+  Statement statement_ = Statement::kNone;
+  bool start_ = true;  // the next token starts it
+  bool explained_ = false;
+  int format_skip_ = 0;
+  bool deletes_ = false;  // DELETE: every table it names counts as written
+  bool index_ = false;    // CREATE / DROP INDEX: ON names the table
+  bool ddl_object_pending_ = false;
+  bool set_ = false;            // SET was the first word
+  bool set_statement_ = false;  // SET STATEMENT: FOR starts the statement that runs
+  int written_here_ = 0;
+  int depth_ = 0;
+  std::array<Slot, kMaxDepth> slots_{};
+  std::array<bool, kMaxDepth> writes_{};
+  // A table name being read: its first part, or both.
+  bool naming_ = false;
+  bool qualified_ = false;
+  bool after_dot_ = false;
+  bool name_writes_ = false;
+  std::string name_;
+  std::string schema_;
+};
 }  // namespace
 
 std::string_view to_string(MysqlPin pin) {
@@ -778,6 +1192,18 @@ MysqlStatement analyze_mysql(std::string_view sql) {
   Analyzer(sql, statement).run();
   statement.hint = read_hint(sql);
   return statement;
+}
+
+MysqlTables mysql_tables(std::string_view sql) {
+  MysqlTables tables;
+  TableScanner(sql, tables).run();
+  return tables;
+}
+
+bool mysql_system_schema(std::string_view schema) {
+  return equal_ignoring_case(schema, "information_schema") ||
+         equal_ignoring_case(schema, "performance_schema") ||
+         equal_ignoring_case(schema, "mysql") || equal_ignoring_case(schema, "sys");
 }
 
 }  // namespace plexi::routing

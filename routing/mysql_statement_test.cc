@@ -594,6 +594,154 @@ TEST(MysqlShape, DigestOfTheShape) {
   EXPECT_NE(shape_mysql_statement("SELECT * FROM users WHERE id = 1").digest, digest);
 }
 
+// ---- tables, for the result cache ----
+
+using Names = std::vector<std::string>;
+
+struct TablesCase {
+  const char* sql;
+  Names read;
+  Names written;
+};
+
+const TablesCase kTables[] = {
+    {"SELECT * FROM users WHERE id = 42", {"users"}, {}},
+    {"SELECT * FROM Users u, `Orders` AS o WHERE u.id = o.user_id", {"Orders", "users"}, {}},
+    {"SELECT * FROM shop.products JOIN `shop`.`Stock` s USING (id)",
+     {"id", "shop.Stock", "shop.products"},
+     {}},
+    {"SELECT a FROM t1 LEFT OUTER JOIN t2 ON t1.x = t2.x, t3 NATURAL JOIN t4 STRAIGHT_JOIN t5",
+     {"t1", "t2", "t3", "t4", "t5"},
+     {}},
+    {"SELECT * FROM (SELECT * FROM inner_t) AS d JOIN (t6 JOIN t7 ON a = b) ON c = d",
+     {"inner_t", "t6", "t7"},
+     {}},
+    {"SELECT (SELECT MAX(x) FROM s1) FROM t WHERE a IN (SELECT b FROM s2) ORDER BY a, b",
+     {"s1", "s2", "t"},
+     {}},
+    {"WITH c AS (SELECT * FROM base) SELECT * FROM c", {"base", "c"}, {}},
+    {"(SELECT a FROM t) UNION (SELECT a FROM u)", {"t", "u"}, {}},
+    {"TABLE t", {"t"}, {}},
+    {"SELECT 1 FROM DUAL", {}, {}},
+    {"SELECT * FROM t PARTITION (p0, p1) USE INDEX (i) WHERE x = 1", {"t"}, {}},
+    {"SELECT * FROM t FORCE INDEX FOR JOIN (i), u", {"i", "t", "u"}, {}},
+    {"SELECT * FROM t, JSON_TABLE(t.doc, '$[*]' COLUMNS (a INT PATH '$')) j", {"t"}, {}},
+    {"SELECT update_count FROM `select`", {"select"}, {}},
+    {"INSERT INTO t (a, b) VALUES (1, 2), (3, 4) ON DUPLICATE KEY UPDATE a = VALUES(a)", {}, {"t"}},
+    {"INSERT LOW_PRIORITY IGNORE t VALUES (1)", {}, {"t"}},
+    {"REPLACE INTO db.t SELECT * FROM s WHERE x = 1", {"s"}, {"db.t"}},
+    {"INSERT INTO t TABLE s", {"s"}, {"t"}},
+    {"UPDATE t1 JOIN t2 ON t1.id = t2.id SET t1.a = (SELECT MAX(b) FROM s) WHERE t2.c = 1",
+     {"s"},
+     {"t1", "t2"}},
+    {"UPDATE LOW_PRIORITY t SET a = 1", {}, {"t"}},
+    {"DELETE FROM t WHERE id IN (SELECT id FROM s)", {}, {"s", "t"}},
+    {"DELETE QUICK t1, t2 FROM t1 INNER JOIN t2 WHERE t1.id = t2.id", {}, {"t1", "t2"}},
+    {"DELETE FROM t1 USING t1 JOIN t3", {}, {"t1", "t3"}},
+    {"TRUNCATE TABLE t", {}, {"t"}},
+    {"truncate T", {}, {"t"}},
+    {"ALTER TABLE t ADD COLUMN c INT", {}, {"t"}},
+    {"ALTER TABLE t RENAME TO u", {}, {"t", "u"}},
+    {"DROP TABLE IF EXISTS a, `B`", {}, {"B", "a"}},
+    {"DROP TEMPORARY TABLE tmp", {}, {"tmp"}},
+    {"CREATE TABLE IF NOT EXISTS t (a INT, KEY (a))", {}, {"t"}},
+    {"CREATE TABLE t AS SELECT * FROM s", {"s"}, {"t"}},
+    {"RENAME TABLE a TO b, c TO d", {}, {"a", "b", "c", "d"}},
+    {"CREATE UNIQUE INDEX i ON t (c)", {}, {"t"}},
+    {"DROP INDEX i ON t", {}, {"t"}},
+    {"CREATE OR REPLACE VIEW v AS SELECT * FROM t", {"t"}, {"v"}},
+    {"LOAD DATA INFILE '/x' INTO TABLE t", {}, {"t"}},
+    {"WITH c AS (SELECT 1) DELETE FROM t WHERE id IN (SELECT * FROM c)", {}, {"c", "t"}},
+    {"SET STATEMENT max_statement_time = 1 FOR UPDATE t SET a = 1", {}, {"t"}},
+    {"SELECT * FROM a; UPDATE b SET x = 1; SELECT * FROM c", {"a", "c"}, {"b"}},
+    {"BEGIN", {}, {}},
+    {"SET NAMES utf8mb4", {}, {}},
+};
+
+TEST(MysqlTables, ReadAndWritten) {
+  for (const TablesCase& c : kTables) {
+    const MysqlTables tables = mysql_tables(c.sql);
+    EXPECT_EQ(tables.read, c.read) << c.sql;
+    EXPECT_EQ(tables.written, c.written) << c.sql;
+    EXPECT_FALSE(tables.writes_unknown) << c.sql;
+    EXPECT_FALSE(tables.incomplete) << c.sql;
+  }
+}
+
+TEST(MysqlTables, WritesOfTablesNotNamed) {
+  for (const char* sql :
+       {"CALL refresh_totals()", "EXECUTE stmt", "DROP DATABASE shop",
+        "CREATE FUNCTION f() RETURNS INT RETURN 1; SELECT 1",
+        "CREATE DEFINER = CURRENT_USER PROCEDURE p() BEGIN UPDATE t SET a = 1; END",
+        "DROP TRIGGER trg", "INSERT INTO", "DELETE FROM quick"}) {
+    EXPECT_TRUE(mysql_tables(sql).writes_unknown) << sql;
+  }
+  for (const char* sql : {"SELECT * FROM t", "SELECT GET_LOCK('a', 1)", "SET @x = 1",
+                          "DROP PREPARE s", "CREATE USER u", "COMMIT"}) {
+    EXPECT_FALSE(mysql_tables(sql).writes_unknown) << sql;
+  }
+  std::string deep = "SELECT * FROM t WHERE a IN ";
+  for (int i = 0; i < 40; ++i) deep += "(SELECT a FROM t WHERE a IN ";
+  EXPECT_TRUE(mysql_tables(deep).incomplete);
+}
+
+TEST(MysqlTables, VolatileAnswers) {
+  for (const char* sql : {
+           "SELECT NOW()",
+           "SELECT * FROM t WHERE d > now ()",
+           "SELECT CURRENT_TIMESTAMP",
+           "SELECT * FROM t WHERE d > CURRENT_DATE - INTERVAL 1 DAY",
+           "SELECT SYSDATE(), CURDATE(), CURTIME()",
+           "SELECT UNIX_TIMESTAMP()",
+           "SELECT UTC_TIMESTAMP()",
+           "SELECT UTC_DATE",
+           "SELECT * FROM t ORDER BY RAND() LIMIT 1",
+           "SELECT UUID()",
+           "SELECT UUID_SHORT()",
+           "SELECT CONNECTION_ID()",
+           "SELECT LAST_INSERT_ID()",
+           "SELECT ROW_COUNT()",
+           "SELECT FOUND_ROWS()",
+           "SELECT USER(), CURRENT_USER()",
+           "SELECT CURRENT_USER",
+           "SELECT DATABASE()",
+           "SELECT NEXTVAL(s)",
+           "SELECT LASTVAL(s)",
+           "SELECT NEXT VALUE FOR s",
+           "SELECT @@time_zone",
+           "SELECT @x",
+           "SELECT SLEEP(1)",
+           "SELECT GET_LOCK('a', 1)",
+           "SELECT BENCHMARK(10, MD5('a'))",
+           "SELECT shop.discount(price) FROM products",
+           "SELECT * FROM information_schema.processlist",
+           "SELECT * FROM performance_schema.threads",
+           "SELECT * FROM MYSQL.user",
+           "SELECT 1; SELECT NOW()",
+       }) {
+    EXPECT_TRUE(mysql_tables(sql).volatile_answer) << sql;
+  }
+  for (const char* sql : {"SELECT * FROM t WHERE a = 1", "SELECT COUNT(*), MAX(a) FROM t",
+                          "SELECT now_playing, t.rand FROM t", "SELECT DATE_FORMAT(d, '%Y') FROM t",
+                          "SELECT 'NOW()'", "SELECT * FROM myschema.t"}) {
+    EXPECT_FALSE(mysql_tables(sql).volatile_answer) << sql;
+  }
+}
+
+TEST(MysqlTables, OnlyQueries) {
+  for (const char* sql : {"SELECT 1", "SELECT * FROM t; SELECT * FROM u", "TABLE t",
+                          "VALUES ROW(1)", "(SELECT 1) UNION (SELECT 2)",
+                          "WITH c AS (SELECT 1) SELECT * FROM c", "/* plexiproxy: x */ SELECT 1"}) {
+    EXPECT_TRUE(mysql_tables(sql).only_queries) << sql;
+  }
+  for (const char* sql :
+       {"", "SHOW TABLES", "EXPLAIN SELECT * FROM t", "DESCRIBE t", "DO 1", "SET NAMES utf8",
+        "USE db", "SELECT 1; SET @x = 1", "HELP 'x'", "UPDATE t SET a = 1", "ANALYZE TABLE t",
+        "WITH c AS (SELECT 1) DELETE FROM t"}) {
+    EXPECT_FALSE(mysql_tables(sql).only_queries) << sql;
+  }
+}
+
 TEST(MysqlStatement, NeverFailsOnTextThatIsNotSql) {
   std::mt19937 random(11);
   const std::string alphabet =
@@ -613,6 +761,7 @@ TEST(MysqlStatement, NeverFailsOnTextThatIsNotSql) {
     EXPECT_EQ(shape.digest, shape_digest(shape.text));
     EXPECT_LE(shape.text.size(), 2 * text.size() + 1) << text;
     EXPECT_EQ(shape_mysql_statement(shape.text).text, shape.text) << text;
+    mysql_tables(text);
   }
   // Every prefix of a statement, as when a packet is cut short.
   const std::string sql =
@@ -621,6 +770,7 @@ TEST(MysqlStatement, NeverFailsOnTextThatIsNotSql) {
   for (std::size_t n = 0; n <= sql.size(); ++n) {
     analyze_mysql(sql.substr(0, n));
     shape_mysql_statement(sql.substr(0, n));
+    mysql_tables(sql.substr(0, n));
   }
 }
 

@@ -15,9 +15,12 @@
 #include "pools/mysql/shared_link.h"
 #include "protocol/mysql/response.h"
 #include "protocol/mysql/session.h"
+#include "protocol/mysql/session_cache.h"
 #include "routing/backend_choice.h"
 #include "routing/cluster_routing.h"
 #include "routing/mysql_statement.h"
+#include "routing/query_digests.h"
+#include "routing/result_cache.h"
 
 namespace plexi::mysql {
 namespace {
@@ -73,7 +76,9 @@ class Relay : public HandoverSource {
         cluster_(&session.cluster()),
         mode_(session.config_user() && session.config_user()->pool_mode
                   ? *session.config_user()->pool_mode
-                  : session.cluster().pool_mode) {
+                  : session.cluster().pool_mode),
+        cache_(session) {
+    cache_.set_cluster(*cluster_);
     if (cluster_->backends.size() > 1) {
       routing_ = s_.env().routing.cluster(s_.config_snapshot(), *cluster_);
     }
@@ -94,6 +99,8 @@ class Relay : public HandoverSource {
     std::optional<config::Role> role;
     bool hinted = false;
     int blocked_by = -1;
+    // The hint's cache_ttl, or the matching rule's (0: never cached).
+    std::optional<config::Duration> cache_ttl;
   };
   // A statement the client prepared, under the id the proxy gave it.
   struct ClientStatement {
@@ -191,12 +198,34 @@ class Relay : public HandoverSource {
     if (s_.env().metrics.enabled() || digesting()) started_at_ = pools::Clock::now();
   }
   void finish_statement(std::string_view sql, const ResponseTracker& tracker);
+
+  // --- the result cache ---
+  // Nothing the client holds ties it to a server or a transaction: its reads may be
+  // answered from the cache.
+  bool cache_allows() const {
+    return !server_ && pin_ == MysqlPin::kNone && !cursor_open_ && hold_ == 0 &&
+           !(s_.status_flags() & status::kInTrans) && (s_.status_flags() & status::kAutocommit);
+  }
+  CacheKeyParts cache_key_parts() const {
+    return {cluster_->name,
+            s_.user(),
+            s_.schema(),
+            &settings_,
+            s_.capabilities() & kRelayedCapabilities,
+            s_.collation(),
+            multi_statements_};
+  }
+  // A statement answered from the cache, in the digests and statement counts.
+  void count_cache_hit(std::string_view sql);
+  // Where a statement the cache missed goes: where writes go, unless a rule or hint says.
+  Intent where_misses_go(Intent intent);
   bool digesting() const { return s_.env().digests && s_.config().digest.enabled; }
 
   Session& s_;
   spdlog::logger& log_;
   const config::Cluster* cluster_;  // moved to a new snapshot by follow_reload()
   config::PoolMode mode_;
+  RelayCache cache_;
   std::shared_ptr<routing::ClusterRouting> routing_;
   std::vector<std::shared_ptr<ServerPool>> pools_;  // by backend index, opened on first use
   std::vector<std::shared_ptr<const ServerAddress>> addresses_;  // what each pool logs in as
@@ -242,17 +271,21 @@ Relay::Intent Relay::intent_of(std::string_view sql,
                                const routing::MysqlStatement& analysis) const {
   Intent intent;
   intent.read = analysis.read;
+  intent.cache_ttl = routing::hinted_cache_ttl(analysis.hint);
   if (analysis.hint.role) {
     intent.role = analysis.hint.role;
     intent.hinted = true;
-  } else if (routing_ && routing_->has_rules()) {
+  }
+  // A hint's role beats the rules; a rule may still give the statement its cache_ttl.
+  if (routing_ && routing_->has_rules() && (!intent.hinted || !intent.cache_ttl)) {
     auto shape = routing::shape_mysql_statement(sql);
     if (auto match = routing_->match(sql, shape.text, shape.digest)) {
-      if (match->rule->block) {
+      if (!intent.hinted && match->rule->block) {
         intent.blocked_by = match->index;
-      } else if (match->rule->role) {
+      } else if (!intent.hinted && match->rule->role) {
         intent.role = match->rule->role;
       }
+      if (!intent.cache_ttl && !match->rule->block) intent.cache_ttl = match->rule->cache_ttl;
     }
   }
   return intent;
@@ -329,6 +362,7 @@ void Relay::follow_reload() {
   std::string last_backend = backend_ ? backend_->name : std::string();
   if (!s_.follow_reload()) return;
   cluster_ = &s_.cluster();
+  cache_.set_cluster(*cluster_);
   mode_ = s_.config_user() && s_.config_user()->pool_mode ? *s_.config_user()->pool_mode
                                                           : cluster_->pool_mode;
   routing_.reset();
@@ -563,6 +597,7 @@ awaitable<bool> Relay::relay_shared(SharedLink& link, Bytes command, ResponseTra
     if (!exchange.discard && !exchange.response.empty()) {
       received = true;
       client.insert(client.end(), exchange.response.begin(), exchange.response.end());
+      if (cache_.capturing()) cache_.capture(exchange.response);
     }
     exchange.response.clear();
     if (exchange.complete || !exchange.error.empty()) break;
@@ -636,6 +671,7 @@ awaitable<Relay::Shared> Relay::execute_shared(SharedLink& link, ClientStatement
       co_await relay_shared(link, shared_command_, ResponseTracker::Shape::kResultSets, exchange);
   if (!relayed) co_return Shared::kFailed;
   finish_statement(statement.sql, exchange.tracker);
+  cache_.finish(exchange.tracker);
   co_return Shared::kDone;
 }
 
@@ -718,6 +754,7 @@ awaitable<bool> Relay::relay(Bytes command, ResponseTracker::Shape shape, Respon
         packet->payload.size() >= 5 && packet->payload[0] == std::byte{0}) {
       set_statement_id(std::span<std::byte>(client.data() + start + kHeaderSize, 5), rewrite_id);
     }
+    if (cache_.capturing()) cache_.capture(raw);
     first = false;
     tracker.feed(packet->payload);
     // The client's sequence continues the server's.
@@ -839,6 +876,7 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
                                      : static_cast<std::int64_t>(tracker.affected_rows());
     sample.backend = backend_->name;
     sample.error = tracker.failed();
+    sample.cache_miss = cache_.outcome() == RelayCache::Outcome::kMiss;
     s_.env().digests->record(sample);
   }
   if (!s_.env().metrics.enabled()) return;
@@ -849,6 +887,49 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
     series_role_ = role;
   }
   series_->record(elapsed);
+}
+
+void Relay::count_cache_hit(std::string_view sql) {
+  const config::Backend* cache_backend = cache_.backend();
+  bool timed = s_.env().metrics.enabled() || digesting();
+  if (!timed || !cache_backend) return;
+  auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::steady_clock::now() - cache_.served_since());
+  if (digesting()) {
+    auto shape = routing::shape_mysql_statement(sql);
+    routing::DigestSample sample;
+    sample.cluster = cluster_->name;
+    sample.user = s_.user();
+    sample.digest = shape.digest;
+    sample.shape = shape.text;
+    sample.elapsed = elapsed;
+    sample.rows = static_cast<std::int64_t>(cache_.served_rows());
+    sample.backend = cache_backend->name;
+    sample.cache_hit = true;
+    s_.env().digests->record(sample);
+  }
+  if (s_.env().metrics.enabled()) {
+    s_.env()
+        .metrics
+        .statements("mysql", cluster_->name, cache_backend->name,
+                    config::to_string(config::Role::kCache))
+        .record(elapsed);
+  }
+}
+
+Relay::Intent Relay::where_misses_go(Intent intent) {
+  if (!cache_.capturing() || intent.role || !routing_) return intent;
+  // A read the cache missed is answered where writes go: a replica may not have replayed a
+  // write whose invalidation is already done, and its answer would be stored as current.
+  // With no write target it goes to a replica as usual, and is not stored.
+  Intent where_writes_go = intent;
+  where_writes_go.role = config::Role::kPrimary;
+  std::string error;
+  if (choose(where_writes_go, error) < 0) {
+    cache_.drop_capture();
+    return intent;
+  }
+  return where_writes_go;
 }
 
 // ---------------------------------------------------------------- commands
@@ -877,6 +958,19 @@ awaitable<bool> Relay::query(ByteVector& payload) {
       analysis.read_only) {
     intent.read = true;
   }
+  if (intent.cache_ttl && intent.cache_ttl->count() > 0 && intent.blocked_by < 0 &&
+      cache_.enabled()) {
+    bool answered =
+        co_await cache_.serve(sql, analysis, *intent.cache_ttl, cache_allows(), cache_key_parts());
+    if (answered) {
+      count_cache_hit(sql);
+      co_return true;
+    }
+    intent = where_misses_go(intent);
+  }
+  // Its tables are invalidated when its transaction ends, even if the server goes away
+  // before it answers: the write may have been done.
+  if (!analysis.read) cache_.wrote(sql);
   if (intent.blocked_by < 0 && session_shareable() && shareable(analysis)) {
     bool go_on = co_await wait_while_paused();
     if (!go_on) {
@@ -890,6 +984,7 @@ awaitable<bool> Relay::query(ByteVector& payload) {
           co_await relay_shared(*link, payload, ResponseTracker::Shape::kResultSets, exchange);
       if (!relayed) co_return !fatal_;
       finish_statement(sql, exchange.tracker);
+      cache_.finish(exchange.tracker);
       co_return true;
     }
   }
@@ -903,6 +998,7 @@ awaitable<bool> Relay::query(ByteVector& payload) {
   bool relayed = co_await relay(payload, ResponseTracker::Shape::kResultSets, tracker);
   if (!relayed) co_return !fatal_;
   finish_statement(sql, tracker);
+  cache_.finish(tracker);
   if (!tracker.failed()) {
     for (auto& setting : analysis.settings) {
       settings_.set(setting.key, setting.sql);
@@ -968,20 +1064,36 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
     co_return true;
   }
   ClientStatement& statement = it->second;
-  if (statement.shareable && statement.intent.blocked_by < 0 && payload[5] == std::byte{0} &&
+  Intent intent = statement.intent;
+  if (intent.cache_ttl && intent.cache_ttl->count() > 0 && intent.blocked_by < 0 &&
+      cache_.enabled()) {
+    // Without a cursor or long data, the parameters are all in the payload.
+    std::string parameters;
+    bool whole = payload[5] == std::byte{0} && statement.long_data.empty() &&
+                 execution_parameters(payload, statement.parameters, statement.types, parameters);
+    auto analysis = routing::analyze_mysql(statement.sql);
+    bool answered = co_await cache_.serve(statement.sql, analysis, *intent.cache_ttl,
+                                          whole && cache_allows(), cache_key_parts(), &parameters);
+    if (answered) {
+      count_cache_hit(statement.sql);
+      co_return true;
+    }
+    intent = where_misses_go(intent);
+  }
+  if (statement.shareable && intent.blocked_by < 0 && payload[5] == std::byte{0} &&
       statement.long_data.empty() && session_shareable()) {
     bool go_on = co_await wait_while_paused();
     if (!go_on) {
       fatal_ = true;
       co_return false;
     }
-    if (auto link = shared_link(statement.intent)) {
+    if (auto link = shared_link(intent)) {
       Shared outcome = co_await execute_shared(*link, statement, payload);
       if (outcome == Shared::kDone) co_return true;
       if (outcome == Shared::kFailed) co_return !fatal_;
     }
   }
-  bool attached = co_await ensure_server(statement.intent);
+  bool attached = co_await ensure_server(intent);
   if (!attached) co_return !fatal_;
   ServerStatement* prepared = co_await prepared_on_server(statement);
   if (!prepared) co_return !fatal_;
@@ -1026,6 +1138,7 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
   }
   ByteVector& command = rewritten.empty() ? payload : rewritten;
   set_statement_id(command, server_id);
+  if (!statement.intent.read) cache_.wrote(statement.sql);
   std::uint8_t cursor_flags = std::to_integer<std::uint8_t>(payload[5]);
 
   start_statement();
@@ -1033,6 +1146,7 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
   bool relayed = co_await relay(command, ResponseTracker::Shape::kResultSets, tracker);
   if (!relayed) co_return !fatal_;
   finish_statement(statement.sql, tracker);
+  cache_.finish(tracker);
   if (cursor_flags != 0 && (tracker.status() & status::kCursorExists)) cursor_open_ = true;
   if (!statement.intent.read) wrote_in_cycle_ = true;
   if (tracker.last_insert_id() != 0) hold_ = kAutoIncrementHold + 1;
@@ -1201,6 +1315,7 @@ awaitable<void> Relay::run() {
     }
     s_.set_phase(Phase::kActive);
     if (!server_) follow_reload();
+    cache_.drop_capture();
     auto command = static_cast<Command>(std::to_integer<std::uint8_t>(payload[0]));
     bool go_on = true;
     switch (command) {
@@ -1287,11 +1402,15 @@ awaitable<void> Relay::run() {
       }
       release();
     }
+    // Before the client hears of the commit: its next read finds the new generations.
+    if (!(s_.status_flags() & status::kInTrans)) cache_.transaction_ended();
     bool flushed = co_await s_.flush();
     if (!flushed || !go_on) break;
   }
   s_.set_handover_source(nullptr);
   let_go_of_server();
+  // Whatever it wrote, committed or not.
+  cache_.transaction_ended();
 }
 
 }  // namespace
