@@ -555,11 +555,11 @@ void check_cluster(Reader& r, const YAML::Node& node, const std::string& path, C
             "a cluster has at most one backend with role: cache");
   }
   if (caches == 0) {
-    for (const auto& rule : cluster.rules) {
-      if (!rule.cache_ttl) continue;
-      r.error(node, child_path(path, "rules"),
-              "rule at line " + std::to_string(rule.line) +
-                  " has cache_ttl: but the cluster has no backend with role: cache");
+    for (std::size_t i = 0; i < cluster.rules.size(); ++i) {
+      if (!cluster.rules[i].cache_ttl) continue;
+      const std::string rule_path = child_path(path, "rules") + "[" + std::to_string(i) + "]";
+      r.error(node["rules"][i]["cache_ttl"], child_path(rule_path, "cache_ttl"),
+              "the cluster has no backend with role: cache to keep results in");
       break;
     }
   }

@@ -164,7 +164,7 @@ TEST(ConfigLoad, FullExampleHasTheRightValues) {
   EXPECT_EQ(appdb->rules[0].match, "^SELECT .* FROM report_");
   EXPECT_EQ(appdb->rules[0].role, Role::kAnalytics);
   EXPECT_FALSE(appdb->rules[0].cache_ttl);
-  EXPECT_EQ(appdb->rules[0].line, 43);
+  EXPECT_EQ(appdb->rules[0].line, 47);
   EXPECT_EQ(appdb->rules[1].cache_ttl, Duration(30000));
   EXPECT_FALSE(appdb->rules[1].role);
   EXPECT_TRUE(appdb->rules[2].block);

@@ -223,7 +223,7 @@ clusters:
       - match: ^SELECT
         cache_ttl: 30s
 )",
-     2, "clusters.appdb.rules", "has cache_ttl: but the cluster has no backend with role: cache"},
+     7, "clusters.appdb.rules[0].cache_ttl", "the cluster has no backend with role: cache"},
     {"cache section", VALID_CLUSTER "cache:\n  max_result_bytes: 0\n", 6, "cache.max_result_bytes",
      "0 is out of range (1 to"},
     {"cache role on postgres",

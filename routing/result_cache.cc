@@ -10,8 +10,6 @@
 namespace plexi::routing {
 namespace {
 
-constexpr std::size_t kMaxUnsentInvalidations = 10000;
-
 std::optional<std::int64_t> parse_integer(const char* text, std::size_t length) {
   std::int64_t value = 0;
   auto [end, error] = std::from_chars(text, text + length, value);
@@ -34,10 +32,12 @@ struct CacheConnection::Request {
 };
 
 CacheConnection::CacheConnection(asio::any_io_executor worker, CacheTarget target,
-                                 std::shared_ptr<spdlog::logger> log)
+                                 std::shared_ptr<spdlog::logger> log,
+                                 std::shared_ptr<UnsentInvalidations> unsent)
     : worker_(std::move(worker)),
       target_(std::move(target)),
       log_(std::move(log)),
+      unsent_(unsent ? std::move(unsent) : std::make_shared<UnsentInvalidations>()),
       connect_timer_(worker_),
       resolver_(worker_) {}
 
@@ -117,7 +117,6 @@ void CacheConnection::on_connect(const redisAsyncContext* context, int status) {
     connection.log_->info("result cache: connected to {}:{}", connection.target_.host,
                           connection.target_.port);
   }
-  connection.flush_pending_invalidations();
 }
 
 void CacheConnection::on_disconnect(const redisAsyncContext*, int) {}
@@ -192,6 +191,9 @@ CacheConnection::Connecting CacheConnection::ensure_connected(config::Duration r
   if (!target_.database.empty() && context_) {
     send({"SELECT", target_.database}, &CacheConnection::on_auth, nullptr);
   }
+  // Ahead of any lookup on this connection (Redis answers in order): an entry of a table
+  // written while Redis was away must not be served once it is back.
+  if (context_) flush_pending_invalidations();
   return context_ ? Connecting::kUp : Connecting::kFailed;
 }
 
@@ -209,7 +211,7 @@ void CacheConnection::resolve() {
         }
         self->address_ = results.begin()->endpoint().address().to_string();
         // Invalidations waiting for the connection should not wait for a lookup to open it.
-        if (!self->unsent_invalidations_.empty()) self->ensure_connected(self->retry_interval_);
+        if (!self->unsent_->empty()) self->ensure_connected(self->retry_interval_);
       });
 }
 
@@ -286,6 +288,8 @@ awaitable<CacheLookup> CacheConnection::lookup(const std::string& key,
       result.status = CacheLookup::Status::kFailed;
       co_return result;
   }
+  // Written while some connection to this Redis could not say so: raised first.
+  if (!unsent_->empty()) flush_pending_invalidations();
   auto self = shared_from_this();  // kept while the coroutine waits
   auto request = std::make_shared<Request>(worker_);
   request->timer.expires_after(timeout);
@@ -329,16 +333,33 @@ void CacheConnection::store(const std::string& key, const std::string& entry,
 
 void CacheConnection::on_invalidate_reply(redisAsyncContext* context, void* reply, void* privdata) {
   std::unique_ptr<std::string> key(static_cast<std::string*>(privdata));
-  if (reply != nullptr && static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) return;
+  if (reply != nullptr && static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) {
+    if (context != nullptr && context->data != nullptr) owner(context->data).unsent_->sent(*key);
+    return;
+  }
   // Unknown whether it was applied: raised again once Redis is back.
   if (context != nullptr && context->data != nullptr) {
     owner(context->data).remember_invalidation(std::move(*key));
   }
 }
 
-void CacheConnection::remember_invalidation(std::string key) {
-  if (unsent_invalidations_.size() >= kMaxUnsentInvalidations) return;
-  unsent_invalidations_.insert(std::move(key));
+void UnsentInvalidations::add(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  if (keys_.size() >= kMaxKeys) return;
+  keys_.insert(key);
+  count_.store(keys_.size(), std::memory_order_release);
+}
+
+std::vector<std::string> UnsentInvalidations::keys() const {
+  std::lock_guard lock(mutex_);
+  return {keys_.begin(), keys_.end()};
+}
+
+void UnsentInvalidations::sent(const std::string& key) {
+  if (empty()) return;
+  std::lock_guard lock(mutex_);
+  keys_.erase(key);
+  count_.store(keys_.size(), std::memory_order_release);
 }
 
 void CacheConnection::invalidate(const std::vector<std::string>& generation_keys) {
@@ -363,6 +384,9 @@ void CacheConnection::on_last_invalidate_reply(redisAsyncContext* context, void*
   request.timer.cancel();
   if (reply != nullptr && static_cast<redisReply*>(reply)->type == REDIS_REPLY_INTEGER) {
     request.ok = true;
+    if (context != nullptr && context->data != nullptr && request.entry) {
+      owner(context->data).unsent_->sent(*request.entry);
+    }
   } else if (context != nullptr && context->data != nullptr && request.entry) {
     owner(context->data).remember_invalidation(std::move(*request.entry));
   }
@@ -400,10 +424,9 @@ awaitable<bool> CacheConnection::invalidate_now(const std::vector<std::string>& 
 }
 
 void CacheConnection::flush_pending_invalidations() {
-  if (unsent_invalidations_.empty()) return;
-  std::vector<std::string> keys(unsent_invalidations_.begin(), unsent_invalidations_.end());
-  unsent_invalidations_.clear();
-  invalidate(keys);
+  for (const auto& key : unsent_->keys()) {
+    send({"INCR", key}, &CacheConnection::on_invalidate_reply, new std::string(key));
+  }
 }
 
 // ---- the process's connections ----
@@ -422,7 +445,11 @@ std::shared_ptr<CacheConnection> ResultCache::connection(const asio::any_io_exec
   std::pair<const void*, CacheTarget> key{&asio::query(worker, asio::execution::context), target};
   std::lock_guard lock(mutex_);
   auto& connection = connections_[key];
-  if (!connection) connection = std::make_shared<CacheConnection>(worker, target, log_);
+  if (!connection) {
+    auto& unsent = unsent_[target];
+    if (!unsent) unsent = std::make_shared<UnsentInvalidations>();
+    connection = std::make_shared<CacheConnection>(worker, target, log_, unsent);
+  }
   return connection;
 }
 

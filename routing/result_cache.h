@@ -19,6 +19,7 @@
 #include <hiredis/async.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -48,6 +49,24 @@ struct CacheTarget {
   auto operator<=>(const CacheTarget&) const = default;
 };
 
+// Invalidations that could not reach a Redis (it was away, or did not answer), shared by the
+// connections of every worker to it: until one of them has had an INCR answered, every
+// connection sends them ahead of its lookups, so no worker serves an entry they invalidate.
+class UnsentInvalidations {
+ public:
+  static constexpr std::size_t kMaxKeys = 10000;  // beyond it, the TTL bounds what is missed
+
+  void add(const std::string& key);
+  bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
+  std::vector<std::string> keys() const;
+  void sent(const std::string& key);  // an INCR of it was answered
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> keys_;
+  std::atomic<std::size_t> count_{0};
+};
+
 struct CacheLookup {
   enum class Status {
     kHit,          // `answer` holds the cached answer
@@ -65,9 +84,11 @@ struct CacheLookup {
 // another's lookups. Every call must be made on the worker's thread.
 class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
  public:
-  // `log`: where losing and regaining Redis is said (may be null).
+  // `log`: where losing and regaining Redis is said (may be null). `unsent`: shared with
+  // the other workers' connections to the same Redis (null: this connection's own).
   CacheConnection(asio::any_io_executor worker, CacheTarget target,
-                  std::shared_ptr<spdlog::logger> log);
+                  std::shared_ptr<spdlog::logger> log,
+                  std::shared_ptr<UnsentInvalidations> unsent = nullptr);
   ~CacheConnection();
   CacheConnection(const CacheConnection&) = delete;
   CacheConnection& operator=(const CacheConnection&) = delete;
@@ -120,14 +141,16 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
   void arm_read();
   void arm_write();
   void send(const std::vector<std::string>& args, redisCallbackFn* callback, void* privdata);
+  // Sends the invalidations that could not reach Redis before, ahead of what follows.
   void flush_pending_invalidations();
-  void remember_invalidation(std::string key);
+  void remember_invalidation(const std::string& key) { unsent_->add(key); }
   // Looks the host's name up; the next call of ensure_connected() connects to what it found.
   void resolve();
 
   asio::any_io_executor worker_;
   CacheTarget target_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<UnsentInvalidations> unsent_;
   redisAsyncContext* context_ = nullptr;
   std::unique_ptr<asio::posix::stream_descriptor> socket_;  // does not own the descriptor
   asio::steady_timer connect_timer_;
@@ -140,7 +163,6 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
   std::chrono::steady_clock::time_point retry_at_{};
   config::Duration retry_interval_{1000};
   bool failing_ = false;  // said so in the log; said again only after a lookup succeeded
-  std::set<std::string> unsent_invalidations_;
   // Raised at every new connection, so handlers of an older one do nothing.
   std::uint64_t epoch_ = 0;
 };
@@ -161,6 +183,7 @@ class ResultCache {
  private:
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mutex_;
+  std::map<CacheTarget, std::shared_ptr<UnsentInvalidations>> unsent_;
   std::map<std::pair<const void*, CacheTarget>, std::shared_ptr<CacheConnection>> connections_;
 };
 

@@ -163,12 +163,13 @@ TEST(CacheConnection, LookupsArePipelinedAndReadTheGenerations) {
       std::make_shared<CacheConnection>(io.get_executor(), target_of(server.port()), nullptr);
   CacheLookup first, second;
   int finished = 0;
+  const std::vector<std::string> generation_keys = {"g1"};
   auto look_up = [&](std::string key, CacheLookup& out) -> awaitable<void> {
-    out = co_await connection->lookup(key, {"g1"}, 2000ms, 1000ms);
+    out = co_await connection->lookup(key, generation_keys, 2000ms, 1000ms);
     ++finished;
   };
-  asio::co_spawn(io, look_up("k1", first), asio::detached);
-  asio::co_spawn(io, look_up("k2", second), asio::detached);
+  asio::co_spawn(io, look_up(std::string("k1"), first), asio::detached);
+  asio::co_spawn(io, look_up(std::string("k2"), second), asio::detached);
   while (finished < 2 && io.run_one_for(5s)) {
   }
   ASSERT_EQ(finished, 2);
@@ -188,12 +189,14 @@ TEST(CacheConnection, AServerThatDoesNotAnswerIsLeftAloneForTheRetryInterval) {
   ScriptedServer server(io, {{{command({"MGET", "k", "g"}), ""}}});
   auto connection =
       std::make_shared<CacheConnection>(io.get_executor(), target_of(server.port()), nullptr);
+  const std::vector<std::string> one_table = {"g"};
+  const std::string key = "k";
   run(io, [&]() -> awaitable<void> {
     auto started = std::chrono::steady_clock::now();
-    auto timed_out = co_await connection->lookup("k", {"g"}, 100ms, 60000ms);
+    auto timed_out = co_await connection->lookup(key, one_table, 100ms, 60000ms);
     EXPECT_EQ(timed_out.status, CacheLookup::Status::kFailed);
     EXPECT_GE(std::chrono::steady_clock::now() - started, 100ms);
-    auto skipped = co_await connection->lookup("k", {"g"}, 100ms, 60000ms);
+    auto skipped = co_await connection->lookup(key, one_table, 100ms, 60000ms);
     EXPECT_EQ(skipped.status, CacheLookup::Status::kUnavailable);
   });
   EXPECT_FALSE(connection->connected());
@@ -208,14 +211,16 @@ TEST(CacheConnection, ARefusedConnectionFailsAndIsRetriedLater) {
     port = closed.local_endpoint().port();
   }
   auto connection = std::make_shared<CacheConnection>(io.get_executor(), target_of(port), nullptr);
+  const std::string key = "k";
+  const std::vector<std::string> none;
   run(io, [&]() -> awaitable<void> {
-    auto refused = co_await connection->lookup("k", {}, 500ms, 50ms);
+    auto refused = co_await connection->lookup(key, none, 500ms, 50ms);
     EXPECT_EQ(refused.status, CacheLookup::Status::kFailed);
-    auto skipped = co_await connection->lookup("k", {}, 500ms, 50ms);
+    auto skipped = co_await connection->lookup(key, none, 500ms, 50ms);
     EXPECT_EQ(skipped.status, CacheLookup::Status::kUnavailable);
     asio::steady_timer wait(io, 80ms);
     co_await wait.async_wait(use_awaitable);
-    auto again = co_await connection->lookup("k", {}, 500ms, 50ms);
+    auto again = co_await connection->lookup(key, none, 500ms, 50ms);
     EXPECT_EQ(again.status, CacheLookup::Status::kFailed);  // tried again: still refused
   });
 }
@@ -236,8 +241,10 @@ TEST(CacheConnection, InvalidationsWaitForTheConnectionAndStoresFollowThem) {
   }
   ASSERT_TRUE(connection->connected());
   connection->store("k", "v", 1500ms);
+  const std::string key = "k";
+  const std::vector<std::string> none;
   run(io, [&]() -> awaitable<void> {
-    auto found = co_await connection->lookup("k", {}, 2000ms, 1000ms);
+    auto found = co_await connection->lookup(key, none, 2000ms, 1000ms);
     EXPECT_EQ(found.status, CacheLookup::Status::kHit);
     EXPECT_EQ(found.entry, "v");
   });

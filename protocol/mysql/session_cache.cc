@@ -5,9 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <vector>
 
 #include "protocol/mysql/packets.h"
@@ -38,54 +36,6 @@ std::optional<CheckedAnswer> check_answer(Bytes answer, std::uint32_t capabiliti
   }
   if (!tracker.done() || tracker.failed()) return std::nullopt;
   return CheckedAnswer{tracker.rows(), sequence};
-}
-
-// Until the daemon hands every front its cache (SessionEnvironment::cache), the MySQL front
-// keeps one of its own. Never destroyed: its connections live on the workers, which end
-// before static objects do.
-routing::ResultCache* front_cache(const std::shared_ptr<spdlog::logger>& log) {
-  static auto* const cache = new routing::ResultCache(log);
-  return cache;
-}
-
-// Generation keys raised while their Redis was away, per Redis. The worker connection that
-// could not send them sends them once it is connected again, but a lookup on any worker may
-// reach Redis before that: until they are known done, a lookup sends them again on its own
-// connection, ahead of its MGET (a second INCR costs a miss, nothing more), or does not trust
-// a hit when that connection is not up. They are forgotten once a lookup behind them has
-// been answered.
-class OwedInvalidations {
- public:
-  void add(const std::string& redis, const std::set<std::string>& keys) {
-    std::lock_guard lock(mutex_);
-    owed_[redis].insert(keys.begin(), keys.end());
-    any_.store(true, std::memory_order_release);
-  }
-  std::vector<std::string> keys(const std::string& redis) const {
-    if (!any_.load(std::memory_order_acquire)) return {};
-    std::lock_guard lock(mutex_);
-    auto it = owed_.find(redis);
-    if (it == owed_.end()) return {};
-    return {it->second.begin(), it->second.end()};
-  }
-  void done(const std::string& redis, const std::vector<std::string>& keys) {
-    std::lock_guard lock(mutex_);
-    auto it = owed_.find(redis);
-    if (it == owed_.end()) return;
-    for (const auto& key : keys) it->second.erase(key);
-    if (it->second.empty()) owed_.erase(it);
-    any_.store(!owed_.empty(), std::memory_order_release);
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, std::set<std::string>> owed_;
-  std::atomic<bool> any_{false};
-};
-
-OwedInvalidations& owed_invalidations() {
-  static OwedInvalidations owed;
-  return owed;
 }
 
 }  // namespace
@@ -170,10 +120,9 @@ bool execution_parameters(Bytes payload, std::uint16_t parameters, std::string_v
 }
 
 void RelayCache::set_cluster(const config::Cluster& cluster) {
-  cache_ = s_.env().cache ? s_.env().cache : front_cache(s_.env().log);
+  cache_ = s_.env().cache;
   backend_ = routing::cache_backend(cluster);
   cluster_ = cluster.name;
-  redis_ = backend_ ? backend_->host + ":" + std::to_string(backend_->port) : std::string();
   // Asked for again on first use: the same one when the backend did not change.
   connection_.reset();
 }
@@ -206,22 +155,9 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     keep = connection_;
   }
   const config::Cache& settings = s_.config().cache;
-  const std::vector<std::string> owed = owed_invalidations().keys(redis_);
-  bool trust_hit = true;
-  if (!owed.empty()) {
-    if (keep->connected()) {
-      keep->invalidate(owed);
-    } else {
-      trust_hit = false;
-    }
-  }
+  // Invalidations that could not reach Redis before go ahead of the lookup (CacheConnection).
   routing::CacheLookup found =
       co_await keep->lookup(key, generation_keys, settings.timeout, settings.retry_interval);
-  if (!owed.empty() && trust_hit &&
-      (found.status == routing::CacheLookup::Status::kHit ||
-       found.status == routing::CacheLookup::Status::kMiss)) {
-    owed_invalidations().done(redis_, owed);
-  }
   using Status = routing::CacheLookup::Status;
   switch (found.status) {
     case Status::kUnavailable:
@@ -236,7 +172,7 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     case Status::kMiss:
       break;
   }
-  if (found.status == Status::kHit && trust_hit) {
+  if (found.status == Status::kHit) {
     if (auto answer = routing::entry_answer(found.entry, found.generations)) {
       // Checked with the capabilities the answer was made under (the key holds them); a
       // server without CLIENT_DEPRECATE_EOF answered with EOF packets anyway.
@@ -308,9 +244,7 @@ void RelayCache::wrote(std::string_view sql) {
 
 void RelayCache::transaction_ended() {
   if (written_.empty() || !enabled()) return;
-  routing::CacheConnection& to = connection();
-  if (!to.connected()) owed_invalidations().add(redis_, written_);
-  to.invalidate(std::vector<std::string>(written_.begin(), written_.end()));
+  connection().invalidate(std::vector<std::string>(written_.begin(), written_.end()));
   written_.clear();
 }
 

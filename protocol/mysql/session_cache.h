@@ -105,7 +105,6 @@ class RelayCache {
   routing::ResultCache* cache_ = nullptr;
   const config::Backend* backend_ = nullptr;
   std::string cluster_;
-  std::string redis_;  // the cache backend's host:port
   std::shared_ptr<routing::CacheConnection> connection_;
   Outcome outcome_ = Outcome::kNone;
   std::uint64_t served_rows_ = 0;
