@@ -29,6 +29,7 @@ def config(pg: PostgresServer, redis: RedisServer) -> dict:
     return {
         "users": [{"name": USER, "password": PASSWORD},
                   {"name": ADMIN, "password": ADMIN_PASSWORD, "admin": True}],
+        "threads": 2,  # connections to Redis on two workers share what Redis missed
         "health": {"interval": "200ms", "timeout": "2s"},
         "cache": {"timeout": "200ms", "retry_interval": "300ms", "max_result_bytes": 100000},
         "clusters": {DB: {
