@@ -278,6 +278,7 @@ awaitable<CacheLookup> CacheConnection::lookup(const std::string& key,
                                                config::Duration timeout,
                                                config::Duration retry_interval) {
   CacheLookup result;
+  const std::uint64_t epoch = epoch_;  // a new connection sends what Redis missed itself
   switch (ensure_connected(retry_interval)) {
     case Connecting::kUp:
       break;
@@ -289,7 +290,7 @@ awaitable<CacheLookup> CacheConnection::lookup(const std::string& key,
       co_return result;
   }
   // Written while some connection to this Redis could not say so: raised first.
-  if (!unsent_->empty()) flush_pending_invalidations();
+  if (epoch == epoch_ && !unsent_->empty()) flush_pending_invalidations();
   auto self = shared_from_this();  // kept while the coroutine waits
   auto request = std::make_shared<Request>(worker_);
   request->timer.expires_after(timeout);

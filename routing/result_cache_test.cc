@@ -117,10 +117,11 @@ TEST(ResultCacheKey, GenerationKeysNameBareTablesInLowerCase) {
 
 TEST(ResultCacheEntry, AnEntryAnswersOnlyUnderItsGenerations) {
   std::vector<std::int64_t> generations = {0, 7, -1, 1LL << 40};
-  std::string entry = encode_entry(generations, bytes_of("T\0\0\0\4answer"));
+  const std::string stored("T\0\0\0\4answer", 11);  // NUL bytes included
+  std::string entry = encode_entry(generations, bytes_of(stored));
   auto answer = entry_answer(entry, generations);
   ASSERT_TRUE(answer);
-  EXPECT_EQ(text_of(*answer), std::string("T\0\0\0\4answer", 11));
+  EXPECT_EQ(text_of(*answer), stored);
   EXPECT_FALSE(entry_answer(entry, std::vector<std::int64_t>{0, 8, -1, 1LL << 40}));
   EXPECT_FALSE(entry_answer(entry, std::vector<std::int64_t>{0, 7, -1}));
   EXPECT_FALSE(entry_answer(entry.substr(0, 20), generations));
@@ -230,8 +231,8 @@ TEST(CacheConnection, InvalidationsWaitForTheConnectionAndStoresFollowThem) {
   ScriptedServer server(
       io, {{{command({"AUTH", "secret"}) + command({"INCR", "g:a"}) + command({"INCR", "g:b"}),
              "+OK\r\n:1\r\n:4\r\n"},
-            {command({"SET", "k", "v", "PX", "1500"}), "+OK\r\n"},
-            {command({"MGET", "k"}), "*1\r\n" + bulk("v")}}});
+            {command({"SET", "k", "v", "PX", "1500"}) + command({"MGET", "k"}),
+             "+OK\r\n*1\r\n" + bulk("v")}}});
   auto target = target_of(server.port());
   target.password = "secret";
   auto connection = std::make_shared<CacheConnection>(io.get_executor(), target, nullptr);
@@ -240,6 +241,8 @@ TEST(CacheConnection, InvalidationsWaitForTheConnectionAndStoresFollowThem) {
   while (!connection->connected() && io.run_one_for(5s)) {
   }
   ASSERT_TRUE(connection->connected());
+  // Their answers read: a lookup made while they are unanswered would send them again.
+  io.run_for(200ms);
   connection->store("k", "v", 1500ms);
   const std::string key = "k";
   const std::vector<std::string> none;
@@ -248,6 +251,25 @@ TEST(CacheConnection, InvalidationsWaitForTheConnectionAndStoresFollowThem) {
     EXPECT_EQ(found.status, CacheLookup::Status::kHit);
     EXPECT_EQ(found.entry, "v");
   });
+  connection->close();
+}
+
+TEST(CacheConnection, InvalidationsAnotherWorkerCouldNotSendGoAheadOfALookup) {
+  asio::io_context io;
+  auto unsent = std::make_shared<UnsentInvalidations>();
+  unsent->add("g:t");  // a write on another worker, while its connection was down
+  ScriptedServer server(io, {{{command({"INCR", "g:t"}) + command({"MGET", "k", "g:t"}),
+                               ":5\r\n*2\r\n$-1\r\n" + bulk("5")}}});
+  auto connection = std::make_shared<CacheConnection>(io.get_executor(), target_of(server.port()),
+                                                      nullptr, unsent);
+  const std::string key = "k";
+  const std::vector<std::string> tables = {"g:t"};
+  run(io, [&]() -> awaitable<void> {
+    auto found = co_await connection->lookup(key, tables, 2000ms, 1000ms);
+    EXPECT_EQ(found.status, CacheLookup::Status::kMiss);
+    EXPECT_EQ(found.generations, std::vector<std::int64_t>{5});
+  });
+  EXPECT_TRUE(unsent->empty());  // answered: no connection sends it again
   connection->close();
 }
 

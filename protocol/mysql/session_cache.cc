@@ -242,10 +242,15 @@ void RelayCache::wrote(std::string_view sql) {
   if (tables.writes_unknown) written_.insert(cluster_generation_key(cluster_));
 }
 
-void RelayCache::transaction_ended() {
-  if (written_.empty() || !enabled()) return;
-  connection().invalidate(std::vector<std::string>(written_.begin(), written_.end()));
+awaitable<void> RelayCache::transaction_ended() {
+  if (written_.empty() || !enabled()) co_return;
+  std::vector<std::string> keys(written_.begin(), written_.end());
   written_.clear();
+  connection();
+  std::shared_ptr<routing::CacheConnection> keep = connection_;  // whatever a reload does
+  const config::Cache& settings = s_.config().cache;
+  // When Redis cannot take them now, the connection keeps them for later: the client goes on.
+  co_await keep->invalidate_now(keys, settings.timeout, settings.retry_interval);
 }
 
 }  // namespace plexi::mysql

@@ -95,8 +95,10 @@ class RelayCache {
   // A statement that may write ran: the tables it writes are invalidated when its
   // transaction ends.
   void wrote(std::string_view sql);
-  // Between transactions: the tables written since the last call are invalidated.
-  void transaction_ended();
+  // Between transactions: the tables written since the last call are invalidated, waiting
+  // (at most cache.timeout) for Redis to have raised them, so the client hears that its
+  // transaction is over only when no plexiproxy serves what it changed.
+  awaitable<void> transaction_ended();
 
  private:
   routing::CacheConnection& connection();

@@ -1403,14 +1403,14 @@ awaitable<void> Relay::run() {
       release();
     }
     // Before the client hears of the commit: its next read finds the new generations.
-    if (!(s_.status_flags() & status::kInTrans)) cache_.transaction_ended();
+    if (!(s_.status_flags() & status::kInTrans)) co_await cache_.transaction_ended();
     bool flushed = co_await s_.flush();
     if (!flushed || !go_on) break;
   }
   s_.set_handover_source(nullptr);
   let_go_of_server();
   // Whatever it wrote, committed or not.
-  cache_.transaction_ended();
+  co_await cache_.transaction_ended();
 }
 
 }  // namespace
