@@ -198,6 +198,9 @@ class Relay : public HandoverSource {
     if (s_.env().metrics.enabled() || digesting()) started_at_ = pools::Clock::now();
   }
   void finish_statement(std::string_view sql, const ResponseTracker& tracker);
+  // The series statements served by `backend` as `role` count in: looked up again only when
+  // they change, so a statement touches no lock.
+  const metrics::StatementSeries& series_for(const config::Backend* backend, config::Role role);
 
   // --- the result cache ---
   // Nothing the client holds ties it to a server or a transaction: its reads may be
@@ -880,13 +883,18 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
     s_.env().digests->record(sample);
   }
   if (!s_.env().metrics.enabled()) return;
-  if (!series_ || series_backend_ != backend_ || series_role_ != role) {
-    series_ = &s_.env().metrics.statements("mysql", cluster_->name, backend_->name,
+  series_for(backend_, role).record(elapsed);
+}
+
+const metrics::StatementSeries& Relay::series_for(const config::Backend* backend,
+                                                  config::Role role) {
+  if (!series_ || series_backend_ != backend || series_role_ != role) {
+    series_ = &s_.env().metrics.statements("mysql", cluster_->name, backend->name,
                                            config::to_string(role));
-    series_backend_ = backend_;
+    series_backend_ = backend;
     series_role_ = role;
   }
-  series_->record(elapsed);
+  return *series_;
 }
 
 void Relay::count_cache_hit(std::string_view sql) {
@@ -908,13 +916,7 @@ void Relay::count_cache_hit(std::string_view sql) {
     sample.cache_hit = true;
     s_.env().digests->record(sample);
   }
-  if (s_.env().metrics.enabled()) {
-    s_.env()
-        .metrics
-        .statements("mysql", cluster_->name, cache_backend->name,
-                    config::to_string(config::Role::kCache))
-        .record(elapsed);
-  }
+  if (s_.env().metrics.enabled()) series_for(cache_backend, config::Role::kCache).record(elapsed);
 }
 
 Relay::Intent Relay::where_misses_go(Intent intent) {

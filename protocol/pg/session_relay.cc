@@ -1134,13 +1134,18 @@ void Relay::finish_statement(const Pending& done) {
     if (auditing()) audit(done, elapsed, role, shape.text);
   }
   if (!s_.env_.metrics.enabled()) return;
-  if (!series_ || series_backend_ != backend_ || series_role_ != role) {
-    series_ = &s_.env_.metrics.statements("postgres", s_.cluster_->name, backend_->name,
+  series_for(backend_, role).record(elapsed);
+}
+
+const metrics::StatementSeries& Relay::series_for(const config::Backend* backend,
+                                                  config::Role role) {
+  if (!series_ || series_backend_ != backend || series_role_ != role) {
+    series_ = &s_.env_.metrics.statements("postgres", s_.cluster_->name, backend->name,
                                           config::to_string(role));
-    series_backend_ = backend_;
+    series_backend_ = backend;
     series_role_ = role;
   }
-  series_->record(elapsed);
+  return *series_;
 }
 
 void Relay::audit(const Pending& done, std::chrono::nanoseconds elapsed, config::Role role,

@@ -235,6 +235,9 @@ class Relay {
   void start_statement(Pending& pending, std::shared_ptr<const std::string> sql) const;
   void start_statement(Pending& pending, std::string_view sql) const;
   void finish_statement(const Pending& done);
+  // The series statements served by `backend` as `role` count in: looked up again only when
+  // they change, so a statement touches no lock.
+  const metrics::StatementSeries& series_for(const config::Backend* backend, config::Role role);
   void audit(const Pending& done, std::chrono::nanoseconds elapsed, config::Role role,
              std::string_view shape);
   bool auditing() const { return !s_.config_->log.audit.file.empty(); }

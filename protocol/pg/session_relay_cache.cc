@@ -195,8 +195,13 @@ void Relay::count_cache_hit(const CacheRequest& request, Bytes answer,
       }
       rest = rest.subspan(decoded.consumed);
     }
+    // Hits repeat their text exactly: shaped again only when it changes.
     thread_local routing::StatementShape shape;
-    routing::shape_statement(request.sql, shape);
+    thread_local std::string shaped;
+    if (request.sql != shaped) {
+      routing::shape_statement(request.sql, shape);
+      shaped = request.sql;
+    }
     routing::DigestSample sample;
     sample.cluster = s_.cluster_->name;
     sample.user = s_.user_;
@@ -209,12 +214,7 @@ void Relay::count_cache_hit(const CacheRequest& request, Bytes answer,
     sample.cache_hit = true;
     s_.env_.digests->record(sample);
   }
-  if (s_.env_.metrics.enabled()) {
-    s_.env_.metrics
-        .statements("postgres", s_.cluster_->name, cache_backend_->name,
-                    config::to_string(config::Role::kCache))
-        .record(elapsed);
-  }
+  if (s_.env_.metrics.enabled()) series_for(cache_backend_, config::Role::kCache).record(elapsed);
 }
 
 void Relay::capture_for_cache(const Frame& frame) {
