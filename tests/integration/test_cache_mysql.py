@@ -65,9 +65,7 @@ class MysqlResultCacheTest(unittest.TestCase):
         cls.proxy = None
         cls.other_proxy = None
         try:
-            # Persistent, so that entries outlive a crash of Redis (as writes made meanwhile
-            # must not let them be served again).
-            cls.cache = RedisServer(persistence=True).start()
+            cls.cache = RedisServer().start()
             cls.server.execute("CREATE TABLE appdb.products (id INT PRIMARY KEY, "
                                "name VARCHAR(100), price DECIMAL(10, 2), added DATETIME)")
             cls.server.execute("CREATE TABLE appdb.colors (id INT PRIMARY KEY, name TEXT)")
@@ -88,8 +86,6 @@ class MysqlResultCacheTest(unittest.TestCase):
     def setUp(self):
         start_watchdog(self, TEST_DEADLINE, self.proxy, self.server, self.cache)
         self.addCleanup(print_log_if_failed, self, self.proxy, self.other_proxy)
-        if self.cache.process is None or self.cache.process.poll() is not None:
-            self.cache.start()
         self.conn = self.connect()
         self.addCleanup(self.conn.close)
         # Through the proxy, which invalidates what earlier tests cached.
@@ -254,41 +250,44 @@ class MysqlResultCacheTest(unittest.TestCase):
         self.assertNotEqual(after[0], first[0])
 
     def test_redis_killed_mid_test_costs_no_client_error(self):
+        # A Redis and a proxy of their own: the outage must not leave the shared proxies'
+        # connections in their retry interval while later tests count the server's statements.
+        # Persistent, so that entries outlive the crash (as a write made meanwhile must not let
+        # them be served again).
+        cache = RedisServer(persistence=True).start()
+        self.addCleanup(cache.close)
+        proxy = Plexiproxy(proxy_config(self.server, cache)).start()
+        self.addCleanup(proxy.close)
+        self.addCleanup(print_log_if_failed, self, proxy)
+        conn = self.connect(proxy)
+        self.addCleanup(conn.close)
         sql = "SELECT id, name FROM products WHERE id = 3"
-        self.executions(sql)
-        errors, bypasses = self.cache_requests("error"), self.cache_requests("bypass")
-        self.cache.kill()
-        answers = [self.query(sql)[0] for _ in range(20)]
+        self.executions(sql, conn=conn)
+        errors = self.cache_requests("error", proxy)
+        bypasses = self.cache_requests("bypass", proxy)
+        cache.kill()
+        answers = [self.query(sql, conn)[0] for _ in range(20)]
         self.assertEqual(answers, [[(3, "pad")]] * 20)
-        self.assertGreater(self.cache_requests("error") + self.cache_requests("bypass"),
-                           errors + bypasses)
-        self.assertGreater(self.cache_requests("bypass"), bypasses)
+        self.assertGreater(self.cache_requests("error", proxy)
+                           + self.cache_requests("bypass", proxy), errors + bypasses)
+        self.assertGreater(self.cache_requests("bypass", proxy), bypasses)
         # A write while Redis is away is not forgotten when it comes back with its entries.
-        self.write("UPDATE products SET name = 'pad2' WHERE id = 3")
-        self.cache.start()
-        self.addCleanup(self.reconnect_every_worker, sql)
-        with self.cache.client() as redis_client:
+        self.write("UPDATE products SET name = 'pad2' WHERE id = 3", conn=conn)
+        cache.start()
+        with cache.client() as redis_client:
             self.assertTrue(redis_client.keys("plexiproxy:result:*"))
-        # Clients on each worker, not only on the one whose connection kept the write's
-        # invalidation, see it at once.
+        # Clients on each worker (they are spread over them in turn), not only on the one whose
+        # connection kept the write's invalidation, see it at once.
         for _ in range(2):
-            with self.connect() as conn:
-                self.assertEqual(self.query(sql, conn)[0], [(3, "pad2")])
-        hits = self.cache_requests("hit")
+            with self.connect(proxy) as other:
+                self.assertEqual(self.query(sql, other)[0], [(3, "pad2")])
+        hits = self.cache_requests("hit", proxy)
         deadline = time.monotonic() + 10
-        while self.cache_requests("hit") == hits and time.monotonic() < deadline:
-            self.assertEqual(self.query(sql)[0], [(3, "pad2")])
+        while self.cache_requests("hit", proxy) == hits and time.monotonic() < deadline:
+            self.assertEqual(self.query(sql, conn)[0], [(3, "pad2")])
             time.sleep(0.1)
-        self.assertGreater(self.cache_requests("hit"), hits, "no hit after Redis came back")
-        self.assertEqual(self.query(sql)[0], [(3, "pad2")])
-
-    def reconnect_every_worker(self, sql):
-        """A lookup on each worker (clients are spread over them in turn), so that each one's
-        connection to Redis is up again before the next test counts the server's statements:
-        until then a hit on a worker that kept invalidations is not trusted."""
-        for _ in range(4):
-            with self.connect() as conn:
-                self.query(sql, conn)
+        self.assertGreater(self.cache_requests("hit", proxy), hits, "no hit after Redis came back")
+        self.assertEqual(self.query(sql, conn)[0], [(3, "pad2")])
 
     def test_never_cached_in_a_transaction_or_when_volatile_or_locking(self):
         bypasses = self.cache_requests("bypass")
