@@ -55,8 +55,8 @@ run_ctest() {
 }
 
 # run_fuzzers: builds every tests/fuzz/*_fuzz.cc with clang and runs each for
-# PLEXI_FUZZ_SECONDS on its seeds (new inputs go to a scratch folder, not the repo), printing
-# the executions and the coverage reached.
+# PLEXI_FUZZ_SECONDS on its seeds (new inputs go to a scratch folder, not the repo), as many
+# at once as there are cores, then prints each one's executions and the coverage reached.
 run_fuzzers() {
   local targets=()
   mapfile -t targets < <(fuzz_targets)
@@ -66,13 +66,28 @@ run_fuzzers() {
     failed=$((failed + ${#targets[@]}))
     return
   fi
-  local seconds="${PLEXI_FUZZ_SECONDS:-30}" target work seeds
+  local seconds="${PLEXI_FUZZ_SECONDS:-30}" at_once target work seeds works=()
+  at_once="$(nproc)"
   for target in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$at_once" ]; do wait -n || true; done
     work="$(mktemp -d)"
+    works+=("$work")
     mkdir -p "$work/corpus" "$work/artifacts"
     seeds="$(fuzz_seeds "$target")"
     [ -d "$seeds" ] || seeds=""
-    if run_fuzzer "$target" "$seconds" "$work/log" "$work/artifacts/" "$work/corpus" ${seeds:+"$seeds"}; then
+    (
+      status=0
+      run_fuzzer "$target" "$seconds" "$work/log" "$work/artifacts/" "$work/corpus" \
+        ${seeds:+"$seeds"} || status=$?
+      echo "$status" >"$work/status"
+    ) &
+  done
+  wait
+  local i
+  for i in "${!targets[@]}"; do
+    target="${targets[$i]}"
+    work="${works[$i]}"
+    if [ "$(cat "$work/status" 2>/dev/null)" = "0" ]; then
       echo "fuzz $target: ok, $(fuzz_progress "$work/log") in ${seconds}s"
       passed=$((passed + 1))
       rm -rf "$work"
