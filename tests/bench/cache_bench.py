@@ -472,7 +472,7 @@ def rounds_table(runs: list[Run], reads: list[str], rounds: int) -> list[str]:
 
 
 def redis_incidents(redis: RedisServer) -> list[str]:
-    problems = [line for line in log_problems(redis.log(), 10)
+    problems = [line for line in log_problems(redis.whole_log(), 10)
                 if not any(noise in line for noise in REDIS_NOISE)]
     return ["redis log, warning/error lines:\n" + "\n".join(problems)] if problems else []
 
@@ -520,12 +520,11 @@ def main() -> int:
             log(f"plexiproxy on {proxy.port} (pid {proxy.pid}), admin {proxy.admin_port}")
             bench = Bench(pg, redis, proxy, scripts, work, args.duration, incidents)
             bench.rounds(reads, args.rounds)
-            # All of it: Plexiproxy.log() is the tail, and every pgbench login adds lines.
-            problems = log_problems(proxy.log_path.read_text(errors="replace"))
+            problems = log_problems(proxy.whole_log())
             if problems:
                 incidents.append("plexiproxy log, warning/error lines:\n" + "\n".join(problems))
         incidents += redis_incidents(redis)
-        incidents += postgres_incidents(pg.log())
+        incidents += postgres_incidents(pg.whole_log())
 
     runs = bench.runs
     load_at_end = os.getloadavg()

@@ -150,7 +150,7 @@ def main() -> None:
                     log(f"round {round_no} {workload} {target}: {run.tps} tps, "
                         f"{run.qps} qps, cpu/query {run.cpu_per_query_us}")
                     runs.append(run)
-        proxy_log = "\n".join(proxy.log() for proxy in proxies.values())
+        proxy_log = "\n".join(proxy.whole_log() for proxy in proxies.values())
 
     lines = [f"## MySQL front: sysbench, {THREADS} threads, plexiproxy pool_size {POOL_SIZE}", "",
              f"{datetime.date.today()} · {platform.node()} · {os.cpu_count()} cores · "

@@ -408,7 +408,7 @@ def main() -> int:
             runs = run_rounds(proxies, modes, args.rounds, args.duration)
             for name, proxy in proxies.items():
                 counted[name] = proxy.counted()
-                problems = log_problems(proxy.proxy.log())
+                problems = log_problems(proxy.proxy.whole_log())
                 if problems:
                     incidents.append(f"plexiproxy ({name}) log, warning/error lines:\n"
                                      + "\n".join(problems))
@@ -416,7 +416,7 @@ def main() -> int:
         for name, proxy in proxies.items():
             if proxy.audit_dir is not None:
                 audit[name] = AuditFiles.read(proxy.audit_dir)
-        incidents += postgres_incidents(pg.log())
+        incidents += postgres_incidents(pg.whole_log())
 
     load_at_end = os.getloadavg()
     sections = [

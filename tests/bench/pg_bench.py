@@ -447,7 +447,7 @@ def memory_phase(pg: PostgresServer, steps: list[int], incidents: list[str]) -> 
                 incidents.append(f"{target} exited with {proxy.process.returncode} during the "
                                  f"idle-client test; log tail:\n{tail_lines(proxy.log(), 30)}")
             if target == "plexiproxy":
-                problems = log_problems(proxy.log())
+                problems = log_problems(proxy.whole_log())
                 if problems:
                     incidents.append("plexiproxy log (idle-client test), warning/error lines:\n"
                                      + "\n".join(problems))
@@ -528,7 +528,7 @@ def main() -> int:
                 log(f"pgbouncer on {targets.pgbouncer.port}, plexiproxy on "
                     f"{targets.plexiproxy.port}")
                 runs = run_rounds(targets, rounds, duration)
-                problems = log_problems(targets.plexiproxy.log())
+                problems = log_problems(targets.plexiproxy.whole_log())
                 if problems:
                     incidents.append("plexiproxy log (pgbench runs), warning/error lines:\n"
                                      + "\n".join(problems))
@@ -540,7 +540,7 @@ def main() -> int:
             memory = memory_phase(pg, steps, incidents)
             sections += ["", memory_table(memory, steps)]
 
-        incidents += postgres_incidents(pg.log())
+        incidents += postgres_incidents(pg.whole_log())
 
     finish_report(sections, incidents, started, args.out)
     return 0

@@ -150,7 +150,7 @@ def tps_phase(args, binary_note: list[str], incidents: list[str]) -> list[str]:
                         status += "  !! " + "; ".join(run.problems)
                     log(f"[{len(runs)}/{total}] round {round_no} -M {mode:8} {target:24} "
                         f"{status}")
-        problems = log_problems(proxy.log())
+        problems = log_problems(proxy.whole_log())
         if problems:
             incidents.append("plexiproxy log (pgbench runs), warning/error lines:\n"
                              + "\n".join(problems))
@@ -312,7 +312,7 @@ def failover_phase(args, incidents: list[str]) -> Timeline:
         }, lambda t: mono + (t - wall))
         events.update({"pg1 killed": killed, "pg_promote() called": promoting,
                        "pg_promote() returned": promoted})
-        problems = log_problems(proxy.log(), 10)
+        problems = log_problems(proxy.whole_log(), 10)
         if problems:
             incidents.append("plexiproxy log (failover), warning/error lines:\n"
                              + "\n".join(problems))

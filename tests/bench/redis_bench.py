@@ -122,7 +122,7 @@ def main() -> None:
                             f"{run.rps} rps, cpu/request "
                             f"{'-' if cpu is None else f'{cpu:.2f} µs'}")
                     runs.extend(found)
-        proxy_log = proxy.log()
+        proxy_log = proxy.whole_log()
 
     lines = [f"## Redis front: redis-benchmark, {CLIENTS} clients", "",
              f"{datetime.date.today()} · {platform.node()} · {os.cpu_count()} cores · "

@@ -79,12 +79,13 @@ def remove_workdir(path: Path | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def log_tail(path: Path, limit: int = 20000) -> str:
+def log_tail(path: Path, limit: int | None = 20000) -> str:
+    """The last `limit` characters of the log at `path` (all of it for None)."""
     try:
         text = path.read_text(errors="replace")
     except FileNotFoundError:
         return "(no log)"
-    return text[-limit:]
+    return text if limit is None else text[-limit:]
 
 
 def accepts_tcp(port: int, host: str = "127.0.0.1") -> bool:
@@ -172,7 +173,13 @@ class ManagedProcess:
         return self.process.pid
 
     def log(self) -> str:
+        """The log's tail, enough to show with a failure."""
         return log_tail(self.log_path)
+
+    def whole_log(self) -> str:
+        """All of the log, for searching it (a benchmark's logins push early lines out of
+        the tail)."""
+        return log_tail(self.log_path, None)
 
     def stop(self) -> None:
         raise NotImplementedError
