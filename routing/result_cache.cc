@@ -119,8 +119,6 @@ void CacheConnection::on_connect(const redisAsyncContext* context, int status) {
   }
 }
 
-void CacheConnection::on_disconnect(const redisAsyncContext*, int) {}
-
 void CacheConnection::fail(const std::string& why) {
   connect_timer_.cancel();
   if (log_ && !failing_) {
@@ -173,7 +171,6 @@ CacheConnection::Connecting CacheConnection::ensure_connected(config::Duration r
   context->ev.delWrite = &CacheConnection::del_write;
   context->ev.cleanup = &CacheConnection::cleanup;
   socket_ = std::make_unique<asio::posix::stream_descriptor>(worker_, context->c.fd);
-  redisAsyncSetDisconnectCallback(context, &CacheConnection::on_disconnect);
   // Asks for the write wait that tells a non-blocking connect has completed.
   redisAsyncSetConnectCallback(context, &CacheConnection::on_connect);
   connect_timer_.expires_after(target_.connect_timeout);
@@ -361,19 +358,6 @@ void UnsentInvalidations::sent(const std::string& key) {
   std::lock_guard lock(mutex_);
   keys_.erase(key);
   count_.store(keys_.size(), std::memory_order_release);
-}
-
-void CacheConnection::invalidate(const std::vector<std::string>& generation_keys) {
-  if (generation_keys.empty()) return;
-  if (!connected()) {
-    for (const auto& key : generation_keys) remember_invalidation(key);
-    // Not waiting for the next lookup to try: these must reach Redis as soon as it can.
-    ensure_connected(retry_interval_);
-    return;
-  }
-  for (const auto& key : generation_keys) {
-    send({"INCR", key}, &CacheConnection::on_invalidate_reply, new std::string(key));
-  }
 }
 
 void CacheConnection::on_last_invalidate_reply(redisAsyncContext* context, void* reply,

@@ -101,14 +101,11 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
                                 config::Duration timeout, config::Duration retry_interval);
   // SET key entry PX ttl; not waited for.
   void store(const std::string& key, const std::string& entry, config::Duration ttl);
-  // INCR of each generation key; not waited for. While Redis cannot be reached the keys are
-  // remembered (up to a bound) and raised once it can, so entries this proxy saw written are
-  // not served again when Redis comes back.
-  void invalidate(const std::vector<std::string>& generation_keys);
-
-  // The same, waiting (at most `timeout`) until Redis has raised them: a client is told its
-  // write committed only once no plexiproxy serves what it changed. False when Redis could
-  // not be reached or did not answer in time (the keys are then kept, as above).
+  // INCR of each generation key, waiting (at most `timeout`) until Redis has raised them: a
+  // client is told its write committed only once no plexiproxy serves what it changed. False
+  // when Redis could not be reached or did not answer in time: the keys are then remembered
+  // (up to a bound) and raised once it can, so entries this proxy saw written are not served
+  // again when Redis comes back.
   awaitable<bool> invalidate_now(const std::vector<std::string>& generation_keys,
                                  config::Duration timeout, config::Duration retry_interval);
 
@@ -116,12 +113,10 @@ class CacheConnection : public std::enable_shared_from_this<CacheConnection> {
   void close();
 
   bool connected() const { return context_ != nullptr && established_; }
-  const asio::any_io_executor& executor() const { return worker_; }
 
  private:
   struct Request;
   static void on_connect(const redisAsyncContext* context, int status);
-  static void on_disconnect(const redisAsyncContext* context, int status);
   static void on_auth(redisAsyncContext* context, void* reply, void* privdata);
   static void on_lookup_reply(redisAsyncContext* context, void* reply, void* privdata);
   static void on_invalidate_reply(redisAsyncContext* context, void* reply, void* privdata);

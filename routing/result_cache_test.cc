@@ -236,8 +236,12 @@ TEST(CacheConnection, InvalidationsWaitForTheConnectionAndStoresFollowThem) {
   auto target = target_of(server.port());
   target.password = "secret";
   auto connection = std::make_shared<CacheConnection>(io.get_executor(), target, nullptr);
-  // Not connected yet: remembered, and sent once the connection is up.
-  connection->invalidate({"g:a", "g:b"});
+  // Not connected yet: sent once the connection is up, after AUTH, and waited for.
+  const std::vector<std::string> written = {"g:a", "g:b"};
+  run(io, [&]() -> awaitable<void> {
+    const bool raised = co_await connection->invalidate_now(written, 2000ms, 1000ms);
+    EXPECT_TRUE(raised);
+  });
   while (!connection->connected() && io.run_one_for(5s)) {
   }
   ASSERT_TRUE(connection->connected());
