@@ -389,13 +389,15 @@ std::string Daemon::unready_reason() const {
 }
 
 // How many server connections of a cluster are in a transaction (not pinned: those are
-// held for their session's life and do not block PAUSE).
+// held for their session's life and do not block PAUSE; nor those of MySQL's shared links,
+// which carry autocommit reads and are held for the link's life: sessions wait out a PAUSE
+// before they send on one).
 int Daemon::transactions_running(const std::string& cluster) const {
   int running = 0;
   pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
     if (!cluster.empty() && key.cluster != cluster) return;
     auto stats = pool.stats();
-    running += stats.active - stats.pinned;
+    running += stats.active - stats.pinned - stats.shared;
   });
   return running;
 }

@@ -34,6 +34,7 @@ class Pool : public std::enable_shared_from_this<Pool<Connection>> {
     int waiting = 0;
     int capacity = 0;  // pool_size + max_overflow
     int pinned = 0;    // of active: held for a whole session (counted by the sessions)
+    int shared = 0;    // of active: held by shared links for their life (MySQL reads)
     std::uint64_t opened = 0;
     std::uint64_t timeouts = 0;
   };

@@ -1,4 +1,5 @@
-// A pool of MySQL server connections, with the count of sessions pinned to theirs.
+// A pool of MySQL server connections, with the counts of those pinned to a session and of
+// those shared links hold.
 #pragma once
 
 #include <algorithm>
@@ -16,12 +17,16 @@ class ServerPool : public pools::Pool<ServerConnection> {
   Stats stats() const {
     Stats stats = Pool::stats();
     stats.pinned = std::clamp(pinned_.load(std::memory_order_relaxed), 0, stats.active);
+    stats.shared =
+        std::clamp(shared_.load(std::memory_order_relaxed), 0, stats.active - stats.pinned);
     return stats;
   }
   void add_pinned(int delta) { pinned_.fetch_add(delta, std::memory_order_relaxed); }
+  void add_shared(int delta) { shared_.fetch_add(delta, std::memory_order_relaxed); }
 
  private:
   std::atomic<int> pinned_{0};
+  std::atomic<int> shared_{0};
 };
 
 }  // namespace plexi::mysql

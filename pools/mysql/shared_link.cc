@@ -36,7 +36,9 @@ SharedLink::SharedLink(asio::any_io_executor executor, std::shared_ptr<ServerPoo
       session_(std::move(state)),
       drained_(executor_) {}
 
-SharedLink::~SharedLink() = default;
+SharedLink::~SharedLink() {
+  if (lease_) pool_->add_shared(-1);
+}
 
 pools::Clock::duration SharedLink::busy_for(pools::Clock::time_point now) const {
   if (in_flight_.empty()) return pools::Clock::duration::zero();
@@ -213,6 +215,7 @@ awaitable<bool> SharedLink::take_connection(std::uint64_t generation, std::strin
         lease->multi_statements() = session_.multi_statements;
       }
       lease_ = std::move(lease);
+      pool_->add_shared(1);
       co_return true;
     }
     lease.discard();
@@ -264,6 +267,7 @@ void SharedLink::fail(const std::string& why) {
   pending_.clear();
   writing_.clear();
   if (lease_) {
+    pool_->add_shared(-1);
     lease_->mark_broken();
     lease_.discard();
   }

@@ -142,6 +142,9 @@ class Relay : public HandoverSource {
   // Waits while the cluster is paused, then follows a reload made meanwhile (PAUSE,
   // RELOAD, RESUME moves paused clients to the new backends).
   awaitable<bool> wait_while_paused();
+  // A client that holds no server waits out a PAUSE before its cache lookup too: a paused
+  // cluster answers nothing, from the cache or not. False when the session must end.
+  awaitable<bool> wait_before_lookup();
   // Between transactions: the next one runs under the latest config, when a reload
   // happened (its backends, rules and pool mode; see Session::follow_reload()).
   void follow_reload();
@@ -359,6 +362,11 @@ awaitable<bool> Relay::wait_while_paused() {
                                      [this] { return s_.draining() || !s_.socket().is_open(); });
   if (resumed) follow_reload();
   co_return resumed;
+}
+
+awaitable<bool> Relay::wait_before_lookup() {
+  if (!cache_allows()) co_return true;
+  co_return co_await wait_while_paused();
 }
 
 void Relay::follow_reload() {
@@ -962,8 +970,16 @@ awaitable<bool> Relay::query(ByteVector& payload) {
   }
   if (intent.cache_ttl && intent.cache_ttl->count() > 0 && intent.blocked_by < 0 &&
       cache_.enabled()) {
-    bool answered =
-        co_await cache_.serve(sql, analysis, *intent.cache_ttl, cache_allows(), cache_key_parts());
+    bool go_on = co_await wait_before_lookup();
+    if (!go_on) {
+      fatal_ = true;
+      co_return false;
+    }
+    bool answered = false;
+    if (cache_.enabled()) {  // a reload during the pause may have taken the cache away
+      answered = co_await cache_.serve(sql, analysis, *intent.cache_ttl, cache_allows(),
+                                       cache_key_parts());
+    }
     if (answered) {
       count_cache_hit(sql);
       co_return true;
@@ -1074,8 +1090,16 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
     bool whole = payload[5] == std::byte{0} && statement.long_data.empty() &&
                  execution_parameters(payload, statement.parameters, statement.types, parameters);
     auto analysis = routing::analyze_mysql(statement.sql);
-    bool answered = co_await cache_.serve(statement.sql, analysis, *intent.cache_ttl,
-                                          whole && cache_allows(), cache_key_parts(), &parameters);
+    bool go_on = co_await wait_before_lookup();
+    if (!go_on) {
+      fatal_ = true;
+      co_return false;
+    }
+    bool answered = false;
+    if (cache_.enabled()) {
+      answered = co_await cache_.serve(statement.sql, analysis, *intent.cache_ttl,
+                                       whole && cache_allows(), cache_key_parts(), &parameters);
+    }
     if (answered) {
       count_cache_hit(statement.sql);
       co_return true;

@@ -16,11 +16,13 @@
 
 import struct
 import subprocess
+import threading
 import time
 import unittest
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 import pymysql
 
 from harness.admin_console import show
@@ -288,6 +290,33 @@ class MysqlResultCacheTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertGreater(self.cache_requests("hit", proxy), hits, "no hit after Redis came back")
         self.assertEqual(self.query(sql, conn)[0], [(3, "pad2")])
+
+    def test_pause_holds_a_cached_read_until_resume(self):
+        sql = "SELECT id, name FROM products WHERE id = 2"
+        self.executions(sql)  # now cached
+        answers = []
+        answered = threading.Event()
+
+        def read() -> None:
+            answers.append(self.query(sql)[0])
+            answered.set()
+
+        hits = self.cache_requests("hit")
+        before = self.selects()
+        with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=ADMIN,
+                             password=ADMIN_PASSWORD, dbname="plexiproxy",
+                             autocommit=True) as admin:
+            admin.execute("PAUSE appdb")
+            reader = threading.Thread(target=read)
+            try:
+                reader.start()
+                self.assertFalse(answered.wait(1), "a cached read was answered while paused")
+            finally:
+                admin.execute("RESUME appdb")
+            reader.join(10)
+        self.assertEqual(answers, [[(2, "ink")]])
+        self.assertEqual(self.cache_requests("hit"), hits + 1)
+        self.assertEqual(self.selects_since(before), 0)
 
     def test_never_cached_in_a_transaction_or_when_volatile_or_locking(self):
         bypasses = self.cache_requests("bypass")

@@ -278,6 +278,33 @@ class CacheTest(unittest.TestCase):
                           ("calls", "cache_hits", "cache_misses", "cache_hit_ratio")],
                          ["5", "3", "2", "0.600"])
 
+    def test_pause_holds_a_cached_read_until_resume(self):
+        query = "SELECT name FROM items WHERE id = 7"
+        answers: list[tuple] = []
+        answered = threading.Event()
+        with self.connect() as conn:
+            self.assertEqual(conn.execute(query).fetchone(), ("item 7",))  # now cached
+
+            def read() -> None:
+                answers.append(conn.execute(query).fetchone())
+                answered.set()
+
+            hits = self.cache_count("hit")
+            with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=ADMIN,
+                                 password=ADMIN_PASSWORD, dbname="plexiproxy",
+                                 autocommit=True) as admin:
+                admin.execute(f"PAUSE {DB}")
+                reader = threading.Thread(target=read)
+                try:
+                    reader.start()
+                    self.assertFalse(answered.wait(1), "a cached read was answered while paused")
+                finally:
+                    admin.execute(f"RESUME {DB}")
+                reader.join(10)
+            self.assertEqual(answers, [("item 7",)])
+            self.assertEqual(self.cache_count("hit"), hits + 1)
+            self.assertEqual(self.executions("FROM items WHERE id ="), 1)
+
     def test_large_results_are_not_stored(self):
         # Two shapes (pg_stat_statements counts statements differing only in literals or
         # aliases as one).
