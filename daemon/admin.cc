@@ -421,7 +421,8 @@ awaitable<Reply> Daemon::execute(const admin::Command& command) {
         help.rows.push_back({"SHOW " + std::string(subject)});
       for (const char* other :
            {"RELOAD", "PAUSE [cluster]", "RESUME [cluster]", "DISABLE BACKEND [cluster.]backend",
-            "ENABLE BACKEND [cluster.]backend", "KILL client_id", "SHUTDOWN"}) {
+            "ENABLE BACKEND [cluster.]backend", "KILL client_id",
+            "INVALIDATE CACHE cluster [table ...]", "SHUTDOWN"}) {
         help.rows.push_back({other});
       }
       co_return rows(std::move(help));
@@ -490,6 +491,36 @@ awaitable<Reply> Daemon::execute(const admin::Command& command) {
       if (!client_registry_.kill(id))
         co_return error("42704", "no client with id " + command.argument);
       co_return done("KILL");
+    }
+    case Kind::kInvalidateCache: {
+      const std::string& name = command.argument;
+      const config::Cluster* cluster = config->find_cluster(name);
+      if (!cluster) co_return error("3D000", "no cluster named \"" + name + "\"");
+      const config::Backend* backend = routing::cache_backend(*cluster);
+      if (!backend) {
+        co_return error("55000", "cluster " + name + " has no cache backend (role: cache)");
+      }
+      // Raising a generation makes every entry stored under the old one a miss, in every
+      // plexiproxy that shares this Redis.
+      std::vector<std::string> keys = command.tables.empty()
+                                          ? std::vector{routing::cluster_generation_key(name)}
+                                          : routing::generation_keys(name, command.tables);
+      auto worker = co_await asio::this_coro::executor;
+      auto connection = result_cache_.connection(worker, *backend);
+      bool raised = co_await connection->invalidate_now(keys, config->cache.timeout,
+                                                        config->cache.retry_interval);
+      if (!raised) {
+        co_return error("58000", "the cache backend of cluster " + name +
+                                     " did not take the invalidation; it is kept and sent "
+                                     "once the backend answers");
+      }
+      std::string which = "every result";
+      if (!command.tables.empty()) {
+        which = "tables";
+        for (const auto& table : command.tables) which += " " + table;
+      }
+      log_->info("admin: cached results of cluster {} invalidated: {}", name, which);
+      co_return done("INVALIDATE");
     }
     case Kind::kShutdown:
       log_->info("admin: SHUTDOWN");

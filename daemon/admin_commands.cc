@@ -41,7 +41,8 @@ bool split_words(std::string_view text, std::vector<std::string>& words, std::st
         word += text[i++];
       }
     } else {
-      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) word += text[i++];
+      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])))
+        word += text[i++];
     }
     words.push_back(std::move(word));
   }
@@ -122,6 +123,18 @@ std::optional<Command> parse_command(std::string_view text, std::string& error) 
     }
     command.kind = Command::Kind::kKill;
     command.argument = words[1];
+    return command;
+  }
+  if (verb == "INVALIDATE") {
+    if (arguments < 2 || upper(words[1]) != "CACHE") {
+      error =
+          "INVALIDATE takes CACHE, a cluster, and the tables whose cached results go (none: "
+          "every result of the cluster)";
+      return std::nullopt;
+    }
+    command.kind = Command::Kind::kInvalidateCache;
+    command.argument = words[2];
+    command.tables.assign(words.begin() + 3, words.end());
     return command;
   }
   error = "unknown command \"" + words[0] + "\"; SHOW HELP lists the commands";

@@ -55,5 +55,17 @@ TEST(AdminCommands, BackendsKillAndTheRest) {
   EXPECT_NE(refused("PAUSE \"open").find("unterminated"), std::string::npos);
 }
 
+TEST(AdminCommands, InvalidateCacheTakesAClusterAndTables) {
+  auto whole = parsed("invalidate cache appdb;");
+  EXPECT_EQ(whole.kind, Command::Kind::kInvalidateCache);
+  EXPECT_EQ(whole.argument, "appdb");
+  EXPECT_TRUE(whole.tables.empty());
+  auto some = parsed("INVALIDATE CACHE appdb items \"Order Lines\" public.users");
+  EXPECT_EQ(some.argument, "appdb");
+  EXPECT_EQ(some.tables, (std::vector<std::string>{"items", "Order Lines", "public.users"}));
+  EXPECT_NE(refused("INVALIDATE CACHE").find("a cluster"), std::string::npos);
+  EXPECT_NE(refused("INVALIDATE appdb items").find("CACHE"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace plexi::admin

@@ -21,12 +21,14 @@ struct Command {
     kDisable,   // argument: a backend, as cluster.backend or a backend name
     kEnable,
     kKill,      // argument: a client id (SHOW CLIENTS)
+    kInvalidateCache,  // argument: a cluster; tables: those whose cached results go (none: all)
     kShutdown,
     kSet,       // SET ...: drivers send some; accepted and ignored
     kEmpty,     // nothing but white space and semicolons
   };
   Kind kind = Kind::kEmpty;
   std::string argument;  // SHOW's subject upper-cased; names as written
+  std::vector<std::string> tables;
 };
 
 // The command in `text`, or nullopt with `error` saying what is wrong.

@@ -117,6 +117,12 @@ std::string generation_key(std::string_view cluster, std::string_view table) {
   return key;
 }
 
+std::string cluster_generation_key(std::string_view cluster) {
+  std::string key = "plexiproxy:gen:";
+  key.append(cluster);
+  return key;
+}
+
 std::vector<std::string> generation_keys(std::string_view cluster,
                                          const std::vector<std::string>& tables) {
   std::vector<std::string> keys;

@@ -52,6 +52,11 @@ class CacheKey {
 // without its schema (so "public.t" and "t" are one table; a same-named table in another
 // schema is invalidated with it, which costs hits, never correctness) and in lower case.
 std::string generation_key(std::string_view cluster, std::string_view table);
+// The generation every entry of `cluster` depends on besides its tables': raised by writes
+// whose tables the proxy cannot name (MySQL's CALL, DROP DATABASE, a stored program
+// replaced, ...) and by INVALIDATE CACHE without tables. It cannot be a table's key: those
+// have a ':' and the table's name after the cluster's.
+std::string cluster_generation_key(std::string_view cluster);
 // The generation keys of `tables` (sorted, without repeats).
 std::vector<std::string> generation_keys(std::string_view cluster,
                                          const std::vector<std::string>& tables);

@@ -111,6 +111,7 @@ TEST(ResultCacheKey, GenerationKeysNameBareTablesInLowerCase) {
   EXPECT_EQ(generation_key("appdb", "items"), "plexiproxy:gen:appdb:items");
   EXPECT_EQ(generation_key("appdb", "\"Odd\""), "plexiproxy:gen:appdb:odd");
   EXPECT_EQ(generation_key("shop", "db.`orders`"), "plexiproxy:gen:shop:orders");
+  EXPECT_EQ(cluster_generation_key("shop"), "plexiproxy:gen:shop");
   EXPECT_EQ(generation_keys("a", {"s.t", "t", "u"}),
             (std::vector<std::string>{"plexiproxy:gen:a:t", "plexiproxy:gen:a:u"}));
 }

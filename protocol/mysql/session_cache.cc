@@ -40,12 +40,6 @@ std::optional<CheckedAnswer> check_answer(Bytes answer, std::uint32_t capabiliti
 
 }  // namespace
 
-std::string cluster_generation_key(std::string_view cluster) {
-  std::string key = "plexiproxy:gen:";
-  key.append(cluster);
-  return key;
-}
-
 bool cacheable_query(const routing::MysqlStatement& analysis, const routing::MysqlTables& tables,
                      std::string_view schema) {
   return analysis.read && analysis.pin == routing::MysqlPin::kNone &&
@@ -147,7 +141,7 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
   }
   std::string key = query_cache_key(parts, sql, execution);
   std::vector<std::string> generation_keys = routing::generation_keys(cluster_, tables.read);
-  generation_keys.push_back(cluster_generation_key(cluster_));
+  generation_keys.push_back(routing::cluster_generation_key(cluster_));
   // Kept while this waits, whatever a reload does to connection_.
   std::shared_ptr<routing::CacheConnection> keep = connection_;
   if (!keep) {
@@ -239,7 +233,7 @@ void RelayCache::wrote(std::string_view sql) {
   for (const auto& table : tables.written) {
     written_.insert(routing::generation_key(cluster_, table));
   }
-  if (tables.writes_unknown) written_.insert(cluster_generation_key(cluster_));
+  if (tables.writes_unknown) written_.insert(routing::cluster_generation_key(cluster_));
 }
 
 awaitable<void> RelayCache::transaction_ended() {

@@ -25,11 +25,6 @@ namespace plexi::mysql {
 
 class Session;
 
-// The generation every entry of `cluster` depends on besides its tables': raised by writes
-// whose tables the proxy cannot name (CALL, DROP DATABASE, a stored program replaced, ...).
-// It cannot be a table's key: those have a ':' and the table's name after the cluster's.
-std::string cluster_generation_key(std::string_view cluster);
-
 // Whether a statement's answer may be served again to anyone with the same key: every
 // statement a query (SELECT, TABLE, VALUES) with no locking clause, INTO, volatile function,
 // system schema, setting, pin or transaction control. `schema`: the client's current schema,

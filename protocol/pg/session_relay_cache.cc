@@ -121,6 +121,7 @@ std::optional<Relay::CacheRequest> Relay::cache_request(const Frame& frame) {
   add_cache_key_settings(key);
   request.key = key.finish();
   request.generation_keys = routing::generation_keys(s_.cluster_->name, verdict.tables->read);
+  request.generation_keys.push_back(routing::cluster_generation_key(s_.cluster_->name));
   return request;
 }
 

@@ -318,6 +318,23 @@ class MysqlResultCacheTest(unittest.TestCase):
         self.assertEqual(self.cache_requests("hit"), hits + 1)
         self.assertEqual(self.selects_since(before), 0)
 
+    def test_invalidate_cache_after_a_write_the_proxy_did_not_see(self):
+        sql = "SELECT id, name FROM products WHERE id = 1"
+        self.executions(sql)  # now cached
+        # Written on the server directly: the cached answer stays until invalidated.
+        self.server.execute("UPDATE appdb.products SET name = 'quill' WHERE id = 1")
+        self.assertEqual(self.query(sql)[0], [(1, "pen")])
+        for command in ("INVALIDATE CACHE appdb products", "INVALIDATE CACHE appdb"):
+            with self.subTest(command):
+                with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=ADMIN,
+                                     password=ADMIN_PASSWORD, dbname="plexiproxy",
+                                     autocommit=True) as admin:
+                    admin.execute(command)
+                (first, second), ran = self.executions(sql)
+                self.assertEqual(ran, 1)
+                self.assertEqual(first[0], [(1, "quill")])
+                self.assertEqual(second, first)
+
     def test_never_cached_in_a_transaction_or_when_volatile_or_locking(self):
         bypasses = self.cache_requests("bypass")
         self.conn.begin()

@@ -305,6 +305,42 @@ class CacheTest(unittest.TestCase):
             self.assertEqual(self.cache_count("hit"), hits + 1)
             self.assertEqual(self.executions("FROM items WHERE id ="), 1)
 
+    def admin(self, command: str) -> None:
+        with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user=ADMIN,
+                             password=ADMIN_PASSWORD, dbname="plexiproxy",
+                             autocommit=True) as admin:
+            admin.execute(command)
+
+    def test_invalidate_cache_after_a_write_the_proxy_did_not_see(self):
+        query = "SELECT name FROM items WHERE id = 17"
+        other = "/* plexiproxy: cache_ttl=60s */ SELECT v FROM other WHERE v > 0 ORDER BY v"
+        with self.connect() as conn:
+            self.assertEqual(conn.execute(query).fetchone(), ("item 17",))
+            self.assertEqual(conn.execute(other).fetchall(), [(1,), (2,)])
+            # Written on the server directly: the cached answer stays until invalidated.
+            self.pg.execute("UPDATE items SET name = 'direct' WHERE id = 17", dbname=DB)
+            try:
+                self.assertEqual(conn.execute(query).fetchone(), ("item 17",))
+                self.admin("INVALIDATE CACHE appdb items")
+                self.assertEqual(conn.execute(query).fetchone(), ("direct",))
+                self.assertEqual(conn.execute(other).fetchall(), [(1,), (2,)])
+                self.assertEqual(self.executions("FROM items WHERE id ="), 2)
+                self.assertEqual(self.executions("FROM other"), 1, "another table's entry went")
+                # Without tables: every entry of the cluster, in every proxy sharing Redis.
+                self.assertEqual(conn.execute(query).fetchone(), ("direct",))
+                self.admin("INVALIDATE CACHE appdb")
+                self.assertEqual(conn.execute(other).fetchall(), [(1,), (2,)])
+                with self.connect(self.second) as second:
+                    self.assertEqual(second.execute(query).fetchone(), ("direct",))
+                self.assertEqual(self.executions("FROM items WHERE id ="), 3)
+                self.assertEqual(self.executions("FROM other"), 2)
+            finally:
+                self.pg.execute("UPDATE items SET name = 'item 17' WHERE id = 17", dbname=DB)
+                self.admin("INVALIDATE CACHE appdb items")
+        with self.assertRaises(psycopg.Error) as refused:
+            self.admin("INVALIDATE CACHE nosuch")
+        self.assertEqual(refused.exception.sqlstate, "3D000")
+
     def test_large_results_are_not_stored(self):
         # Two shapes (pg_stat_statements counts statements differing only in literals or
         # aliases as one).
