@@ -10,6 +10,7 @@
 
 #include "protocol/mysql/packets.h"
 #include "protocol/mysql/session.h"
+#include "routing/cache_admission.h"
 
 namespace plexi::mysql {
 namespace {
@@ -139,6 +140,20 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     metrics.cache_request(Result::kBypass);
     co_return false;
   }
+  // Shapes whose entries are not read again rest (routing/cache_admission.h).
+  thread_local std::string shaped;
+  thread_local std::uint64_t digest = 0;
+  if (sql != shaped) {
+    digest = routing::shape_mysql_statement(sql).digest;
+    shaped = sql;
+  }
+  const std::uint64_t admitted_shape = routing::admission_shape(cluster_, digest);
+  auto& admission = routing::worker_cache_admission();
+  if (!admission.admits(admitted_shape, std::chrono::steady_clock::now())) {
+    outcome_ = Outcome::kBypass;
+    metrics.cache_request(Result::kBypass);
+    co_return false;
+  }
   std::string key = query_cache_key(parts, sql, execution);
   std::vector<std::string> generation_keys = routing::generation_keys(cluster_, tables.read);
   generation_keys.push_back(routing::cluster_generation_key(cluster_));
@@ -173,6 +188,7 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
       auto checked = check_answer(*answer, parts.capabilities);
       if (!checked) checked = check_answer(*answer, parts.capabilities & ~cap::kDeprecateEof);
       if (checked) {
+        admission.record(admitted_shape, true, std::chrono::steady_clock::now());
         ByteVector& out = s_.output();
         out.insert(out.end(), answer->begin(), answer->end());
         s_.sequence() = checked->next_sequence;
@@ -185,6 +201,7 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     }
     // Stored before a write to one of its tables (or not an answer): replaced below.
   }
+  admission.record(admitted_shape, false, std::chrono::steady_clock::now());
   outcome_ = Outcome::kMiss;
   metrics.cache_request(Result::kMiss);
   capturing_ = true;

@@ -181,6 +181,7 @@ class Relay {
   struct CacheRequest {
     std::optional<config::Duration> ttl;  // what a rule or hint asks; nullopt: nothing
     bool cacheable = false;               // a read that may be cached now
+    std::uint64_t shape = 0;              // for the worker's CacheAdmission
     std::string key;
     std::vector<std::string> generation_keys;  // of the tables it reads
     std::size_t length = 0;                    // of its messages in the input buffer

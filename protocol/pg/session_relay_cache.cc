@@ -5,6 +5,7 @@
 // raise the generations of the tables they touch when their transaction is over.
 #include "protocol/pg/encoder.h"
 #include "protocol/pg/session_relay.h"
+#include "routing/cache_admission.h"
 
 namespace plexi::pg {
 namespace {
@@ -116,6 +117,11 @@ std::optional<Relay::CacheRequest> Relay::cache_request(const Frame& frame) {
   if (!request.ttl || request.ttl->count() == 0) return std::nullopt;
   request.cacheable = routing::cacheable(verdict);
   if (!request.cacheable) return request;
+  request.shape = routing::admission_shape(s_.cluster_->name, verdict.digest);
+  if (!routing::worker_cache_admission().admits(request.shape, pools::Clock::now())) {
+    request.cacheable = false;  // its entries have not been read again lately: resting
+    return request;
+  }
   request.sql = sql;
   key.add(routing::cache_text(sql));
   add_cache_key_settings(key);
@@ -153,6 +159,7 @@ awaitable<bool> Relay::answer_from_cache(const Frame& frame) {
   }
   std::optional<Bytes> answer;
   if (found.status == Status::kHit) answer = routing::entry_answer(found.entry, found.generations);
+  routing::worker_cache_admission().record(request->shape, answer.has_value(), pools::Clock::now());
   if (!answer) {
     // Absent, or stored before a write to one of its tables.
     metrics.cache_request(metrics::CacheResult::kMiss);

@@ -335,6 +335,17 @@ class MysqlResultCacheTest(unittest.TestCase):
                 self.assertEqual(first[0], [(1, "quill")])
                 self.assertEqual(second, first)
 
+    def test_a_shape_whose_entries_are_not_read_again_skips_the_cache(self):
+        sql = "SELECT price AS hot_price FROM products WHERE id = 1"  # a shape of its own
+        misses, bypasses = self.cache_requests("miss"), self.cache_requests("bypass")
+        # Each read follows a write to its table: no entry is ever read again.
+        for cents in range(1, 301):
+            self.write(f"UPDATE products SET price = {cents} / 100 WHERE id = 1")
+            self.assertEqual(self.query(sql)[0], [(Decimal(cents) / 100,)])
+        # 200 lookups without a hit, then the shape rests (all on this client's worker).
+        self.assertEqual(self.cache_requests("miss") - misses, 200)
+        self.assertEqual(self.cache_requests("bypass") - bypasses, 100)
+
     def test_never_cached_in_a_transaction_or_when_volatile_or_locking(self):
         bypasses = self.cache_requests("bypass")
         self.conn.begin()

@@ -341,6 +341,24 @@ class CacheTest(unittest.TestCase):
             self.admin("INVALIDATE CACHE nosuch")
         self.assertEqual(refused.exception.sqlstate, "3D000")
 
+    def test_a_shape_whose_entries_are_not_read_again_skips_the_cache(self):
+        read = "/* plexiproxy: cache_ttl=60s */ SELECT v FROM hot WHERE id = 1"
+        with self.connect() as conn:
+            conn.execute("CREATE TABLE hot (id int PRIMARY KEY, v int)")
+            conn.execute("INSERT INTO hot VALUES (1, 0)")
+            try:
+                misses, bypasses = self.cache_count("miss"), self.cache_count("bypass")
+                # Each read follows a write to its table: no entry is ever read again.
+                for value in range(1, 301):
+                    conn.execute("UPDATE hot SET v = %s WHERE id = 1", (value,))
+                    self.assertEqual(conn.execute(read).fetchone(), (value,))
+                # 200 lookups without a hit, then the shape rests (all on this client's worker).
+                self.assertEqual(self.cache_count("miss") - misses, 200)
+                self.assertEqual(self.cache_count("bypass") - bypasses, 100)
+                self.assertEqual(self.executions("FROM hot WHERE"), 300)
+            finally:
+                conn.execute("DROP TABLE hot")
+
     def test_large_results_are_not_stored(self):
         # Two shapes (pg_stat_statements counts statements differing only in literals or
         # aliases as one).

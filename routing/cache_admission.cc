@@ -1,0 +1,38 @@
+#include "routing/cache_admission.h"
+
+#include <functional>
+
+namespace plexi::routing {
+
+std::uint64_t admission_shape(std::string_view cluster, std::uint64_t digest) {
+  return digest ^ (std::hash<std::string_view>{}(cluster)*0x9e3779b97f4a7c15ULL);
+}
+
+bool CacheAdmission::admits(std::uint64_t shape, Clock::time_point now) {
+  auto it = shapes_.find(shape);
+  if (it == shapes_.end()) return true;
+  Shape& known = it->second;
+  if (known.resting_until == Clock::time_point{}) return true;
+  if (now < known.resting_until) return false;
+  known = Shape{};  // rested: judged again on a fresh window
+  return true;
+}
+
+void CacheAdmission::record(std::uint64_t shape, bool hit, Clock::time_point now) {
+  if (shapes_.size() >= policy_.max_shapes && !shapes_.contains(shape)) shapes_.clear();
+  Shape& known = shapes_[shape];
+  if (known.resting_until != Clock::time_point{}) return;  // a lookup begun before it rested
+  ++known.lookups;
+  if (hit) ++known.hits;
+  if (known.lookups < policy_.window) return;
+  if (known.hits < policy_.min_hits) known.resting_until = now + policy_.rest;
+  known.lookups = 0;
+  known.hits = 0;
+}
+
+CacheAdmission& worker_cache_admission() {
+  thread_local CacheAdmission admission;
+  return admission;
+}
+
+}  // namespace plexi::routing
