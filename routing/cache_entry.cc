@@ -35,6 +35,23 @@ std::optional<config::Duration> hinted_cache_ttl(const Hint& hint) {
   return config::parse_duration(*value);
 }
 
+std::vector<std::string> hinted_invalidations(std::string_view cluster, const Hint& hint) {
+  std::vector<std::string> keys;
+  auto value = hint.value("invalidate");
+  if (!value) return keys;
+  std::string_view rest = *value;
+  while (!rest.empty()) {
+    std::size_t bar = rest.find('|');
+    std::string_view table = rest.substr(0, bar);
+    rest = bar == std::string_view::npos ? std::string_view() : rest.substr(bar + 1);
+    if (table.empty()) continue;
+    keys.push_back(table == "*" ? cluster_generation_key(cluster) : generation_key(cluster, table));
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
 bool cacheable(const Analysis& analysis) {
   return analysis.parsed && analysis.read && !analysis.varies &&
          analysis.transaction == TransactionControl::kNone && !analysis.set_role &&

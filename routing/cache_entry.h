@@ -23,6 +23,13 @@ namespace plexi::routing {
 // that is not a duration counts as absent.
 std::optional<config::Duration> hinted_cache_ttl(const Hint& hint);
 
+// The generation keys of the tables a statement's hint says it writes besides those the proxy
+// can name, for writes done by a function or a trigger: `invalidate=orders|order_lines`, or
+// `invalidate=*` for every entry of `cluster`. Raised like its own writes' when its
+// transaction is over; such a statement is never answered from the cache. Empty without
+// such a hint.
+std::vector<std::string> hinted_invalidations(std::string_view cluster, const Hint& hint);
+
 // A statement whose answer may be cached: every statement of it a read (no locking clause,
 // no volatile function, no SELECT INTO), no transaction control, no proxy setting.
 bool cacheable(const Analysis& analysis);

@@ -43,6 +43,22 @@ TEST(ResultCachePolicy, HintedTtl) {
   EXPECT_FALSE(hinted_cache_ttl(read_hint("SELECT 1")));
 }
 
+TEST(ResultCachePolicy, HintedInvalidations) {
+  EXPECT_EQ(hinted_invalidations(
+                "appdb", read_hint("/* plexiproxy: invalidate=Orders|public.order_lines|orders "
+                                   "role=primary */ SELECT place_order(1)")),
+            (std::vector<std::string>{"plexiproxy:gen:appdb:order_lines",
+                                      "plexiproxy:gen:appdb:orders"}));
+  EXPECT_EQ(hinted_invalidations("shop", read_hint("/* plexiproxy: invalidate=* */ CALL f()")),
+            (std::vector<std::string>{"plexiproxy:gen:shop"}));
+  EXPECT_TRUE(
+      hinted_invalidations("a", read_hint("/* plexiproxy: invalidate= */ SELECT 1")).empty());
+  EXPECT_TRUE(
+      hinted_invalidations("a", read_hint("/* plexiproxy: cache_ttl=1s */ SELECT 1")).empty());
+  EXPECT_TRUE(
+      hinted_invalidations("a", read_hint("SELECT 1 /* plexiproxy: invalidate=t */")).empty());
+}
+
 TEST(ResultCachePolicy, OnlyReadsOutsideTransactionsWithoutVolatileCallsAreCacheable) {
   Classifier classifier;
   auto cacheable_sql = [&](std::string_view sql) { return cacheable(classifier.classify(sql)); };

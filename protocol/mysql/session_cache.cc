@@ -48,7 +48,7 @@ bool cacheable_query(const routing::MysqlStatement& analysis, const routing::Mys
          analysis.settings.empty() && !analysis.use_database && !analysis.kill_id &&
          !analysis.load_data_local && tables.only_queries && !tables.volatile_answer &&
          !tables.incomplete && !tables.writes_unknown && tables.written.empty() &&
-         !routing::mysql_system_schema(schema);
+         !analysis.hint.value("invalidate") && !routing::mysql_system_schema(schema);
 }
 
 std::string query_cache_key(const CacheKeyParts& parts, std::string_view sql,
@@ -246,6 +246,9 @@ void RelayCache::drop_capture() {
 
 void RelayCache::wrote(std::string_view sql) {
   if (!enabled()) return;
+  for (auto& key : routing::hinted_invalidations(cluster_, routing::read_hint(sql))) {
+    written_.insert(std::move(key));
+  }
   const routing::MysqlTables tables = routing::mysql_tables(sql);
   for (const auto& table : tables.written) {
     written_.insert(routing::generation_key(cluster_, table));

@@ -27,8 +27,8 @@ class Session;
 
 // Whether a statement's answer may be served again to anyone with the same key: every
 // statement a query (SELECT, TABLE, VALUES) with no locking clause, INTO, volatile function,
-// system schema, setting, pin or transaction control. `schema`: the client's current schema,
-// where unqualified names are looked up.
+// system schema, setting, pin or transaction control, nor an `invalidate=` hint (it writes).
+// `schema`: the client's current schema, where unqualified names are looked up.
 bool cacheable_query(const routing::MysqlStatement& analysis, const routing::MysqlTables& tables,
                      std::string_view schema);
 
@@ -87,8 +87,8 @@ class RelayCache {
   // Ends a capture that finish() did not (the statement failed on its way).
   void drop_capture();
 
-  // A statement that may write ran: the tables it writes are invalidated when its
-  // transaction ends.
+  // A statement that may write ran: the tables it writes, and those its hint names
+  // (routing::hinted_invalidations), are invalidated when its transaction ends.
   void wrote(std::string_view sql);
   // Between transactions: the tables written since the last call are invalidated, waiting
   // (at most cache.timeout) for Redis to have raised them, so the client hears that its

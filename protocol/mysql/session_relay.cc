@@ -988,7 +988,7 @@ awaitable<bool> Relay::query(ByteVector& payload) {
   }
   // Its tables are invalidated when its transaction ends, even if the server goes away
   // before it answers: the write may have been done.
-  if (!analysis.read) cache_.wrote(sql);
+  if (!analysis.read || analysis.hint.value("invalidate")) cache_.wrote(sql);
   if (intent.blocked_by < 0 && session_shareable() && shareable(analysis)) {
     bool go_on = co_await wait_while_paused();
     if (!go_on) {
@@ -1164,7 +1164,9 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
   }
   ByteVector& command = rewritten.empty() ? payload : rewritten;
   set_statement_id(command, server_id);
-  if (!statement.intent.read) cache_.wrote(statement.sql);
+  if (!statement.intent.read || routing::read_hint(statement.sql).value("invalidate")) {
+    cache_.wrote(statement.sql);
+  }
   std::uint8_t cursor_flags = std::to_integer<std::uint8_t>(payload[5]);
 
   start_statement();

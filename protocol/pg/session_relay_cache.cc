@@ -115,7 +115,7 @@ std::optional<Relay::CacheRequest> Relay::cache_request(const Frame& frame) {
   auto verdict = routing_->classifier().classify(sql);
   request.ttl = cache_ttl_of(sql, verdict);
   if (!request.ttl || request.ttl->count() == 0) return std::nullopt;
-  request.cacheable = routing::cacheable(verdict);
+  request.cacheable = routing::cacheable(verdict) && !verdict.hint.value("invalidate");
   if (!request.cacheable) return request;
   request.shape = routing::admission_shape(s_.cluster_->name, verdict.digest);
   if (!routing::worker_cache_admission().admits(request.shape, pools::Clock::now())) {
@@ -262,6 +262,8 @@ void Relay::finish_cache_fill(TxStatus status) {
 
 void Relay::note_writes(std::string_view sql) {
   auto verdict = cache_routing_->classifier().classify(sql);
+  auto hinted = routing::hinted_invalidations(s_.cluster_->name, verdict.hint);
+  written_tables_.insert(written_tables_.end(), hinted.begin(), hinted.end());
   if (verdict.tables->written.empty()) return;
   auto keys = routing::generation_keys(s_.cluster_->name, verdict.tables->written);
   written_tables_.insert(written_tables_.end(), keys.begin(), keys.end());

@@ -346,6 +346,26 @@ class MysqlResultCacheTest(unittest.TestCase):
         self.assertEqual(self.cache_requests("miss") - misses, 200)
         self.assertEqual(self.cache_requests("bypass") - bypasses, 100)
 
+    def test_an_invalidate_hint_covers_a_trigger_that_writes(self):
+        sql = "SELECT id, name FROM products WHERE id = 2"
+        self.server.execute("CREATE TABLE appdb.renames (id INT, name VARCHAR(100))")
+        self.server.execute("CREATE TRIGGER appdb.apply_rename AFTER INSERT ON appdb.renames "
+                            "FOR EACH ROW UPDATE appdb.products SET name = NEW.name "
+                            "WHERE id = NEW.id")
+        try:
+            self.executions(sql)  # now cached
+            # A write to renames to the proxy: the entry stays.
+            self.write("INSERT INTO renames VALUES (2, 'unseen')")
+            self.assertEqual(self.query(sql)[0], [(2, "ink")])
+            self.write("/* plexiproxy: invalidate=products */ "
+                       "INSERT INTO renames VALUES (2, 'quill')")
+            (first, second), ran = self.executions(sql)
+            self.assertEqual(ran, 1)
+            self.assertEqual(first[0], [(2, "quill")])
+            self.assertEqual(second, first)
+        finally:
+            self.server.execute("DROP TABLE appdb.renames")
+
     def test_never_cached_in_a_transaction_or_when_volatile_or_locking(self):
         bypasses = self.cache_requests("bypass")
         self.conn.begin()

@@ -359,6 +359,26 @@ class CacheTest(unittest.TestCase):
             finally:
                 conn.execute("DROP TABLE hot")
 
+    def test_an_invalidate_hint_covers_a_function_that_writes(self):
+        query = "SELECT name FROM items WHERE id = 19"
+        self.pg.execute("CREATE FUNCTION rename_item(i int, n text) RETURNS int LANGUAGE sql"
+                        " AS 'UPDATE items SET name = n WHERE id = i RETURNING id'", dbname=DB)
+        try:
+            with self.connect() as conn:
+                self.assertEqual(conn.execute(query).fetchone(), ("item 19",))
+                # A SELECT to the proxy: the entry stays.
+                conn.execute("SELECT rename_item(19, 'unseen')")
+                self.assertEqual(conn.execute(query).fetchone(), ("item 19",))
+                conn.execute("/* plexiproxy: invalidate=items */"
+                             " SELECT rename_item(19, 'renamed')")
+                self.assertEqual(conn.execute(query).fetchone(), ("renamed",))
+                self.assertEqual(self.executions("FROM items WHERE id ="), 2)
+                self.assertEqual(self.executions("SELECT rename_item("), 2)
+        finally:
+            self.pg.execute("UPDATE items SET name = 'item 19' WHERE id = 19", dbname=DB)
+            self.pg.execute("DROP FUNCTION rename_item", dbname=DB)
+            self.admin("INVALIDATE CACHE appdb items")
+
     def test_large_results_are_not_stored(self):
         # Two shapes (pg_stat_statements counts statements differing only in literals or
         # aliases as one).
