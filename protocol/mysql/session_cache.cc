@@ -128,7 +128,7 @@ routing::CacheConnection& RelayCache::connection() {
 }
 
 awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStatement& analysis,
-                                  config::Duration ttl, bool session_allows,
+                                  std::uint64_t digest, config::Duration ttl, bool session_allows,
                                   const CacheKeyParts& parts, const std::string* execution) {
   drop_capture();
   if (!enabled()) co_return false;
@@ -141,12 +141,6 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
     co_return false;
   }
   // Shapes whose entries are not read again rest (routing/cache_admission.h).
-  thread_local std::string shaped;
-  thread_local std::uint64_t digest = 0;
-  if (sql != shaped) {
-    digest = routing::shape_mysql_statement(sql).digest;
-    shaped = sql;
-  }
   const std::uint64_t admitted_shape = routing::admission_shape(cluster_, digest);
   auto& admission = routing::worker_cache_admission();
   if (!admission.admits(admitted_shape, std::chrono::steady_clock::now())) {

@@ -68,10 +68,11 @@ class RelayCache {
   // that a rule or hint gives `ttl` (> 0). `session_allows`: the client holds no server,
   // transaction, pin or cursor. True when the answer, from the cache, is queued to the
   // client; otherwise the statement goes to a server, and on a miss capture() and finish()
-  // store its answer.
+  // store its answer. `digest`: of the statement's shape, by which the worker's
+  // CacheAdmission judges whether looking it up pays.
   awaitable<bool> serve(std::string_view sql, const routing::MysqlStatement& analysis,
-                        config::Duration ttl, bool session_allows, const CacheKeyParts& key,
-                        const std::string* execution = nullptr);
+                        std::uint64_t digest, config::Duration ttl, bool session_allows,
+                        const CacheKeyParts& key, const std::string* execution = nullptr);
   // What became of the last statement serve() saw (kNone after finish()).
   Outcome outcome() const { return outcome_; }
   // Rows of the answer served by the last hit, and when serve() was called.

@@ -28,6 +28,19 @@ namespace {
 using routing::MysqlPin;
 using routing::Want;
 
+// The shape of `sql`, for the rules, the cache's admission and the digests. Statements repeat
+// their text exactly: the last one shaped on this thread is kept, so a statement is shaped
+// once however many of them ask.
+const routing::StatementShape& shape_of(std::string_view sql) {
+  thread_local routing::StatementShape shape;
+  thread_local std::string shaped;
+  if (sql != shaped) {
+    routing::shape_mysql_statement(sql, shape);
+    shaped = sql;
+  }
+  return shape;
+}
+
 // What the client's capabilities change in the packets a server sends, so the pool's
 // connections must share them.
 constexpr std::uint32_t kRelayedCapabilities =
@@ -101,6 +114,8 @@ class Relay : public HandoverSource {
     int blocked_by = -1;
     // The hint's cache_ttl, or the matching rule's (0: never cached).
     std::optional<config::Duration> cache_ttl;
+    // The hint names tables the statement changes unseen (routing::hinted_invalidations).
+    bool invalidates = false;
   };
   // A statement the client prepared, under the id the proxy gave it.
   struct ClientStatement {
@@ -278,13 +293,14 @@ Relay::Intent Relay::intent_of(std::string_view sql,
   Intent intent;
   intent.read = analysis.read;
   intent.cache_ttl = routing::hinted_cache_ttl(analysis.hint);
+  intent.invalidates = analysis.hint.value("invalidate").has_value();
   if (analysis.hint.role) {
     intent.role = analysis.hint.role;
     intent.hinted = true;
   }
   // A hint's role beats the rules; a rule may still give the statement its cache_ttl.
   if (routing_ && routing_->has_rules() && (!intent.hinted || !intent.cache_ttl)) {
-    auto shape = routing::shape_mysql_statement(sql);
+    const routing::StatementShape& shape = shape_of(sql);
     if (auto match = routing_->match(sql, shape.text, shape.digest)) {
       if (!intent.hinted && match->rule->block) {
         intent.blocked_by = match->index;
@@ -869,12 +885,7 @@ void Relay::finish_statement(std::string_view sql, const ResponseTracker& tracke
   started_at_ = {};
   config::Role role = cycle_writes_ ? config::Role::kPrimary : backend_->role;
   if (digesting()) {
-    thread_local routing::StatementShape shape;
-    thread_local std::string shaped;
-    if (sql != shaped) {
-      shape = routing::shape_mysql_statement(sql);
-      shaped = sql;
-    }
+    const routing::StatementShape& shape = shape_of(sql);
     routing::DigestSample sample;
     sample.cluster = cluster_->name;
     sample.user = s_.user();
@@ -912,7 +923,7 @@ void Relay::count_cache_hit(std::string_view sql) {
   auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::steady_clock::now() - cache_.served_since());
   if (digesting()) {
-    auto shape = routing::shape_mysql_statement(sql);
+    const routing::StatementShape& shape = shape_of(sql);
     routing::DigestSample sample;
     sample.cluster = cluster_->name;
     sample.user = s_.user();
@@ -977,7 +988,8 @@ awaitable<bool> Relay::query(ByteVector& payload) {
     }
     bool answered = false;
     if (cache_.enabled()) {  // a reload during the pause may have taken the cache away
-      answered = co_await cache_.serve(sql, analysis, *intent.cache_ttl, cache_allows(),
+      const std::uint64_t digest = shape_of(sql).digest;
+      answered = co_await cache_.serve(sql, analysis, digest, *intent.cache_ttl, cache_allows(),
                                        cache_key_parts());
     }
     if (answered) {
@@ -988,7 +1000,7 @@ awaitable<bool> Relay::query(ByteVector& payload) {
   }
   // Its tables are invalidated when its transaction ends, even if the server goes away
   // before it answers: the write may have been done.
-  if (!analysis.read || analysis.hint.value("invalidate")) cache_.wrote(sql);
+  if (!analysis.read || intent.invalidates) cache_.wrote(sql);
   if (intent.blocked_by < 0 && session_shareable() && shareable(analysis)) {
     bool go_on = co_await wait_while_paused();
     if (!go_on) {
@@ -1097,7 +1109,8 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
     }
     bool answered = false;
     if (cache_.enabled()) {
-      answered = co_await cache_.serve(statement.sql, analysis, *intent.cache_ttl,
+      const std::uint64_t digest = shape_of(statement.sql).digest;
+      answered = co_await cache_.serve(statement.sql, analysis, digest, *intent.cache_ttl,
                                        whole && cache_allows(), cache_key_parts(), &parameters);
     }
     if (answered) {
@@ -1164,9 +1177,7 @@ awaitable<bool> Relay::execute(ByteVector& payload) {
   }
   ByteVector& command = rewritten.empty() ? payload : rewritten;
   set_statement_id(command, server_id);
-  if (!statement.intent.read || routing::read_hint(statement.sql).value("invalidate")) {
-    cache_.wrote(statement.sql);
-  }
+  if (!statement.intent.read || statement.intent.invalidates) cache_.wrote(statement.sql);
   std::uint8_t cursor_flags = std::to_integer<std::uint8_t>(payload[5]);
 
   start_statement();

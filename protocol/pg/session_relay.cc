@@ -1108,15 +1108,8 @@ void Relay::finish_statement(const Pending& done) {
   // configured role; other requests count under the backend's configured role.
   config::Role role = cycle_writes_ ? config::Role::kPrimary : backend_->role;
   if (keeps_text()) {
-    // One shaping per statement, shared by the digests and the audit log; the scratch
-    // shape is per thread, so a session keeps no buffer for it.
-    thread_local routing::StatementShape shape;
-    thread_local std::string shaped;  // the text `shape` is of: prepared and parameterised
     std::string_view text = done.statement ? std::string_view(*done.statement) : "";
-    if (text != shaped) {  // statements repeat their text exactly
-      routing::shape_statement(text, shape);
-      shaped = text;
-    }
+    const routing::StatementShape& shape = shape_of(text);
     if (digesting()) {
       routing::DigestSample sample;
       sample.cluster = s_.cluster_->name;
@@ -1135,6 +1128,16 @@ void Relay::finish_statement(const Pending& done) {
   }
   if (!s_.env_.metrics.enabled()) return;
   series_for(backend_, role).record(elapsed);
+}
+
+const routing::StatementShape& Relay::shape_of(std::string_view text) {
+  thread_local routing::StatementShape shape;
+  thread_local std::string shaped;  // the text `shape` is of: prepared and parameterised
+  if (text != shaped) {
+    routing::shape_statement(text, shape);
+    shaped = text;
+  }
+  return shape;
 }
 
 const metrics::StatementSeries& Relay::series_for(const config::Backend* backend,

@@ -236,6 +236,9 @@ class Relay {
   void start_statement(Pending& pending, std::shared_ptr<const std::string> sql) const;
   void start_statement(Pending& pending, std::string_view sql) const;
   void finish_statement(const Pending& done);
+  // The shape of `text`, for the digests and the audit log. Statements repeat their text
+  // exactly: the last one shaped on this thread is kept (a session keeps no buffer for it).
+  static const routing::StatementShape& shape_of(std::string_view text);
   // The series statements served by `backend` as `role` count in: looked up again only when
   // they change, so a statement touches no lock.
   const metrics::StatementSeries& series_for(const config::Backend* backend, config::Role role);

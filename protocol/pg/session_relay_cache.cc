@@ -203,13 +203,7 @@ void Relay::count_cache_hit(const CacheRequest& request, Bytes answer,
       }
       rest = rest.subspan(decoded.consumed);
     }
-    // Hits repeat their text exactly: shaped again only when it changes.
-    thread_local routing::StatementShape shape;
-    thread_local std::string shaped;
-    if (request.sql != shaped) {
-      routing::shape_statement(request.sql, shape);
-      shaped = request.sql;
-    }
+    const routing::StatementShape& shape = shape_of(request.sql);
     routing::DigestSample sample;
     sample.cluster = s_.cluster_->name;
     sample.user = s_.user_;
