@@ -504,6 +504,7 @@ bool Daemon::open_audit_log(const config::Config& config, std::string& error) {
 awaitable<void> Daemon::housekeeping() {
   constexpr int kTrimAfterClientsGone = 1000;
   int clients_at_peak = 0;
+  int clients_last_tick = 0;
   asio::steady_timer timer(workers_.main());
   while (!shutting_down_.load()) {
     timer.expires_after(std::chrono::seconds(1));
@@ -512,12 +513,16 @@ awaitable<void> Daemon::housekeeping() {
     pools_.prune(workers_.next());
     // Thousands of clients gone at once (a burst of logins that timed out, a failover
     // reconnect storm) leave their memory free but kept by malloc's per-thread arenas.
+    // Trimmed once they have stopped leaving: a trim in the middle of the fall returns only
+    // the pages no remaining client shares, and what the rest free afterwards would stay.
     int clients = clients_.load();
     clients_at_peak = std::max(clients_at_peak, clients);
-    if (clients_at_peak - clients >= kTrimAfterClientsGone) {
+    bool stopped_falling = clients >= clients_last_tick;
+    if (clients_at_peak - clients >= kTrimAfterClientsGone && stopped_falling) {
       malloc_trim(0);
       clients_at_peak = clients;
     }
+    clients_last_tick = clients;
     auto idle_timeout = config()->limits.client_idle_timeout;
     if (idle_timeout.count() > 0) {
       for (const auto& [id, client] : client_registry_.clients()) client->expire_idle(idle_timeout);
