@@ -314,6 +314,13 @@ struct Cache {
   // After Redis failed or timed out, how long statements skip the cache before the proxy
   // connects to it again.
   Duration retry_interval{1000};
+  // Statement shapes whose lookups rarely hit skip the cache for a while (see
+  // routing/cache_admission.h): judged over admission_window lookups on each worker, fewer
+  // than admission_min_hits hits and the shape rests for admission_rest. A window of 0 looks
+  // every cacheable statement up (for expensive reads, worth even a few hits).
+  std::uint32_t admission_window = 200;
+  std::uint32_t admission_min_hits = 10;
+  Duration admission_rest{10000};
 };
 
 struct Config {

@@ -92,6 +92,10 @@ metrics:
 digest:
   enabled: true
   max_entries: 200
+cache:
+  admission_window: 50
+  admission_min_hits: 0
+  admission_rest: 30s
 zone: eu-1b
 )";
 
@@ -455,6 +459,9 @@ TEST(ConfigLoad, ObservabilitySections) {
   EXPECT_FALSE(c.metrics.enabled);
   EXPECT_TRUE(c.digest.enabled);
   EXPECT_EQ(c.digest.max_entries, 200U);
+  EXPECT_EQ(c.cache.admission_window, 50U);
+  EXPECT_EQ(c.cache.admission_min_hits, 0U);
+  EXPECT_EQ(c.cache.admission_rest, std::chrono::seconds(30));
 
   const auto defaults = load("clusters:\n  appdb:\n    backends:\n      - host: h\n");
   ASSERT_NE(defaults.config, nullptr) << describe(defaults);
@@ -463,6 +470,8 @@ TEST(ConfigLoad, ObservabilitySections) {
   EXPECT_TRUE(defaults.config->admin.token.empty());
   EXPECT_TRUE(defaults.config->metrics.enabled);
   EXPECT_EQ(defaults.config->digest.max_entries, 5000U);
+  EXPECT_EQ(defaults.config->cache.admission_window, 200U);
+  EXPECT_EQ(defaults.config->cache.admission_min_hits, 10U);
 }
 
 TEST(ConfigLoad, EmptyValuesKeepDefaults) {

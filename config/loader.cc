@@ -174,6 +174,9 @@ const Fields<Draft>& top_fields() {
       field("max_result_bytes", &Cache::max_result_bytes, as_int<std::size_t>(1, 512LL << 20)),
       field("timeout", &Cache::timeout, as_duration(true)),
       field("retry_interval", &Cache::retry_interval, as_duration(true)),
+      field("admission_window", &Cache::admission_window, as_int<std::uint32_t>(0, 1000000)),
+      field("admission_min_hits", &Cache::admission_min_hits, as_int<std::uint32_t>(0, 1000000)),
+      field("admission_rest", &Cache::admission_rest, as_duration(true)),
   };
   static const Fields<Draft> fields = [] {
     Fields<Draft> f = {
@@ -348,6 +351,12 @@ LoadResult build_config(YAML::Node root, const std::string& source, const Enviro
   }
   if (!d.listen_given) default_listeners(d);
   check_listeners(r, d);
+  const Cache& cache = d.config.cache;
+  if (cache.admission_window > 0 && cache.admission_min_hits > cache.admission_window) {
+    r.error(const_root["cache"]["admission_min_hits"], "cache.admission_min_hits",
+            "more hits than a window has lookups: every shape would rest (admission_window is " +
+                std::to_string(cache.admission_window) + ")");
+  }
   for (const auto& [node, path] : d.cert_users) {
     if (d.config.client_tls == ClientTls::kDisable || d.config.tls_ca_file.empty()) {
       r.error(node["auth"], child_path(path, "auth"),

@@ -250,6 +250,9 @@ Table Daemon::config_table() const {
   add("cache.max_result_bytes", std::to_string(config->cache.max_result_bytes));
   add("cache.timeout_ms", std::to_string(config->cache.timeout.count()));
   add("cache.retry_interval_ms", std::to_string(config->cache.retry_interval.count()));
+  add("cache.admission_window", std::to_string(config->cache.admission_window));
+  add("cache.admission_min_hits", std::to_string(config->cache.admission_min_hits));
+  add("cache.admission_rest_ms", std::to_string(config->cache.admission_rest.count()));
   add("admin.token", config->admin.token.empty() ? "none" : "set");
   add("upgrade.socket", upgrade_socket_path());
   for (const auto& [name, cluster] : config->clusters) {

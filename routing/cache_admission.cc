@@ -8,7 +8,16 @@ std::uint64_t admission_shape(std::string_view cluster, std::uint64_t digest) {
   return digest ^ (std::hash<std::string_view>{}(cluster)*0x9e3779b97f4a7c15ULL);
 }
 
+CacheAdmission::Policy CacheAdmission::policy_of(const config::Cache& settings) {
+  Policy policy;
+  policy.window = settings.admission_window;
+  policy.min_hits = settings.admission_min_hits;
+  policy.rest = settings.admission_rest;
+  return policy;
+}
+
 bool CacheAdmission::admits(std::uint64_t shape, Clock::time_point now) {
+  if (policy_.window == 0) return true;
   auto it = shapes_.find(shape);
   if (it == shapes_.end()) return true;
   Shape& known = it->second;
@@ -19,6 +28,7 @@ bool CacheAdmission::admits(std::uint64_t shape, Clock::time_point now) {
 }
 
 void CacheAdmission::record(std::uint64_t shape, bool hit, Clock::time_point now) {
+  if (policy_.window == 0) return;
   if (shapes_.size() >= policy_.max_shapes && !shapes_.contains(shape)) shapes_.clear();
   Shape& known = shapes_[shape];
   if (known.resting_until != Clock::time_point{}) return;  // a lookup begun before it rested
@@ -30,8 +40,9 @@ void CacheAdmission::record(std::uint64_t shape, bool hit, Clock::time_point now
   known.hits = 0;
 }
 
-CacheAdmission& worker_cache_admission() {
+CacheAdmission& worker_cache_admission(const config::Cache& settings) {
   thread_local CacheAdmission admission;
+  admission.set_policy(CacheAdmission::policy_of(settings));
   return admission;
 }
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "config/config.h"
+
 namespace plexi::routing {
 
 class CacheAdmission {
@@ -23,9 +25,15 @@ class CacheAdmission {
     Clock::duration rest = std::chrono::seconds(10);
     std::size_t max_shapes = 4096;  // shapes remembered; past it, all are forgotten
   };
+  // The config's cache.admission_* settings; a window of 0 admits every shape.
+  static Policy policy_of(const config::Cache& settings);
 
   CacheAdmission() = default;
   explicit CacheAdmission(Policy policy) : policy_(policy) {}
+
+  // A reload's new settings: shapes resting keep resting until their time is up; windows
+  // in progress are judged by the new numbers.
+  void set_policy(const Policy& policy) { policy_ = policy; }
 
   // Whether statements of `shape` (a digest) are looked up now.
   bool admits(std::uint64_t shape, Clock::time_point now);
@@ -49,7 +57,8 @@ class CacheAdmission {
 // What a shape is known by: its digest in its cluster.
 std::uint64_t admission_shape(std::string_view cluster, std::uint64_t digest);
 
-// The admission of the calling thread (each worker judges the shapes its sessions look up).
-CacheAdmission& worker_cache_admission();
+// The admission of the calling thread (each worker judges the shapes its sessions look up),
+// following `settings`.
+CacheAdmission& worker_cache_admission(const config::Cache& settings);
 
 }  // namespace plexi::routing

@@ -58,5 +58,29 @@ TEST(CacheAdmission, TheShapesRememberedAreBounded) {
   EXPECT_EQ(admission.shapes(), 1u);
 }
 
+TEST(CacheAdmission, AWindowOfZeroAdmitsEveryShape) {
+  config::Cache settings;
+  settings.admission_window = 0;
+  CacheAdmission admission(CacheAdmission::policy_of(settings));
+  const auto now = Clock::now();
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(admission.admits(5, now)) << i;
+    admission.record(5, false, now);
+  }
+  EXPECT_EQ(admission.shapes(), 0u);
+}
+
+TEST(CacheAdmission, TheConfigSetsTheNumbers) {
+  config::Cache settings;
+  settings.admission_window = 4;
+  settings.admission_min_hits = 1;
+  settings.admission_rest = std::chrono::milliseconds(1500);
+  CacheAdmission admission(CacheAdmission::policy_of(settings));
+  const auto start = Clock::now();
+  for (int i = 0; i < 4; ++i) admission.record(9, false, start);
+  EXPECT_FALSE(admission.admits(9, start + 1499ms));
+  EXPECT_TRUE(admission.admits(9, start + 1500ms));
+}
+
 }  // namespace
 }  // namespace plexi::routing

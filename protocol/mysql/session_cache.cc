@@ -142,7 +142,7 @@ awaitable<bool> RelayCache::serve(std::string_view sql, const routing::MysqlStat
   }
   // Shapes whose entries are not read again rest (routing/cache_admission.h).
   const std::uint64_t admitted_shape = routing::admission_shape(cluster_, digest);
-  auto& admission = routing::worker_cache_admission();
+  auto& admission = routing::worker_cache_admission(s_.config().cache);
   if (!admission.admits(admitted_shape, std::chrono::steady_clock::now())) {
     outcome_ = Outcome::kBypass;
     metrics.cache_request(Result::kBypass);

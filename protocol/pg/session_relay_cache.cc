@@ -118,7 +118,8 @@ std::optional<Relay::CacheRequest> Relay::cache_request(const Frame& frame) {
   request.cacheable = routing::cacheable(verdict) && !verdict.hint.value("invalidate");
   if (!request.cacheable) return request;
   request.shape = routing::admission_shape(s_.cluster_->name, verdict.digest);
-  if (!routing::worker_cache_admission().admits(request.shape, pools::Clock::now())) {
+  if (!routing::worker_cache_admission(s_.config_->cache)
+           .admits(request.shape, pools::Clock::now())) {
     request.cacheable = false;  // its entries have not been read again lately: resting
     return request;
   }
@@ -159,7 +160,8 @@ awaitable<bool> Relay::answer_from_cache(const Frame& frame) {
   }
   std::optional<Bytes> answer;
   if (found.status == Status::kHit) answer = routing::entry_answer(found.entry, found.generations);
-  routing::worker_cache_admission().record(request->shape, answer.has_value(), pools::Clock::now());
+  routing::worker_cache_admission(s_.config_->cache)
+      .record(request->shape, answer.has_value(), pools::Clock::now());
   if (!answer) {
     // Absent, or stored before a write to one of its tables.
     metrics.cache_request(metrics::CacheResult::kMiss);

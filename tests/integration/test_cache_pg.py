@@ -356,7 +356,22 @@ class CacheTest(unittest.TestCase):
                 self.assertEqual(self.cache_count("miss") - misses, 200)
                 self.assertEqual(self.cache_count("bypass") - bypasses, 100)
                 self.assertEqual(self.executions("FROM hot WHERE"), 300)
+
+                # An operator who wants every lookup (an expensive read is worth a few hits)
+                # sets a window of 0: the resting shape is looked up again at once.
+                every_lookup = config(self.pg, self.redis)
+                every_lookup["cache"]["admission_window"] = 0
+                self.proxy.write_config(every_lookup)
+                self.admin("RELOAD")
+                misses, bypasses = self.cache_count("miss"), self.cache_count("bypass")
+                for value in range(301, 321):
+                    conn.execute("UPDATE hot SET v = %s WHERE id = 1", (value,))
+                    self.assertEqual(conn.execute(read).fetchone(), (value,))
+                self.assertEqual(self.cache_count("miss") - misses, 20)
+                self.assertEqual(self.cache_count("bypass") - bypasses, 0)
             finally:
+                self.proxy.write_config(config(self.pg, self.redis))
+                self.admin("RELOAD")
                 conn.execute("DROP TABLE hot")
 
     def test_an_invalidate_hint_covers_a_function_that_writes(self):
