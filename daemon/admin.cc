@@ -83,17 +83,19 @@ std::string pool_mode_of(const config::Config& config, const pools::PoolKey& key
 
 Table Daemon::pools_table() const {
   Table table;
-  table.columns = {
-      "cluster", "backend",   "user",    "database",  "pool_mode",          "sv_active",
-      "sv_idle", "sv_pinned", "waiting", "pool_size", "connections_opened", "wait_timeouts"};
+  table.columns = {"cluster",      "backend",   "user",      "database",
+                   "pool_mode",    "sv_active", "sv_idle",   "sv_pinned",
+                   "sv_shared",    "waiting",   "pool_size", "connections_opened",
+                   "wait_timeouts"};
   auto config = this->config();
   pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
     auto stats = pool.stats();
-    table.rows.push_back({key.cluster, key.backend, key.user, key.database,
-                          pool_mode_of(*config, key), std::to_string(stats.active - stats.pinned),
-                          std::to_string(stats.idle), std::to_string(stats.pinned),
-                          std::to_string(stats.waiting), std::to_string(stats.capacity),
-                          std::to_string(stats.opened), std::to_string(stats.timeouts)});
+    table.rows.push_back(
+        {key.cluster, key.backend, key.user, key.database, pool_mode_of(*config, key),
+         std::to_string(stats.active - stats.pinned - stats.shared), std::to_string(stats.idle),
+         std::to_string(stats.pinned), std::to_string(stats.shared), std::to_string(stats.waiting),
+         std::to_string(stats.capacity), std::to_string(stats.opened),
+         std::to_string(stats.timeouts)});
   });
   return table;
 }

@@ -532,15 +532,16 @@ awaitable<void> Daemon::housekeeping() {
 
 void Daemon::collect_pool_metrics(std::vector<prometheus::MetricFamily>& families) const {
   struct Occupancy {
-    int idle = 0, active = 0, pinned = 0, waiting = 0, capacity = 0;
+    int idle = 0, active = 0, pinned = 0, shared = 0, waiting = 0, capacity = 0;
   };
   std::map<std::string, Occupancy> backends;  // a backend's pools: one per user and database
   pools_.for_each_pool([&](const pools::PoolKey& key, const auto& pool) {
     auto stats = pool.stats();
     auto& occupancy = backends[key.backend];
     occupancy.idle += stats.idle;
-    occupancy.active += stats.active - stats.pinned;
+    occupancy.active += stats.active - stats.pinned - stats.shared;
     occupancy.pinned += stats.pinned;
+    occupancy.shared += stats.shared;
     occupancy.waiting += stats.waiting;
     occupancy.capacity += stats.capacity;
   });
@@ -548,8 +549,10 @@ void Daemon::collect_pool_metrics(std::vector<prometheus::MetricFamily>& familie
   auto size = metrics::Metrics::gauge_family("plexiproxy_pool_size");
   auto waiting = metrics::Metrics::gauge_family("plexiproxy_pool_waiting_clients");
   for (const auto& [backend, o] : backends) {
-    for (auto [state, count] :
-         {std::pair{"idle", o.idle}, {"active", o.active}, {"pinned", o.pinned}}) {
+    for (auto [state, count] : {std::pair{"idle", o.idle},
+                                {"active", o.active},
+                                {"pinned", o.pinned},
+                                {"shared", o.shared}}) {
       gauge(connections, {{"backend", backend}, {"state", state}}, count);
     }
     gauge(size, {{"backend", backend}}, o.capacity);

@@ -104,6 +104,17 @@ class MysqlSharedReadsTest(unittest.TestCase):
         # rest, while those were busy, on the other connections of the pool, which has 8).
         busiest = sum(count for _, count in server_threads.most_common(2 * WORKERS))
         self.assertGreater(busiest, sum(server_threads.values()) / 2, server_threads)
+        # The links keep their connections: counted as shared, not as running transactions.
+        # (The clients are gone: what they took from the pool is released, or about to be.)
+        deadline = time.monotonic() + 5
+        while True:
+            pools = [row for row in self.admin_show("POOLS") if row["cluster"] == "appdb"]
+            active = sum(int(row["sv_active"]) for row in pools)
+            if active == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(active, 0, pools)
+        self.assertGreaterEqual(sum(int(row["sv_shared"]) for row in pools), 1, pools)
 
     def test_without_pipeline_reads_each_read_takes_a_connection_of_its_own(self):
         with self.connect("unshared") as conn, conn.cursor() as cursor:
@@ -112,6 +123,14 @@ class MysqlSharedReadsTest(unittest.TestCase):
         shown = {row[0]: row[1] for row in self.proxy_config()}
         self.assertEqual(shown.get("clusters.unshared.pipeline_reads"), "false")
         self.assertEqual(shown.get("clusters.appdb.pipeline_reads"), "true")
+
+    def admin_show(self, what: str) -> list[dict]:
+        with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user="admin",
+                             password="admin-secret", dbname="plexiproxy",
+                             autocommit=True) as conn:
+            cursor = conn.execute(f"SHOW {what}")
+            columns = [column.name for column in cursor.description]
+            return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
     def proxy_config(self):
         with psycopg.connect(host="127.0.0.1", port=self.proxy.port, user="admin",
