@@ -111,7 +111,9 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const config::Config> conf
       redis_environment_(with_logger(pg_environment_, component_logger("redis"))),
       signals_(std::in_place, workers_.main(), SIGINT, SIGTERM, SIGHUP),
       health_(std::make_unique<routing::HealthMonitor>(workers_.main(), config_,
-                                                       component_logger("health"))) {
+                                                       component_logger("health"))),
+      views_(std::make_unique<routing::ViewCatalogs>(workers_.main(), component_logger("cache"))) {
+  result_cache_.set_views(views_.get());
   signals_->add(SIGUSR2);  // start a successor that takes over (daemon/upgrade.cc)
   for (auto* environment : {&pg_environment_, &mysql_environment_, &redis_environment_}) {
     environment->tls = [this] { return client_tls(); };
@@ -131,6 +133,8 @@ Daemon::~Daemon() {
   acceptors_.clear();
   pools_.close_all();
   result_cache_.close_all();
+  result_cache_.set_views(nullptr);
+  views_.reset();
   health_.reset();
   auth_queries_.reset();
   // Sessions cut off at the shutdown deadline are still suspended in the workers; they are
@@ -257,6 +261,7 @@ int Daemon::run() {
         }
       });
   health_->start();
+  views_->configure(*config);
   asio::co_spawn(workers_.main(), handle_signals(), asio::detached);
   asio::co_spawn(workers_.main(), housekeeping(), asio::detached);
   asio::co_spawn(workers_.main(), report_status(), asio::detached);
@@ -441,6 +446,7 @@ std::vector<std::string> Daemon::reload() {
     config_generation_.fetch_add(1, std::memory_order_release);
     log_->info("configuration reloaded from {}", *options_.config_path);
     health_->reconfigure(result.config);
+    views_->configure(*result.config);
   }
   service_.ready(service_status(service_counts()));
   return errors;
@@ -602,6 +608,7 @@ awaitable<void> Daemon::shutdown(Stop why) {
   }
   if (upgrade_server_) upgrade_server_->close();
   health_->stop();
+  views_->stop();
   // After a handover the listening sockets stay open in the new process: closing ours only
   // stops this one accepting from their queues.
   for (auto& listening : acceptors_) {

@@ -185,6 +185,7 @@ class Daemon : public admin::Console {
   std::optional<asio::signal_set> signals_;
   // Reset in ~Daemon before the workers: its strand must not outlive their io_contexts.
   std::unique_ptr<routing::HealthMonitor> health_;
+  std::unique_ptr<routing::ViewCatalogs> views_;  // of the clusters whose reads are cached
   int exit_code_ = 0;
 };
 

@@ -34,6 +34,7 @@
 #include "common/asio.h"
 #include "config/config.h"
 #include "routing/cache_entry.h"
+#include "routing/view_catalog.h"
 
 namespace plexi::routing {
 
@@ -175,8 +176,13 @@ class ResultCache {
   // otherwise touched on its worker's thread alone.
   void close_all();
 
+  // The views of the clusters whose reads are cached (null: not followed, as in tests).
+  void set_views(ViewCatalogs* views) { views_ = views; }
+  ViewCatalogs* views() const { return views_; }
+
  private:
   std::shared_ptr<spdlog::logger> log_;
+  ViewCatalogs* views_ = nullptr;
   std::mutex mutex_;
   std::map<CacheTarget, std::shared_ptr<UnsentInvalidations>> unsent_;
   std::map<std::pair<const void*, CacheTarget>, std::shared_ptr<CacheConnection>> connections_;

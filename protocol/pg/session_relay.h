@@ -202,6 +202,8 @@ class Relay {
   // consumed); otherwise it goes on to a server, captured for the cache on a miss.
   awaitable<bool> answer_from_cache(const Frame& frame);
   std::optional<CacheRequest> cache_request(const Frame& frame);
+  // The views of the cluster (routing/view_catalog.h), untracked without them.
+  routing::ViewCatalogs::Snapshot views_of_cluster() const;
   std::optional<config::Duration> cache_ttl_of(std::string_view sql,
                                                const routing::Verdict& verdict) const;
   void add_cache_key_settings(routing::CacheKey& key) const;
@@ -215,6 +217,9 @@ class Relay {
   // pump raises in Redis before the client hears that the transaction is over.
   void invalidate_written();
   awaitable<void> invalidate_due();
+  // After a CREATE, ALTER or DROP: reads the cluster's views again (routing/view_catalog.h)
+  // before the client hears that its transaction is over.
+  awaitable<void> read_views_again();
   void count_cache_hit(const CacheRequest& request, Bytes answer, pools::Clock::time_point started);
   bool has_cache() const { return cache_backend_ != nullptr; }
 
@@ -335,6 +340,8 @@ class Relay {
   std::shared_ptr<routing::CacheConnection> cache_;
   std::unique_ptr<CacheFill> cache_fill_;
   std::vector<std::string> written_tables_;
+  bool schema_written_ = false;     // the transaction has a CREATE, ALTER or DROP (a view?)
+  bool schema_change_due_ = false;  // it is over: the cluster's views are to be read again
   std::vector<std::string> invalidations_due_;
 };
 

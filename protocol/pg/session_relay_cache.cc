@@ -31,6 +31,11 @@ routing::CacheConnection* Relay::cache_connection() {
   return cache_.get();
 }
 
+routing::ViewCatalogs::Snapshot Relay::views_of_cluster() const {
+  auto* views = s_.env_.cache->views();
+  return views ? views->current(s_.cluster_->name) : routing::ViewCatalogs::Snapshot{};
+}
+
 std::optional<config::Duration> Relay::cache_ttl_of(std::string_view sql,
                                                     const routing::Verdict& verdict) const {
   if (auto hinted = routing::hinted_cache_ttl(verdict.hint)) return hinted;
@@ -123,11 +128,19 @@ std::optional<Relay::CacheRequest> Relay::cache_request(const Frame& frame) {
     request.cacheable = false;  // its entries have not been read again lately: resting
     return request;
   }
+  auto views = views_of_cluster();
+  if (views.state == routing::ViewCatalogs::State::kPending) {
+    request.cacheable = false;  // a view read now could be stored without its tables
+    return request;
+  }
   request.sql = sql;
   key.add(routing::cache_text(sql));
   add_cache_key_settings(key);
   request.key = key.finish();
-  request.generation_keys = routing::generation_keys(s_.cluster_->name, verdict.tables->read);
+  request.generation_keys = routing::generation_keys(
+      s_.cluster_->name, views.map
+                             ? routing::with_tables_behind_views(*views.map, verdict.tables->read)
+                             : verdict.tables->read);
   request.generation_keys.push_back(routing::cluster_generation_key(s_.cluster_->name));
   return request;
 }
@@ -260,12 +273,22 @@ void Relay::note_writes(std::string_view sql) {
   auto verdict = cache_routing_->classifier().classify(sql);
   auto hinted = routing::hinted_invalidations(s_.cluster_->name, verdict.hint);
   written_tables_.insert(written_tables_.end(), hinted.begin(), hinted.end());
+  if (!verdict.read && routing::changes_schema(sql)) schema_written_ = true;
   if (verdict.tables->written.empty()) return;
-  auto keys = routing::generation_keys(s_.cluster_->name, verdict.tables->written);
+  // A write through an updatable view changes the tables behind it.
+  auto views = views_of_cluster();
+  auto keys = routing::generation_keys(
+      s_.cluster_->name,
+      views.map ? routing::with_tables_behind_views(*views.map, verdict.tables->written)
+                : verdict.tables->written);
   written_tables_.insert(written_tables_.end(), keys.begin(), keys.end());
 }
 
 void Relay::invalidate_written() {
+  if (schema_written_) {
+    schema_change_due_ = true;  // committed (or rolled back) by now: views read again
+    schema_written_ = false;
+  }
   if (written_tables_.empty()) return;
   std::sort(written_tables_.begin(), written_tables_.end());
   written_tables_.erase(std::unique(written_tables_.begin(), written_tables_.end()),
@@ -273,6 +296,16 @@ void Relay::invalidate_written() {
   invalidations_due_.insert(invalidations_due_.end(), written_tables_.begin(),
                             written_tables_.end());
   written_tables_.clear();
+}
+
+awaitable<void> Relay::read_views_again() {
+  schema_change_due_ = false;
+  auto* views = s_.env_.cache->views();
+  if (!views) co_return;
+  // Until then the cluster's reads skip the cache; the client hears of its DDL after it, so
+  // that its next read is cached with the tables behind a view it made.
+  co_await views->read_after_schema_change(s_.cluster_->name, s_.socket_.get_executor(),
+                                           s_.cluster_->health.timeout);
 }
 
 awaitable<void> Relay::invalidate_due() {

@@ -30,7 +30,8 @@ def config(pg: PostgresServer, redis: RedisServer) -> dict:
         "users": [{"name": USER, "password": PASSWORD},
                   {"name": ADMIN, "password": ADMIN_PASSWORD, "admin": True}],
         "threads": 2,  # connections to Redis on two workers share what Redis missed
-        "health": {"interval": "200ms", "timeout": "2s"},
+        # The health checks log in as the application, and read the views of the database.
+        "health": {"interval": "200ms", "timeout": "2s", "user": USER, "password": PASSWORD},
         "cache": {"timeout": "200ms", "retry_interval": "300ms", "max_result_bytes": 100000},
         "clusters": {DB: {
             "backends": [
@@ -219,6 +220,40 @@ class CacheTest(unittest.TestCase):
             conn.execute("TRUNCATE scratch")
             self.assertEqual(conn.execute(query).fetchone(), (0,))
             conn.execute("DROP TABLE scratch")
+
+    def test_a_write_to_the_tables_behind_a_view_invalidates_its_reads(self):
+        read = "/* plexiproxy: cache_ttl=60s */ SELECT name FROM item_names WHERE id = 23"
+        with self.connect() as conn:
+            # Made through the proxy: its next read is cached with the view's tables.
+            conn.execute("CREATE VIEW item_names AS SELECT id, name FROM items")
+            try:
+                self.assertEqual(conn.execute(read).fetchone(), ("item 23",))
+                self.assertEqual(conn.execute(read).fetchone(), ("item 23",))
+                self.assertEqual(self.executions("FROM item_names"), 1)
+                conn.execute("UPDATE items SET name = 'renamed' WHERE id = 23")
+                self.assertEqual(conn.execute(read).fetchone(), ("renamed",))
+                self.assertEqual(self.executions("FROM item_names"), 2)
+                # A view over that view, made on the server directly: found by the next
+                # reading of the catalog (every health.interval, 200 ms here).
+                with psycopg.connect(self.pg.dsn(DB, USER, PASSWORD), autocommit=True) as direct:
+                    direct.execute("CREATE VIEW long_names AS SELECT id, name || '!' AS name"
+                                   " FROM item_names")
+                time.sleep(2)
+                nested = "/* plexiproxy: cache_ttl=60s */ SELECT name FROM long_names WHERE id = 23"
+                self.assertEqual(conn.execute(nested).fetchone(), ("renamed!",))
+                self.assertEqual(conn.execute(nested).fetchone(), ("renamed!",))
+                self.assertEqual(self.executions("FROM long_names"), 1)
+                conn.execute("UPDATE items SET name = 'item 23' WHERE id = 23")
+                self.assertEqual(conn.execute(nested).fetchone(), ("item 23!",))
+                # Through an updatable view, a write reaches the table and its readers.
+                self.assertEqual(conn.execute(read).fetchone(), ("item 23",))
+                conn.execute("UPDATE item_names SET name = 'via view' WHERE id = 23")
+                self.assertEqual(conn.execute(read).fetchone(), ("via view",))
+                self.assertEqual(conn.execute(nested).fetchone(), ("via view!",))
+            finally:
+                conn.execute("UPDATE items SET name = 'item 23' WHERE id = 23")
+                conn.execute("DROP VIEW IF EXISTS long_names")
+                conn.execute("DROP VIEW item_names")
 
     def test_a_write_through_another_proxy_invalidates(self):
         query = "SELECT name FROM items WHERE id = 3"
