@@ -104,9 +104,14 @@ bool changes_schema(std::string_view sql) {
   pg::Lexer lexer(sql);
   bool statement_start = true;
   for (auto token = lexer.next(); token.kind != pg::Token::Kind::kEnd; token = lexer.next()) {
-    if (statement_start && (pg::is_word(token, "CREATE") || pg::is_word(token, "ALTER") ||
-                            pg::is_word(token, "DROP"))) {
+    if (statement_start && (pg::is_word(token, "ALTER") || pg::is_word(token, "DROP"))) {
       return true;
+    }
+    if (statement_start && pg::is_word(token, "CREATE")) {
+      // A temporary table or view is its session's alone, and that session gets no hits.
+      token = lexer.next();
+      if (pg::is_word(token, "LOCAL") || pg::is_word(token, "GLOBAL")) token = lexer.next();
+      if (!pg::is_word(token, "TEMP") && !pg::is_word(token, "TEMPORARY")) return true;
     }
     statement_start = pg::is_symbol(token, ';');
   }

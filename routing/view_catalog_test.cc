@@ -41,6 +41,10 @@ TEST(ViewMap, SchemaChangesAreFoundInAnyStatementOfAString) {
   EXPECT_FALSE(changes_schema("INSERT INTO t VALUES (';'), ('; DROP')"));
   EXPECT_FALSE(changes_schema("SELECT 1 -- CREATE"));
   EXPECT_FALSE(changes_schema("CREATED"));
+  EXPECT_FALSE(changes_schema("CREATE TEMP TABLE scratch (v int)"));
+  EXPECT_FALSE(changes_schema("create local temporary view mine as select 1"));
+  EXPECT_TRUE(changes_schema("CREATE TEMP TABLE scratch (v int); CREATE VIEW v AS SELECT 1"));
+  EXPECT_TRUE(changes_schema("CREATE UNLOGGED TABLE t (v int)"));
   EXPECT_FALSE(changes_schema(""));
 }
 
