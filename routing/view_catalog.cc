@@ -200,7 +200,7 @@ struct ViewCatalogs::Tracker : std::enable_shared_from_this<Tracker> {
       if (stopped) break;
       // A schema change during the reading: its answer may predate it.
       if (read && schema_changes.load(std::memory_order_acquire) != as_of) continue;
-      // Woken early by schema_changed().
+      // Woken early by read_after_schema_change().
       timer.expires_after(interval);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));

@@ -44,7 +44,9 @@ CLIENTS, THREADS = 16, 2
 MODES = ("simple", "extended")
 CACHE_TTL = "60s"
 RULE = "FROM pgbench_accounts WHERE"  # the reads; neither write has a FROM
-CACHE_SETTINGS = {"max_result_bytes": 1048576, "timeout": "100ms", "retry_interval": "1s"}
+ADMISSION_REST = 10  # seconds: cache.admission_rest, the default
+CACHE_SETTINGS = {"max_result_bytes": 1048576, "timeout": "100ms", "retry_interval": "1s",
+                  "admission_rest": f"{ADMISSION_REST}s"}
 WARM_UP = 2  # seconds of untimed pgbench before each timed run
 READ_WEIGHT, WRITE_WEIGHT = 9, 1
 
@@ -247,6 +249,10 @@ class Bench:
         self.duration = duration
         self.incidents = incidents
         self.runs: list[Run] = []
+        # A read's shape that rested (no hits under invalidating writes) stays out of the cache
+        # for ADMISSION_REST: the next cache-on run of it waits that out, or it would measure
+        # the workload before.
+        self.resting_until: dict[str, float] = {}
 
     def pgbench_args(self, read: str, workload: str, mode: str, duration: int) -> list[str]:
         return ["-n", "-f", f"{self.scripts['read ' + read]}@{READ_WEIGHT}",
@@ -275,6 +281,8 @@ class Bench:
 
     def run(self, read: str, workload: str, mode: str, cache: str, round_no: int) -> Run:
         what = f"{read} {workload} -M {mode} cache {cache} round {round_no}"
+        if cache == "on":
+            time.sleep(max(0.0, self.resting_until.get(read, 0.0) - time.monotonic()))
         self.reset(cache)
         database = CLUSTER[cache]
         # Untimed: fills the cache (when on) and warms the pool and the server's buffers.
@@ -305,6 +313,8 @@ class Bench:
             run.problems.append(f"{failed} transactions logged as failed")
         if run.counts is not None:
             run.problems += self.cache_problems(run)
+            if run.counts.get("bypass"):
+                self.resting_until[read] = time.monotonic() + ADMISSION_REST
         return run
 
     @staticmethod
@@ -547,7 +557,9 @@ def main() -> int:
         f"{version_of([REDIS_SERVER, '--version'])}",
         f"- each run: pgbench `-n -f read@{READ_WEIGHT} -f write@{WRITE_WEIGHT} -c {CLIENTS} "
         f"-j {THREADS} -T {args.duration} -l`, after `TRUNCATE pgbench_history`, (cache on) "
-        f"`FLUSHALL` in Redis, and an untimed {WARM_UP} s warm-up of the same pgbench",
+        f"`FLUSHALL` in Redis, and an untimed {WARM_UP} s warm-up of the same pgbench; a "
+        f"cache-on run after one whose read shape rested (bypasses) starts once that rest "
+        f"({ADMISSION_REST} s) is over",
         "- reads: " + "; ".join(f"**{r}**, {READS[r][1].format(scale=args.scale)} (one "
                                 f"alone, directly: {ms(alone[r])} ms)" for r in reads),
         "- writes: " + "; ".join(f"**{w}**, {WRITES[w][1]}" for w in WRITES),
