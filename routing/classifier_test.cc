@@ -172,6 +172,22 @@ TEST(Classifier, VerdictCarriesShapeDigestAndHint) {
   EXPECT_EQ(classifier.stats().parses, 1u);
 }
 
+TEST(Classifier, FindsTheStatementsThatCanChangeViews) {
+  Classifier classifier;
+  for (const char* sql :
+       {"CREATE VIEW v AS SELECT 1", "create or replace view v as select 2", "DROP VIEW v",
+        "DROP TABLE t CASCADE", "ALTER VIEW v RENAME TO w", "ALTER TABLE t RENAME TO u",
+        "CREATE RULE r AS ON SELECT TO v DO INSTEAD SELECT 1",
+        "INSERT INTO t VALUES (1); DROP VIEW v"}) {
+    EXPECT_TRUE(classifier.classify(sql).changes_views) << sql;
+  }
+  for (const char* sql : {"CREATE TABLE t (v int)", "CREATE TEMP TABLE scratch (v int)",
+                          "ALTER TABLE t ADD c int", "INSERT INTO t VALUES ('DROP VIEW v')",
+                          "SELECT 1 -- DROP VIEW v", "TRUNCATE t", "CREATE INDEX ON t (v)"}) {
+    EXPECT_FALSE(classifier.classify(sql).changes_views) << sql;
+  }
+}
+
 TEST(Classifier, ReadsProxySettings) {
   Classifier classifier;
   Verdict v = classifier.classify("SET plexiproxy.role = 'replica'");

@@ -34,6 +34,7 @@ struct Facts {
   bool reset_role = false;        // ... or RESET ALL, DISCARD ALL
   bool sets_transaction = false;  // SET TRANSACTION (may undo READ ONLY)
   bool varies = false;            // a read whose answer changes between calls
+  bool changes_views = false;
   std::optional<config::Role> role;
   std::string error;
 };
@@ -47,6 +48,7 @@ class StatementReader {
   Facts read(std::size_t node) {
     const std::string_view type = tree_[node].key;
     Facts facts;
+    facts.changes_views = is_one_of(type, {"ViewStmt", "DropStmt", "RenameStmt", "RuleStmt"});
     if (type == "SelectStmt") {
       const bool effects = has_side_effects(node);
       facts.read = !effects;
@@ -356,6 +358,7 @@ Analysis analyze_parse_tree(const JsonTree& tree, const VolatileFunctions& funct
     }
     analysis.read = analysis.read && read;
     analysis.varies = analysis.varies || facts.varies;
+    analysis.changes_views = analysis.changes_views || facts.changes_views;
     if (facts.transaction != TransactionControl::kNone) {
       analysis.transaction = facts.transaction;
       analysis.read_only = facts.read_only;

@@ -50,6 +50,9 @@ struct Analysis {
   // connection or the server's statistics. Such reads may go to replicas but are never
   // answered from the result cache.
   bool varies = false;
+  // A statement that can change which tables a view reads, or which views there are (see
+  // routing/view_catalog.h): CREATE [OR REPLACE] VIEW, DROP of anything, a rename, a rule.
+  bool changes_views = false;
   // The last transaction control statement of the string.
   TransactionControl transaction = TransactionControl::kNone;
   bool read_only = false;  // kBegin: READ ONLY was asked for

@@ -5,7 +5,6 @@
 #include <functional>
 #include <set>
 
-#include "protocol/pg/sql_lexer.h"
 #include "routing/pg_check.h"
 #include "routing/result_cache.h"
 
@@ -87,35 +86,19 @@ ViewMap view_map_of(const std::vector<std::pair<std::string, std::string>>& read
   return map;
 }
 
-std::vector<std::string> with_tables_behind_views(const ViewMap& views,
+std::vector<std::string> with_tables_behind_views(const ViewMap* views,
                                                   const std::vector<std::string>& tables) {
   std::vector<std::string> out = tables;
+  if (!views || views->tables_behind.empty()) return out;
   for (const auto& table : tables) {
-    auto it = views.tables_behind.find(lower(table));
-    if (it != views.tables_behind.end())
+    auto it = views->tables_behind.find(lower(table));
+    if (it != views->tables_behind.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
-}
-
-bool changes_schema(std::string_view sql) {
-  pg::Lexer lexer(sql);
-  bool statement_start = true;
-  for (auto token = lexer.next(); token.kind != pg::Token::Kind::kEnd; token = lexer.next()) {
-    if (statement_start && (pg::is_word(token, "ALTER") || pg::is_word(token, "DROP"))) {
-      return true;
-    }
-    if (statement_start && pg::is_word(token, "CREATE")) {
-      // A temporary table or view is its session's alone, and that session gets no hits.
-      token = lexer.next();
-      if (pg::is_word(token, "LOCAL") || pg::is_word(token, "GLOBAL")) token = lexer.next();
-      if (!pg::is_word(token, "TEMP") && !pg::is_word(token, "TEMPORARY")) return true;
-    }
-    statement_start = pg::is_symbol(token, ';');
-  }
-  return false;
 }
 
 namespace {

@@ -37,12 +37,10 @@ struct ViewMap {
 // The map of (view, relation it reads directly) pairs, as the catalog query answers.
 ViewMap view_map_of(const std::vector<std::pair<std::string, std::string>>& reads);
 
-// `tables` with the tables behind the views among them added (sorted, without repeats).
-std::vector<std::string> with_tables_behind_views(const ViewMap& views,
+// `tables` with the tables behind the views among them added (sorted, without repeats);
+// `tables` as they are without views.
+std::vector<std::string> with_tables_behind_views(const ViewMap* views,
                                                   const std::vector<std::string>& tables);
-
-// Whether one of the statements of `sql` is a CREATE, ALTER or DROP (after comments).
-bool changes_schema(std::string_view sql);
 
 // The catalog query: (view, relation read) pairs of every view outside the system schemas.
 extern const char* const kViewQuery;

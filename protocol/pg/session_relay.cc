@@ -790,7 +790,7 @@ awaitable<void> Relay::pump() {
   while (server_ && !stopping_) {
     // A write transaction's end reaches the client once its tables' entries are invalid.
     if (!invalidations_due_.empty()) co_await invalidate_due();
-    if (schema_change_due_) co_await read_views_again();
+    if (views_reread_due_) co_await read_views_again();
     // What the last round decoded, and answers the proxy gave itself, go out first.
     emit_synthetic(out);
     if (!out.empty()) {
@@ -960,7 +960,7 @@ bool Relay::handle_server_message(const Frame& frame, ByteVector& out) {
       }
       if (done.kind == Pending::Kind::kQuery) finish_statement(done);
       if (cache_fill_) finish_cache_fill(status);
-      if (status == TxStatus::kIdle && (!written_tables_.empty() || schema_written_)) {
+      if (status == TxStatus::kIdle && (!written_tables_.empty() || views_changed_)) {
         invalidate_written();
       }
       if (done.kind == Pending::Kind::kQuery && !cycle_failed_) {

@@ -217,8 +217,8 @@ class Relay {
   // pump raises in Redis before the client hears that the transaction is over.
   void invalidate_written();
   awaitable<void> invalidate_due();
-  // After a CREATE, ALTER or DROP: reads the cluster's views again (routing/view_catalog.h)
-  // before the client hears that its transaction is over.
+  // After a statement that may have changed views: reads the cluster's views again
+  // (routing/view_catalog.h) before the client hears that its transaction is over.
   awaitable<void> read_views_again();
   void count_cache_hit(const CacheRequest& request, Bytes answer, pools::Clock::time_point started);
   bool has_cache() const { return cache_backend_ != nullptr; }
@@ -340,8 +340,8 @@ class Relay {
   std::shared_ptr<routing::CacheConnection> cache_;
   std::unique_ptr<CacheFill> cache_fill_;
   std::vector<std::string> written_tables_;
-  bool schema_written_ = false;     // the transaction has a CREATE, ALTER or DROP (a view?)
-  bool schema_change_due_ = false;  // it is over: the cluster's views are to be read again
+  bool views_changed_ = false;     // the transaction may have changed views (Analysis)
+  bool views_reread_due_ = false;  // it is over: the cluster's views are to be read again
   std::vector<std::string> invalidations_due_;
 };
 

@@ -138,9 +138,7 @@ std::optional<Relay::CacheRequest> Relay::cache_request(const Frame& frame) {
   add_cache_key_settings(key);
   request.key = key.finish();
   request.generation_keys = routing::generation_keys(
-      s_.cluster_->name, views.map
-                             ? routing::with_tables_behind_views(*views.map, verdict.tables->read)
-                             : verdict.tables->read);
+      s_.cluster_->name, routing::with_tables_behind_views(views.map.get(), verdict.tables->read));
   request.generation_keys.push_back(routing::cluster_generation_key(s_.cluster_->name));
   return request;
 }
@@ -273,21 +271,19 @@ void Relay::note_writes(std::string_view sql) {
   auto verdict = cache_routing_->classifier().classify(sql);
   auto hinted = routing::hinted_invalidations(s_.cluster_->name, verdict.hint);
   written_tables_.insert(written_tables_.end(), hinted.begin(), hinted.end());
-  if (!verdict.read && routing::changes_schema(sql)) schema_written_ = true;
+  if (verdict.changes_views) views_changed_ = true;
   if (verdict.tables->written.empty()) return;
   // A write through an updatable view changes the tables behind it.
-  auto views = views_of_cluster();
   auto keys = routing::generation_keys(
       s_.cluster_->name,
-      views.map ? routing::with_tables_behind_views(*views.map, verdict.tables->written)
-                : verdict.tables->written);
+      routing::with_tables_behind_views(views_of_cluster().map.get(), verdict.tables->written));
   written_tables_.insert(written_tables_.end(), keys.begin(), keys.end());
 }
 
 void Relay::invalidate_written() {
-  if (schema_written_) {
-    schema_change_due_ = true;  // committed (or rolled back) by now: views read again
-    schema_written_ = false;
+  if (views_changed_) {
+    views_reread_due_ = true;  // committed (or rolled back) by now: views read again
+    views_changed_ = false;
   }
   if (written_tables_.empty()) return;
   std::sort(written_tables_.begin(), written_tables_.end());
@@ -299,7 +295,7 @@ void Relay::invalidate_written() {
 }
 
 awaitable<void> Relay::read_views_again() {
-  schema_change_due_ = false;
+  views_reread_due_ = false;
   auto* views = s_.env_.cache->views();
   if (!views) co_return;
   // Until then the cluster's reads skip the cache; the client hears of its DDL after it, so
