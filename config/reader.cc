@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <system_error>
 
-
 namespace plexi::config::detail {
 
 std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
@@ -66,6 +65,12 @@ std::string index_path(const std::string& path, std::size_t index) {
 }
 
 void Reader::error(const YAML::Node& at, const std::string& key, std::string message) {
+  for (const auto& [value, as_written] : expanded_values_) {
+    for (std::size_t at_value = message.find(value); at_value != std::string::npos;
+         at_value = message.find(value, at_value + as_written.size())) {
+      message.replace(at_value, value.size(), as_written);
+    }
+  }
   ConfigError error{file_, 0, key, std::move(message)};
   if (const auto it = overridden_.find(key); it != overridden_.end()) {
     // The file's line would point at the value the variable replaced.
@@ -117,6 +122,9 @@ std::optional<std::string> Reader::text(const YAML::Node& node, const std::strin
   if (!expanded.error.empty()) {
     error(node, key, std::move(expanded.error));
     return std::nullopt;
+  }
+  if (!expanded.text.empty() && expanded.text != node.Scalar()) {
+    expanded_values_.emplace_back(expanded.text, node.Scalar());
   }
   return std::move(expanded.text);
 }

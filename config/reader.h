@@ -86,6 +86,9 @@ class Reader {
   std::map<std::string, std::string> overridden_;
   std::vector<ConfigError> errors_;
   std::vector<std::pair<YAML::Node, int>> empty_value_lines_;
+  // Values a ${VAR} changed, with the text as written: an error that quotes a value shows it
+  // as written, so no variable's content (a secret, perhaps) reaches a message.
+  std::vector<std::pair<std::string, std::string>> expanded_values_;
   std::vector<std::string> plain_secrets_;
   std::vector<std::string> secret_keys_;  // secrets given inline, to refuse a *_file beside
 };

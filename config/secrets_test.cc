@@ -109,6 +109,17 @@ TEST(PlainSecrets, ErrorsDoNotQuoteASecret) {
   }
 }
 
+TEST(PlainSecrets, AValueQuotedByAnErrorIsShownAsWritten) {
+  // A quoted scalar left open runs on over the lines below it, variables and all.
+  const auto result =
+      load("tls:\n  client: 'allow\nadmin:\n  token: ${TOKEN}\n" + cluster_with(""),
+           {{"TOKEN", "s3cret-token"}});
+  EXPECT_CONFIG_ERROR(result, 2, "tls.client", "token: ${TOKEN}");
+  for (const auto& error : result.errors) {
+    EXPECT_EQ(error.to_string().find("s3cret"), std::string::npos) << error.to_string();
+  }
+}
+
 TEST_F(Secrets, FileOthersMayReadIsRefusedWhileItHoldsPlainPasswords) {
   const std::string text = "users:\n  - name: app\n    password: hunter2\n" + cluster_with("");
   const auto readable = write("readable.yaml", text, 0644);
